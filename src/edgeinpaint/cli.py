@@ -1,0 +1,248 @@
+"""Command line: each command builds its options, calls one library function and prints the result.
+
+Only this module decides exit codes: an :class:`EdgeInpaintError` becomes one line on stderr and
+exit 1, with no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import json
+import platform
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgeinpaint import __version__, specs
+from edgeinpaint.errors import EdgeInpaintError
+
+app = typer.Typer(help="Fast, faithful, deployable EdgeConnect inpainting.", no_args_is_help=True, add_completion=False)
+weights_app = typer.Typer(help="Weights files: import official checkpoints, inspect.", no_args_is_help=True)
+app.add_typer(weights_app, name="weights")
+
+console = Console()
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(fn: F) -> F:
+    """Turn EdgeInpaintError into 'error: …' on stderr and exit code 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EdgeInpaintError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+def env() -> None:
+    """Print versions, ONNX Runtime providers and CUDA/TensorRT presence."""
+    table = Table(title="edgeinpaint environment", show_header=False)
+    table.add_row("edgeinpaint", __version__)
+    table.add_row("python", platform.python_version())
+    table.add_row("platform", platform.platform())
+    for name in ("numpy", "onnx", "onnxruntime", "skimage", "cv2", "torch", "tensorrt", "cuda"):
+        try:
+            module = importlib.import_module(name)
+            table.add_row(name, str(getattr(module, "__version__", "installed")))
+        except ImportError:
+            table.add_row(name, "[dim]not installed[/]")
+    try:
+        import onnxruntime as ort
+
+        table.add_row("ORT providers", ", ".join(ort.get_available_providers()))
+    except ImportError:
+        pass
+    try:
+        import torch
+
+        table.add_row("torch CUDA", f"{torch.cuda.is_available()} ({torch.cuda.device_count()} devices)")
+    except ImportError:
+        pass
+    console.print(table)
+
+
+@weights_app.command("import")
+@user_errors
+def weights_import(
+    edgeconnect: Path = typer.Option(..., "--edgeconnect", help="Official checkpoint folder (EdgeModel_gen.pth, InpaintingModel_gen.pth, config.yml)."),
+    output: Path = typer.Option(..., "--output", "-o", help="Destination .safetensors file."),
+    sigma: float | None = typer.Option(None, help="Canny sigma override (default: SIGMA from config.yml)."),
+) -> None:
+    """Import official EdgeConnect checkpoints (weights-only load, spectral norm folded and verified)."""
+    from edgeinpaint.weights.edgeconnect import import_edgeconnect
+    from edgeinpaint.weights.format import save_weights
+
+    weights = import_edgeconnect(edgeconnect, sigma=sigma)
+    digest = save_weights(weights, output)
+    console.print(
+        f"wrote {output} (sha256 {digest[:16]}…, {weights.architecture}, Canny sigma {weights.canny.sigma}, "
+        f"fold error {weights.provenance['fold_max_abs_diff']:.2g})"
+    )
+
+
+@weights_app.command("info")
+@user_errors
+def weights_info(file: Path = typer.Argument(..., help="Weights file, or a bundled name such as 'demo'.")) -> None:
+    """Show a weights file's metadata, parameter counts and sha256."""
+    from edgeinpaint.weights.format import load_weights
+    from edgeinpaint.weights.registry import resolve_weights
+
+    weights = load_weights(resolve_weights(file))
+    table = Table(title=str(weights.path), show_header=False)
+    table.add_row("sha256", str(weights.sha256))
+    table.add_row("architecture", json.dumps(weights.architecture.to_json()))
+    table.add_row("canny", json.dumps(weights.canny.to_json()))
+    for net, state in sorted(weights.tensors.items()):
+        table.add_row(net, f"{sum(int(v.size) for v in state.values()):,} parameters, {len(state)} tensors")
+    table.add_row("provenance", json.dumps(weights.provenance, indent=1, default=str))
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def export(
+    weights: str = typer.Option("demo", help="Weights file or bundled name."),
+    output: Path = typer.Option(Path("artifacts"), "--output", "-o", help="Artifacts directory."),
+    opset: int = typer.Option(specs.OPSET, help="ONNX opset to pin."),
+) -> None:
+    """Export both generators to ONNX (FP32, dynamic N/H/W), parity-checked, with manifest.json."""
+    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.weights.registry import resolve_weights
+
+    manifest = export_artifacts(
+        ExportConfig(weights=resolve_weights(weights), output=output, opset=opset), progress=lambda m: console.print(m)
+    )
+    table = Table(title=f"{output}/manifest.json")
+    for col in ("file", "role", "precision", "sha256", "accuracy"):
+        table.add_column(col)
+    for f in manifest.files:
+        table.add_row(f.file, f.role, f.precision, f.sha256[:12], json.dumps(f.accuracy))
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def run(
+    input: Path = typer.Option(..., "--input", "-i", help="Image file or directory (recursive)."),
+    mask: Path = typer.Option(..., "--mask", "-m", help="Mask file (for every image) or directory paired by stem; white = hole."),
+    output: Path = typer.Option(Path("outputs"), "--output", "-o", help="Output directory (input tree mirrored)."),
+    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
+    artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
+    backend: specs.Backend = typer.Option(specs.Backend.ONNXRUNTIME, help="Inference backend."),
+    edge_source: specs.EdgeSource = typer.Option(specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."),
+    threads: int | None = typer.Option(None, help="CPU threads (default: all cores)."),
+    quality: int = typer.Option(95, min=1, max=100, help="JPEG/WebP quality."),
+    skip_existing: bool = typer.Option(False, help="Skip images whose output exists (resume a killed run)."),
+) -> None:
+    """Inpaint images with masks; finishes every good file and exits 1 if any failed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from edgeinpaint.runtime.files import plan_jobs
+    from edgeinpaint.runtime.pipeline import open_onnxruntime, open_torch, run_jobs
+
+    if artifacts is not None and weights is not None:
+        raise EdgeInpaintError("give either --weights or --artifacts, not both")
+    jobs = plan_jobs(input, mask, output)
+    inpainter = _open_inpainter(backend, weights, artifacts, threads, open_onnxruntime, open_torch)
+    inpainter.edge_source = edge_source
+    with Progress(
+        TextColumn("[bold]inpainting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s" if False else ""),
+        TimeRemainingColumn(), console=err_console, transient=False,
+    ) as progress:
+        task = progress.add_task("run", total=len(jobs))
+
+        def on_done(job: Any, error: str | None) -> None:
+            if error:
+                progress.console.print(f"[red]failed:[/] {error}", highlight=False, soft_wrap=True)
+            progress.advance(task)
+
+        summary = run_jobs(inpainter, jobs, quality=quality, skip_existing=skip_existing, on_done=on_done)
+    inpainter.close()
+    console.print(
+        f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} -> {output}"
+    )
+    if not summary.ok:
+        for rel, reason in summary.failed:
+            err_console.print(f"  {rel}: {reason}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+def _open_inpainter(backend: specs.Backend, weights: str | None, artifacts: Path | None, threads: int | None, open_ort: Callable[..., Any], open_torch: Callable[..., Any]) -> Any:
+    from edgeinpaint.export.artifacts import cached_artifacts
+    from edgeinpaint.weights.registry import resolve_weights
+
+    if backend is specs.Backend.TORCH:
+        if weights is None:
+            raise EdgeInpaintError("--backend torch needs --weights (it runs the PyTorch modules, not ONNX)")
+        return open_torch(resolve_weights(weights), threads=threads)
+    if artifacts is None:
+        artifacts = cached_artifacts(resolve_weights(weights or "demo"), progress=lambda m: err_console.print(m))
+    return open_ort(artifacts, threads=threads)
+
+
+@app.command(context_settings={"allow_extra_args": False})
+@user_errors
+def train(
+    stage: str = typer.Option(..., help="edge | inpaint | edge-inpaint | joint"),
+    config: Path | None = typer.Option(None, "--config", "-c", help="TOML file with TrainConfig fields."),
+    data: list[str] | None = typer.Option(None, help="Image directory or .flist (repeatable)."),
+    output: str | None = typer.Option(None, "--output", "-o", help="Run directory (checkpoints, logs, samples)."),
+    iterations: int | None = typer.Option(None, help="Stop at this iteration."),
+    set_: list[str] | None = typer.Option(None, "--set", help="Override any TrainConfig field: key=value (repeatable)."),
+) -> None:
+    """Train EdgeConnect (resumes from OUTPUT/last.pt when present; torchrun for multi-GPU)."""
+    from edgeinpaint.errors import require_torch
+
+    require_torch()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from edgeinpaint.trainer.config import load_config
+    from edgeinpaint.trainer.loop import train as run_training
+
+    overrides: dict[str, Any] = {"stage": stage, "output": output, "iterations": iterations}
+    if data:
+        overrides["data"] = data
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise EdgeInpaintError(f"--set {item!r}: expected key=value")
+        overrides[key.strip()] = value.strip()
+    cfg = load_config(config, overrides)
+    rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
+    with Progress(
+        TextColumn(f"[bold]train {cfg.stage}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), console=err_console, disable=not rank0,
+    ) as progress:
+        task = progress.add_task("train", total=cfg.iterations, info="")
+
+        def on_step(it: int, losses: dict[str, float], rate: float) -> None:
+            info = f"{rate:.2f} it/s " + " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+            progress.update(task, completed=it, info=info)
+
+        out = run_training(cfg, echo=lambda m: progress.console.print(m, highlight=False), progress=on_step)
+    console.print(f"training finished: {out}/weights.safetensors")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""User-facing errors.
+
+Library code raises these; only ``cli.py`` turns them into an exit code (1) and a one-line message
+without a traceback. Every message says what was expected, what was found and, where it helps,
+what to do.
+"""
+
+from __future__ import annotations
+
+
+class EdgeInpaintError(Exception):
+    """Base class for errors that are the user's to fix (bad file, bad option, missing artifact)."""
+
+
+class InputError(EdgeInpaintError):
+    """An input image or mask cannot be used (missing, corrupt, wrong size, unsupported)."""
+
+
+class WeightsError(EdgeInpaintError):
+    """A weights file or official checkpoint is missing, malformed or inconsistent."""
+
+
+class ArtifactError(EdgeInpaintError):
+    """An artifacts directory is incomplete, tampered with or does not match this toolkit."""
+
+
+class ExportError(EdgeInpaintError):
+    """An exported graph failed its own accuracy check or could not be produced."""
+
+
+class DependencyError(EdgeInpaintError):
+    """An optional dependency (torch, tensorrt, cuda-python) is needed but not installed."""
+
+
+def require_torch() -> None:
+    """Raise a :class:`DependencyError` with the install command when torch is absent."""
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:  # pragma: no cover - exercised only on runtime-only installs
+        raise DependencyError(
+            "this command needs PyTorch; install it with `pip install 'edgeinpaint[torch]'` "
+            "(CPU: `pip install torch==2.13.0` first to avoid the CUDA build)"
+        ) from exc

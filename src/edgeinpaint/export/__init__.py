@@ -1,0 +1,1 @@
+"""Export: ONNX graphs, precision variants, manifest, parity checks."""

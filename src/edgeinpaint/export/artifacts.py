@@ -1,0 +1,120 @@
+"""``edgeinpaint export``: weights -> artifacts directory (ONNX files + manifest), incremental."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeinpaint import specs
+from edgeinpaint.errors import ArtifactError, require_torch
+from edgeinpaint.export.manifest import ArtifactFile, Manifest, read_manifest, verify_file
+from edgeinpaint.hashing import sha256_file
+from edgeinpaint.weights.format import Weights, load_weights
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Options of ``edgeinpaint export``.
+
+    Attributes:
+        weights: weights file.
+        output: artifacts directory.
+        opset: ONNX opset.
+    """
+
+    weights: Path
+    output: Path
+    opset: int = specs.OPSET
+
+
+def default_cache_dir() -> Path:
+    """Where ``run --weights`` keeps exports: $EDGEINPAINT_CACHE, else $XDG_CACHE_HOME/edgeinpaint."""
+    if env := os.environ.get("EDGEINPAINT_CACHE"):
+        return Path(env)
+    base = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return base / "edgeinpaint"
+
+
+def weights_record(weights: Weights) -> dict[str, object]:
+    return {
+        "path": str(weights.path) if weights.path else None,
+        "sha256": weights.sha256,
+        "architecture": weights.architecture.to_json(),
+        "canny": weights.canny.to_json(),
+        "provenance": weights.provenance,
+    }
+
+
+def _reusable(output: Path, manifest: Manifest | None, file: str, weights_sha: str | None, options: dict[str, object]) -> ArtifactFile | None:
+    """The existing entry when the same weights and options produced an intact file."""
+    if manifest is None or manifest.weights.get("sha256") != weights_sha:
+        return None
+    for entry in manifest.files:
+        if entry.file == file and entry.options == options:
+            try:
+                verify_file(output, entry)
+            except ArtifactError:
+                return None
+            return entry
+    return None
+
+
+def export_artifacts(config: ExportConfig, progress: Callable[[str], None] | None = None) -> Manifest:
+    """Export both generators (FP32) into ``config.output`` and write the manifest.
+
+    Unchanged inputs (weights sha256 and options) reuse existing, intact files.
+
+    Returns:
+        The written manifest.
+    """
+    require_torch()
+    from edgeinpaint.export.onnx import GRAPHS, export_generator
+
+    weights = load_weights(config.weights)
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    try:
+        previous: Manifest | None = read_manifest(output)
+    except ArtifactError:
+        previous = None
+    manifest = Manifest(weights=weights_record(weights))
+    if previous is not None and previous.weights.get("sha256") == weights.sha256:
+        manifest.files = list(previous.files)
+    for role, graph in GRAPHS.items():
+        file = f"{role}.{specs.Precision.FP32.value}.onnx"
+        options: dict[str, object] = {"opset": config.opset}
+        if (entry := _reusable(output, previous, file, weights.sha256, options)) is not None:
+            if progress:
+                progress(f"{file}: up to date")
+            manifest.put(entry)
+            continue
+        if progress:
+            progress(f"{file}: exporting")
+        err = export_generator(weights.build(role), role, output / file, opset=config.opset)
+        manifest.put(
+            ArtifactFile(
+                file=file,
+                role=role,
+                precision=specs.Precision.FP32.value,
+                inputs=[s.to_json() for s in graph.inputs],
+                outputs=[s.to_json() for s in graph.outputs],
+                opset=config.opset,
+                sha256=sha256_file(output / file),
+                accuracy={"max_abs_vs_torch": err},
+                options=options,
+            )
+        )
+    manifest.write(output)
+    return manifest
+
+
+def cached_artifacts(weights_path: Path, cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> Path:
+    """Export ``weights_path`` once into a cache directory keyed by its sha256 and return that directory."""
+    digest = sha256_file(weights_path) if Path(weights_path).is_file() else None
+    if digest is None:
+        load_weights(weights_path)  # raises the clear "not found" error
+    root = (cache_dir or default_cache_dir()) / "artifacts" / str(digest)[:16]
+    export_artifacts(ExportConfig(weights=Path(weights_path), output=root), progress=progress)
+    return root

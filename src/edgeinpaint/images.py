@@ -1,0 +1,156 @@
+"""Image and mask files: decode (EXIF orientation, alpha, gray, 16-bit), encode atomically, padding.
+
+Decoded images are kept as integer RGB arrays (uint8, or uint16 for 16-bit files) so the gray image
+and Canny are computed exactly as the official procedure does from the file's own values.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgeinpaint import specs
+from edgeinpaint.errors import InputError
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}
+
+
+@dataclass
+class Decoded:
+    """A decoded image.
+
+    Attributes:
+        rgb: (H, W, 3) uint8 or uint16 RGB, EXIF orientation applied.
+        alpha: (H, W) alpha channel of the same dtype, or None.
+        path: source file.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None
+    path: Path
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W)."""
+        return int(self.rgb.shape[0]), int(self.rgb.shape[1])
+
+    def to_float(self) -> np.ndarray:
+        """(H, W, 3) float64 in [0, 1] (skimage's img_as_float of the integer values)."""
+        return self.rgb.astype(np.float64) / float(np.iinfo(self.rgb.dtype).max)
+
+
+def _open(path: Path):  # type: ignore[no-untyped-def]
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: empty file; expected an image")
+    try:
+        img = Image.open(path)
+        img.load()
+        # Apply EXIF orientation so the pixels we inpaint are the ones a viewer shows.
+        return ImageOps.exif_transpose(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{path}: cannot decode image ({exc}); expected PNG/JPEG/BMP/TIFF/WebP") from exc
+
+
+def decode_image(path: Path) -> Decoded:
+    """Decode an image file to RGB (+ alpha).
+
+    Gray images are replicated to 3 channels, palettes expanded, 16-bit kept as uint16, CMYK converted.
+
+    Raises:
+        InputError: missing, empty, corrupt or unsupported file, or smaller than the models accept.
+    """
+    path = Path(path)
+    img = _open(path)
+    alpha = None
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.int64)
+        rgb = np.repeat(np.clip(arr, 0, 65535).astype(np.uint16)[..., None], 3, axis=2)
+    else:
+        if img.mode == "P":
+            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        if img.mode in ("RGBA", "LA", "PA"):
+            alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy()
+        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+    if min(rgb.shape[:2]) < specs.MIN_SIDE:
+        raise InputError(
+            f"{path}: image is {rgb.shape[1]}x{rgb.shape[0]}; expected both sides >= {specs.MIN_SIDE} px"
+        )
+    return Decoded(rgb=rgb, alpha=alpha, path=path)
+
+
+def decode_mask(path: Path) -> np.ndarray:
+    """Decode a mask file to a boolean hole map (True = hole: any 8-bit value > 127).
+
+    Color masks are reduced to luma; 16-bit masks are scaled to 8 bits first.
+
+    Returns:
+        (H, W) bool.
+    """
+    path = Path(path)
+    img = _open(path)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.int64) >> 8
+    else:
+        if img.mode in ("RGBA", "LA", "PA", "P"):
+            img = img.convert("RGBA").convert("RGB")
+        arr = np.asarray(img.convert("L"), dtype=np.uint8)
+    return np.asarray(arr > specs.MASK_THRESHOLD)
+
+
+def encode_image(rgb: np.ndarray, path: Path, quality: int = 95, alpha: np.ndarray | None = None) -> None:
+    """Write an 8-bit RGB image atomically (temp file in the same directory + rename).
+
+    The format follows the suffix; a failed write leaves no partial file behind.
+
+    Args:
+        rgb: (H, W, 3) uint8.
+        path: destination; parents are created.
+        quality: JPEG/WebP quality.
+        alpha: optional (H, W) uint8 alpha to keep (PNG/WebP/TIFF).
+    """
+    from PIL import Image
+
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unsupported output format {path.suffix!r}; use one of {sorted(_FORMATS)}")
+    img = Image.fromarray(rgb, "RGB")
+    if alpha is not None and fmt in ("PNG", "WEBP", "TIFF"):
+        img.putalpha(Image.fromarray(alpha, "L"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        img.save(tmp, format=fmt, **kwargs)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def pad_amounts(height: int, width: int, multiple: int = specs.SIZE_MULTIPLE) -> tuple[int, int]:
+    """Bottom and right padding that make (H, W) multiples of ``multiple``."""
+    return (-height) % multiple, (-width) % multiple
+
+
+def pad_reflect(array: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
+    """Reflect-pad the last two axes at the bottom/right (the generators see mirrored context)."""
+    if pad_h == 0 and pad_w == 0:
+        return array
+    widths = [(0, 0)] * (array.ndim - 2) + [(0, pad_h), (0, pad_w)]
+    return np.pad(array, widths, mode="reflect")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """[0, 1] float -> uint8 by rounding (the official script truncates; rounding is unbiased)."""
+    return np.clip(np.rint(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)

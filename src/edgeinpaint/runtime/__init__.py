@@ -1,0 +1,1 @@
+"""Runtime: engines, stages and the batch pipeline."""

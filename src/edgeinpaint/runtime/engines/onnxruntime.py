@@ -1,0 +1,57 @@
+"""ONNX Runtime engine (CPU here; CUDA / TensorRT execution providers where installed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from edgeinpaint.errors import DependencyError
+
+
+class OnnxRuntimeEngine:
+    """One ONNX graph in an ``onnxruntime.InferenceSession``.
+
+    Args:
+        path: ONNX file (already sha-verified by the caller).
+        providers: execution providers in priority order.
+        threads: intra-op threads (None = ORT's default, all physical cores).
+    """
+
+    def __init__(self, path: Path, providers: Sequence[str] = ("CPUExecutionProvider",), threads: int | None = None) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+        available = set(ort.get_available_providers())
+        missing = [p for p in providers if p not in available]
+        if missing:
+            raise DependencyError(
+                f"ONNX Runtime provider(s) {', '.join(missing)} not available (have {', '.join(sorted(available))})"
+            )
+        self.path = Path(path)
+        self.session = ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
+        # ORT silently falls back to CPU when a provider fails to initialise: check what it really uses.
+        active = self.session.get_providers()
+        if providers[0] not in active:
+            raise DependencyError(f"{path}: requested {providers[0]} but ONNX Runtime activated {active}")
+        self.input_names = tuple(i.name for i in self.session.get_inputs())
+        self.output_names = tuple(o.name for o in self.session.get_outputs())
+
+    def run(
+        self, feeds: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray] | None = None
+    ) -> Mapping[str, np.ndarray]:
+        """Run the graph; ``out`` (preallocated outputs) is filled in place when given."""
+        results = self.session.run(None, {k: np.ascontiguousarray(feeds[k], dtype=np.float32) for k in self.input_names})
+        named = dict(zip(self.output_names, results, strict=True))
+        if out is not None:
+            for key, arr in out.items():
+                arr[...] = named[key]
+            return out
+        return named
+
+    def close(self) -> None:
+        del self.session

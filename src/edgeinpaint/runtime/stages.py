@@ -1,0 +1,122 @@
+"""The per-image stages: preprocess (gray, Canny, pad) -> edge -> inpaint -> composite.
+
+These functions are the reference semantics of the product: every runtime path (single process,
+multi-process, fused graph) must reproduce them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeinpaint import specs
+from edgeinpaint.canny.reference import canny_reference, rgb_to_gray
+from edgeinpaint.errors import InputError
+from edgeinpaint.images import Decoded, pad_amounts, pad_reflect, to_uint8
+from edgeinpaint.runtime.engines import Engine
+from edgeinpaint.weights.format import CannyParams
+
+#: (gray (H, W) float64 in [0, 1], known (H, W) bool) -> edges (H, W) bool.
+CannyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def reference_canny(params: CannyParams) -> CannyFn:
+    """The skimage Canny with the weights' settings, masked to the known region (test-time semantics)."""
+
+    def run(gray: np.ndarray, known: np.ndarray) -> np.ndarray:
+        return canny_reference(gray, params.sigma, params.low, params.high, known=known)
+
+    return run
+
+
+@dataclass
+class Sample:
+    """One preprocessed image, padded to a multiple of 4.
+
+    Attributes:
+        rgb8: (H, W, 3) uint8 original pixels (for the byte-exact composite outside the hole).
+        hole: (H, W) bool, True = hole.
+        image: (3, Hp, Wp) float32 RGB in [0, 1]. gray: (1, Hp, Wp). edges: (1, Hp, Wp) {0, 1}.
+        mask: (1, Hp, Wp) {0, 1}, 1 = hole.
+    """
+
+    rgb8: np.ndarray
+    hole: np.ndarray
+    image: np.ndarray
+    gray: np.ndarray
+    edges: np.ndarray
+    mask: np.ndarray
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.hole.shape[0]), int(self.hole.shape[1])
+
+    @property
+    def padded_size(self) -> tuple[int, int]:
+        return int(self.image.shape[1]), int(self.image.shape[2])
+
+
+def check_mask(decoded: Decoded, hole: np.ndarray, mask_name: str) -> None:
+    """Mask and image must have the same size."""
+    if hole.shape != decoded.size:
+        raise InputError(
+            f"{mask_name}: mask is {hole.shape[1]}x{hole.shape[0]} but image {decoded.path.name} is "
+            f"{decoded.size[1]}x{decoded.size[0]}; expected the same size"
+        )
+
+
+def preprocess(decoded: Decoded, hole: np.ndarray, canny: CannyFn) -> Sample:
+    """Gray (skimage coefficients, float64), Canny on the known region, then reflect-pad to a multiple of 4.
+
+    Canny runs on the unpadded image so padding never creates edges; the padded border is a mirror.
+    """
+    rgb = decoded.to_float()
+    gray = rgb_to_gray(rgb)
+    edges = canny(gray, ~hole)
+    pad_h, pad_w = pad_amounts(*decoded.size)
+    rgb8 = decoded.rgb if decoded.rgb.dtype == np.uint8 else to_uint8(rgb)
+    return Sample(
+        rgb8=rgb8,
+        hole=hole,
+        image=pad_reflect(rgb.transpose(2, 0, 1).astype(np.float32), pad_h, pad_w),
+        gray=pad_reflect(gray[None].astype(np.float32), pad_h, pad_w),
+        edges=pad_reflect(edges[None].astype(np.float32), pad_h, pad_w),
+        mask=pad_reflect(hole[None].astype(np.float32), pad_h, pad_w),
+    )
+
+
+def infer(
+    samples: Sequence[Sample], edge: Engine, inpaint: Engine, edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE
+) -> np.ndarray:
+    """Run both generators on a batch of same-size samples.
+
+    Returns:
+        (N, 3, Hp, Wp) float32 raw inpaint output.
+    """
+    gray = np.stack([s.gray for s in samples])
+    edges = np.stack([s.edges for s in samples])
+    mask = np.stack([s.mask for s in samples])
+    image = np.stack([s.image for s in samples])
+    pred = edge.run({"gray": gray, "edges": edges, "mask": mask})["edges_pred"]
+    if edge_source is specs.EdgeSource.COMPOSITE:
+        # What the inpaint generator was trained on: predicted edges in the hole, Canny outside.
+        guide = pred * mask + edges * (1.0 - mask)
+    else:
+        guide = pred
+    return np.asarray(inpaint.run({"image": image, "edges": guide, "mask": mask})["inpainted"])
+
+
+def composite(sample: Sample, output: np.ndarray) -> np.ndarray:
+    """Crop the padding, round the hole to uint8 and keep every known pixel byte-identical.
+
+    Args:
+        output: (3, Hp, Wp) raw inpaint output in [0, 1].
+
+    Returns:
+        (H, W, 3) uint8.
+    """
+    h, w = sample.size
+    painted = to_uint8(output[:, :h, :w].transpose(1, 2, 0))
+    return np.where(sample.hole[..., None], painted, sample.rgb8)

@@ -1,0 +1,102 @@
+"""The I/O contract shared by export, runtime, hosts and tests.
+
+Tensors are NCHW float32 in [0, 1]. Masks: 1 = hole (white in files; any decoded value > 127 is a
+hole), 0 = known. Gray uses skimage's ``rgb2gray`` coefficients. Graph inputs have H and W that are
+multiples of :data:`SIZE_MULTIPLE`; the runtime pads (reflect) and crops back.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+#: skimage.color.rgb2gray coefficients (ITU-R BT.709 luma), used everywhere gray is computed.
+GRAY_COEFFS: tuple[float, float, float] = (0.2125, 0.7154, 0.0721)
+
+#: Two stride-2 convolutions followed by two stride-2 transposed ones: H, W must divide by 4.
+SIZE_MULTIPLE = 4
+
+#: The smallest side the generators accept (7x7 reflect padding needs > 3 px after two downsamplings).
+MIN_SIDE = 12
+
+#: Value above which a decoded 8-bit mask pixel counts as hole.
+MASK_THRESHOLD = 127
+
+#: Pinned ONNX opset for every exported graph.
+OPSET = 17
+
+
+class Precision(str, enum.Enum):
+    """Numeric precision of an exported graph (lives in the ONNX file itself)."""
+
+    FP32 = "fp32"
+    FP16 = "fp16"
+    INT8 = "int8"
+
+
+class Backend(str, enum.Enum):
+    """Inference backends the runtime knows."""
+
+    ONNXRUNTIME = "onnxruntime"
+    TORCH = "torch"
+
+
+class EdgeSource(str, enum.Enum):
+    """Which edges the inpaint generator receives.
+
+    ``composite`` = predicted edges in the hole, Canny edges outside (what it was trained on);
+    ``raw`` = the edge generator's output everywhere (the official test script).
+    """
+
+    COMPOSITE = "composite"
+    RAW = "raw"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One graph input or output.
+
+    Attributes:
+        name: ONNX tensor name.
+        channels: size of axis 1 (axes 0, 2, 3 are dynamic batch, height, width).
+        dtype: numpy dtype name at the graph boundary.
+        value_range: expected closed value range.
+        meaning: one line for manifests and ``--help`` texts.
+    """
+
+    name: str
+    channels: int
+    dtype: str = "float32"
+    value_range: tuple[float, float] = (0.0, 1.0)
+    meaning: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        """Manifest form: NCHW shape with symbolic N, H, W."""
+        return {
+            "name": self.name,
+            "shape": ["N", self.channels, "H", "W"],
+            "dtype": self.dtype,
+            "range": list(self.value_range),
+            "meaning": self.meaning,
+        }
+
+
+EDGE_GENERATOR_INPUTS = (
+    TensorSpec("gray", 1, meaning="grayscale image (rgb2gray), unmasked"),
+    TensorSpec("edges", 1, meaning="Canny edges of the known region, {0,1}"),
+    TensorSpec("mask", 1, meaning="1 = hole, 0 = known"),
+)
+EDGE_GENERATOR_OUTPUTS = (TensorSpec("edges_pred", 1, meaning="edge probability map (sigmoid)"),)
+
+INPAINT_GENERATOR_INPUTS = (
+    TensorSpec("image", 3, meaning="RGB image, unmasked"),
+    TensorSpec("edges", 1, meaning="edge map guiding the hole (composite or raw prediction)"),
+    TensorSpec("mask", 1, meaning="1 = hole, 0 = known"),
+)
+INPAINT_GENERATOR_OUTPUTS = (TensorSpec("inpainted", 3, meaning="raw generator output (tanh+1)/2"),)
+
+CANNY_INPUTS = (
+    TensorSpec("gray", 1, meaning="grayscale image in [0,1]"),
+    TensorSpec("known", 1, meaning="1 = known pixel (Canny mask), 0 = hole"),
+)
+CANNY_OUTPUTS = (TensorSpec("edges", 1, meaning="binary Canny edges, {0,1}"),)

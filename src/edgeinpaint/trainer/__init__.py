@@ -1,0 +1,1 @@
+"""EdgeConnect training: data, masks, losses, the loop, evaluation metrics."""

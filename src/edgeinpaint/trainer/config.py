@@ -1,0 +1,132 @@
+"""TrainConfig: one frozen dataclass, loaded from TOML with command-line overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgeinpaint.errors import EdgeInpaintError
+
+STAGES = ("edge", "inpaint", "edge-inpaint", "joint")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run needs (defaults = the official example config where it has one).
+
+    Attributes are grouped: data, masks, architecture, Canny, losses, optimisation, scale, operations.
+    ``init_from`` lists earlier run directories (their ``last.pt``) or weights files whose networks
+    seed this run (stage edge-inpaint takes its frozen edge generator from the edge run).
+    """
+
+    stage: str = "inpaint"
+    data: tuple[str, ...] = ()
+    val_data: tuple[str, ...] = ()
+    output: str = "runs/edgeinpaint"
+    size: int = 256
+    crop: str = "random"
+    flip: bool = True
+    max_side: int = 1024
+    # masks
+    masks: dict[str, float] = field(default_factory=lambda: {"free_form": 1.0})
+    mask_ratio: tuple[float, float] = (0.1, 0.5)
+    mask_dir: str | None = None
+    mask_invert: bool = False
+    # architecture and Canny
+    base_channels: int = 64
+    residual_blocks: int = 8
+    discriminator_channels: int = 64
+    sigma: float = 2.0
+    low: float = 0.1
+    high: float = 0.2
+    # losses
+    gan_loss: str = "nsgan"
+    edge_adv_weight: float = 1.0
+    fm_weight: float = 10.0
+    l1_weight: float = 1.0
+    perceptual_weight: float = 0.1
+    style_weight: float = 250.0
+    inpaint_adv_weight: float = 0.1
+    vgg19: str | None = None
+    # optimisation
+    batch_size: int = 8
+    iterations: int = 2_000_000
+    lr: float = 1e-4
+    d_lr_ratio: float = 0.1
+    beta1: float = 0.0
+    beta2: float = 0.9
+    lr_milestones: tuple[int, ...] = ()
+    lr_gamma: float = 0.1
+    # scale
+    device: str = "auto"
+    amp: str = "none"
+    channels_last: bool = False
+    threads: int | None = None
+    # operations
+    seed: int = 0
+    init_from: tuple[str, ...] = ()
+    checkpoint_every: int = 1000
+    sample_every: int = 1000
+    log_every: int = 50
+    val_every: int = 5000
+    val_size: int = 16
+
+    def validate(self) -> None:
+        if self.stage not in STAGES:
+            raise EdgeInpaintError(f"unknown stage {self.stage!r}; expected one of {', '.join(STAGES)}")
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise EdgeInpaintError(f"amp must be none, bf16 or fp16, not {self.amp!r}")
+        if self.size % 4 or self.size < 16:
+            raise EdgeInpaintError(f"size must be a multiple of 4 and >= 16, not {self.size}")
+        if not self.data:
+            raise EdgeInpaintError("no training data; set data = [DIR, ...] in the config or pass --data")
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(name: str, value: Any, current: Any) -> Any:
+    if isinstance(current, tuple):
+        items = value if isinstance(value, (list, tuple)) else [v for v in str(value).split(",") if v]
+        kind = type(current[0]) if current else str
+        return tuple(kind(v) for v in items)
+    if isinstance(current, bool):
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+    if isinstance(current, dict):
+        if isinstance(value, dict):
+            return {str(k): float(v) for k, v in value.items()}
+        return {k: float(w) for k, _, w in (p.partition(":") for p in str(value).split(","))}
+    if current is None or isinstance(current, str):
+        return None if value in (None, "", "none", "None") and name in ("vgg19", "mask_dir", "threads") else value
+    return type(current)(value)
+
+
+def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """Defaults <- TOML file <- overrides (``key=value`` strings from the command line)."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            values.update(tomllib.loads(Path(path).read_text()))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise EdgeInpaintError(f"{path}: cannot read training config ({exc})") from exc
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    defaults = TrainConfig()
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise EdgeInpaintError(f"unknown training option(s) {unknown}; see `edgeinpaint train --help`")
+    kwargs = {}
+    for name, value in values.items():
+        current = getattr(defaults, name)
+        try:
+            kwargs[name] = _coerce(name, value, current if current is not None else "")
+            if name == "threads" and kwargs[name] is not None:
+                kwargs[name] = int(kwargs[name])
+        except (TypeError, ValueError) as exc:
+            raise EdgeInpaintError(f"training option {name}={value!r}: {exc}") from exc
+    config = TrainConfig(**kwargs)
+    config.validate()
+    return config

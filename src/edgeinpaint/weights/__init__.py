@@ -1,0 +1,1 @@
+"""Weights: our safetensors format, official-checkpoint import, bundled weights."""
