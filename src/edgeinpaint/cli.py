@@ -22,7 +22,9 @@ from rich.table import Table
 from edgeinpaint import __version__, specs
 from edgeinpaint.errors import EdgeInpaintError
 
-app = typer.Typer(help="Fast, faithful, deployable EdgeConnect inpainting.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Fast, faithful, deployable EdgeConnect inpainting.", no_args_is_help=True, add_completion=False
+)
 weights_app = typer.Typer(help="Weights files: import official checkpoints, inspect.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 
@@ -76,7 +78,11 @@ def env() -> None:
 @weights_app.command("import")
 @user_errors
 def weights_import(
-    edgeconnect: Path = typer.Option(..., "--edgeconnect", help="Official checkpoint folder (EdgeModel_gen.pth, InpaintingModel_gen.pth, config.yml)."),
+    edgeconnect: Path = typer.Option(
+        ...,
+        "--edgeconnect",
+        help="Official checkpoint folder (EdgeModel_gen.pth, InpaintingModel_gen.pth, config.yml).",
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Destination .safetensors file."),
     sigma: float | None = typer.Option(None, help="Canny sigma override (default: SIGMA from config.yml)."),
 ) -> None:
@@ -94,7 +100,9 @@ def weights_import(
 
 @weights_app.command("info")
 @user_errors
-def weights_info(file: Path = typer.Argument(..., help="Weights file, or a bundled name such as 'demo'.")) -> None:
+def weights_info(
+    file: Path = typer.Argument(..., help="Weights file, or a bundled name such as 'demo'."),
+) -> None:
     """Show a weights file's metadata, parameter counts and sha256."""
     from edgeinpaint.weights.format import load_weights
     from edgeinpaint.weights.registry import resolve_weights
@@ -122,7 +130,8 @@ def export(
     from edgeinpaint.weights.registry import resolve_weights
 
     manifest = export_artifacts(
-        ExportConfig(weights=resolve_weights(weights), output=output, opset=opset), progress=lambda m: console.print(m)
+        ExportConfig(weights=resolve_weights(weights), output=output, opset=opset),
+        progress=lambda m: console.print(m),
     )
     table = Table(title=f"{output}/manifest.json")
     for col in ("file", "role", "precision", "sha256", "accuracy"):
@@ -136,12 +145,20 @@ def export(
 @user_errors
 def run(
     input: Path = typer.Option(..., "--input", "-i", help="Image file or directory (recursive)."),
-    mask: Path = typer.Option(..., "--mask", "-m", help="Mask file (for every image) or directory paired by stem; white = hole."),
-    output: Path = typer.Option(Path("outputs"), "--output", "-o", help="Output directory (input tree mirrored)."),
-    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
+    mask: Path = typer.Option(
+        ..., "--mask", "-m", help="Mask file (for every image) or directory paired by stem; white = hole."
+    ),
+    output: Path = typer.Option(
+        Path("outputs"), "--output", "-o", help="Output directory (input tree mirrored)."
+    ),
+    weights: str | None = typer.Option(
+        None, help="Weights file or bundled name ('demo'); exported once into a cache."
+    ),
     artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
     backend: specs.Backend = typer.Option(specs.Backend.ONNXRUNTIME, help="Inference backend."),
-    edge_source: specs.EdgeSource = typer.Option(specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."),
+    edge_source: specs.EdgeSource = typer.Option(
+        specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."
+    ),
     threads: int | None = typer.Option(None, help="CPU threads (default: all cores)."),
     quality: int = typer.Option(95, min=1, max=100, help="JPEG/WebP quality."),
     skip_existing: bool = typer.Option(False, help="Skip images whose output exists (resume a killed run)."),
@@ -158,8 +175,13 @@ def run(
     inpainter = _open_inpainter(backend, weights, artifacts, threads, open_onnxruntime, open_torch)
     inpainter.edge_source = edge_source
     with Progress(
-        TextColumn("[bold]inpainting"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.speed} img/s" if False else ""),
-        TimeRemainingColumn(), console=err_console, transient=False,
+        TextColumn("[bold]inpainting"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.speed} img/s" if False else ""),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
     ) as progress:
         task = progress.add_task("run", total=len(jobs))
 
@@ -179,7 +201,14 @@ def run(
         raise typer.Exit(1)
 
 
-def _open_inpainter(backend: specs.Backend, weights: str | None, artifacts: Path | None, threads: int | None, open_ort: Callable[..., Any], open_torch: Callable[..., Any]) -> Any:
+def _open_inpainter(
+    backend: specs.Backend,
+    weights: str | None,
+    artifacts: Path | None,
+    threads: int | None,
+    open_ort: Callable[..., Any],
+    open_torch: Callable[..., Any],
+) -> Any:
     from edgeinpaint.export.artifacts import cached_artifacts
     from edgeinpaint.weights.registry import resolve_weights
 
@@ -188,7 +217,9 @@ def _open_inpainter(backend: specs.Backend, weights: str | None, artifacts: Path
             raise EdgeInpaintError("--backend torch needs --weights (it runs the PyTorch modules, not ONNX)")
         return open_torch(resolve_weights(weights), threads=threads)
     if artifacts is None:
-        artifacts = cached_artifacts(resolve_weights(weights or "demo"), progress=lambda m: err_console.print(m))
+        artifacts = cached_artifacts(
+            resolve_weights(weights or "demo"), progress=lambda m: err_console.print(m)
+        )
     return open_ort(artifacts, threads=threads)
 
 
@@ -198,9 +229,13 @@ def train(
     stage: str = typer.Option(..., help="edge | inpaint | edge-inpaint | joint"),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML file with TrainConfig fields."),
     data: list[str] | None = typer.Option(None, help="Image directory or .flist (repeatable)."),
-    output: str | None = typer.Option(None, "--output", "-o", help="Run directory (checkpoints, logs, samples)."),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="Run directory (checkpoints, logs, samples)."
+    ),
     iterations: int | None = typer.Option(None, help="Stop at this iteration."),
-    set_: list[str] | None = typer.Option(None, "--set", help="Override any TrainConfig field: key=value (repeatable)."),
+    set_: list[str] | None = typer.Option(
+        None, "--set", help="Override any TrainConfig field: key=value (repeatable)."
+    ),
 ) -> None:
     """Train EdgeConnect (resumes from OUTPUT/last.pt when present; torchrun for multi-GPU)."""
     from edgeinpaint.errors import require_torch
@@ -222,8 +257,13 @@ def train(
     cfg = load_config(config, overrides)
     rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
     with Progress(
-        TextColumn(f"[bold]train {cfg.stage}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(), console=err_console, disable=not rank0,
+        TextColumn(f"[bold]train {cfg.stage}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=not rank0,
     ) as progress:
         task = progress.add_task("train", total=cfg.iterations, info="")
 

@@ -47,7 +47,9 @@ def weights_record(weights: Weights) -> dict[str, object]:
     }
 
 
-def _reusable(output: Path, manifest: Manifest | None, file: str, weights_sha: str | None, options: dict[str, object]) -> ArtifactFile | None:
+def _reusable(
+    output: Path, manifest: Manifest | None, file: str, weights_sha: str | None, options: dict[str, object]
+) -> ArtifactFile | None:
     """The existing entry when the same weights and options produced an intact file."""
     if manifest is None or manifest.weights.get("sha256") != weights_sha:
         return None
@@ -110,7 +112,9 @@ def export_artifacts(config: ExportConfig, progress: Callable[[str], None] | Non
     return manifest
 
 
-def cached_artifacts(weights_path: Path, cache_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> Path:
+def cached_artifacts(
+    weights_path: Path, cache_dir: Path | None = None, progress: Callable[[str], None] | None = None
+) -> Path:
     """Export ``weights_path`` once into a cache directory keyed by its sha256 and return that directory."""
     digest = sha256_file(weights_path) if Path(weights_path).is_file() else None
     if digest is None:

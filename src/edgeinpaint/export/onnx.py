@@ -57,7 +57,9 @@ def _wrapper(module: torch.nn.Module) -> torch.nn.Module:
     return Predict(module).eval()
 
 
-def sample_feeds(graph: GraphSpec, batch: int = 2, height: int = 64, width: int = 64, seed: int = 0) -> dict[str, np.ndarray]:
+def sample_feeds(
+    graph: GraphSpec, batch: int = 2, height: int = 64, width: int = 64, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Plausible random inputs: images in [0,1], binary edges and a binary mask with a hole."""
     rng = np.random.default_rng(seed)
     feeds: dict[str, np.ndarray] = {}

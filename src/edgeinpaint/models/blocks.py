@@ -51,7 +51,9 @@ class ResnetBlock(nn.Module):
         bias = not use_spectral_norm
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(dilation),
-            maybe_spectral(nn.Conv2d(dim, dim, 3, padding=0, dilation=dilation, bias=bias), use_spectral_norm),
+            maybe_spectral(
+                nn.Conv2d(dim, dim, 3, padding=0, dilation=dilation, bias=bias), use_spectral_norm
+            ),
             nn.InstanceNorm2d(dim, track_running_stats=False),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
@@ -105,7 +107,12 @@ def generator_trunk(
             for idx in (1, 5):
                 old = block.conv_block[idx]
                 block.conv_block[idx] = nn.Conv2d(
-                    4 * c, 4 * c, 3, padding=0, dilation=old.dilation, bias=False  # type: ignore[arg-type]
+                    4 * c,
+                    4 * c,
+                    3,
+                    padding=0,
+                    dilation=old.dilation,
+                    bias=False,  # type: ignore[arg-type]
                 )
         blocks.append(block)
     middle = nn.Sequential(*blocks)

@@ -19,7 +19,11 @@ class Discriminator(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, use_sigmoid: bool = True, use_spectral_norm: bool = True, base_channels: int = 64
+        self,
+        in_channels: int,
+        use_sigmoid: bool = True,
+        use_spectral_norm: bool = True,
+        base_channels: int = 64,
     ) -> None:
         super().__init__()
         self.use_sigmoid = use_sigmoid

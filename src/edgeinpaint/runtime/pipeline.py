@@ -35,7 +35,9 @@ class Inpainter:
     def __call__(self, decoded: Decoded, hole: np.ndarray) -> np.ndarray:
         """Inpaint one decoded image; returns (H, W, 3) uint8 (the input itself when nothing is a hole)."""
         if not hole.any():
-            return decoded.rgb if decoded.rgb.dtype == np.uint8 else preprocess(decoded, hole, self.canny).rgb8
+            return (
+                decoded.rgb if decoded.rgb.dtype == np.uint8 else preprocess(decoded, hole, self.canny).rgb8
+            )
         sample = preprocess(decoded, hole, self.canny)
         return composite(sample, infer([sample], self.edge, self.inpaint, self.edge_source)[0])
 
@@ -71,10 +73,18 @@ def open_torch(weights_path: Path, threads: int | None = None, device: str = "cp
 
     weights = load_weights(weights_path)
     edge = TorchEngine(
-        weights.build("edge_generator"), tuple(s.name for s in specs.EDGE_GENERATOR_INPUTS), ("edges_pred",), device, threads
+        weights.build("edge_generator"),
+        tuple(s.name for s in specs.EDGE_GENERATOR_INPUTS),
+        ("edges_pred",),
+        device,
+        threads,
     )
     inpaint = TorchEngine(
-        weights.build("inpaint_generator"), tuple(s.name for s in specs.INPAINT_GENERATOR_INPUTS), ("inpainted",), device, threads
+        weights.build("inpaint_generator"),
+        tuple(s.name for s in specs.INPAINT_GENERATOR_INPUTS),
+        ("inpainted",),
+        device,
+        threads,
     )
     return Inpainter(edge=edge, inpaint=inpaint, canny=reference_canny(weights.canny))
 
@@ -121,7 +131,9 @@ def run_jobs(
         error: str | None = None
         try:
             if job.mask is None:
-                raise EdgeInpaintError(f"{job.image}: no mask with stem {job.image.stem!r} in the mask directory")
+                raise EdgeInpaintError(
+                    f"{job.image}: no mask with stem {job.image.stem!r} in the mask directory"
+                )
             decoded = decode_image(job.image)
             hole = decode_mask(job.mask)
             check_mask(decoded, hole, str(job.mask))

@@ -88,7 +88,10 @@ def preprocess(decoded: Decoded, hole: np.ndarray, canny: CannyFn) -> Sample:
 
 
 def infer(
-    samples: Sequence[Sample], edge: Engine, inpaint: Engine, edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE
+    samples: Sequence[Sample],
+    edge: Engine,
+    inpaint: Engine,
+    edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE,
 ) -> np.ndarray:
     """Run both generators on a batch of same-size samples.
 

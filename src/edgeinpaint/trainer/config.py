@@ -100,7 +100,11 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
             return {str(k): float(v) for k, v in value.items()}
         return {k: float(w) for k, _, w in (p.partition(":") for p in str(value).split(","))}
     if current is None or isinstance(current, str):
-        return None if value in (None, "", "none", "None") and name in ("vgg19", "mask_dir", "threads") else value
+        return (
+            None
+            if value in (None, "", "none", "None") and name in ("vgg19", "mask_dir", "threads")
+            else value
+        )
     return type(current)(value)
 
 

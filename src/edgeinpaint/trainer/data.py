@@ -103,7 +103,9 @@ class InpaintingDataset:
             if scale < 1:
                 rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
             if min(rgb.shape[:2]) < self.crop.size // 2:
-                raise InputError(f"{path}: {rgb.shape[1]}x{rgb.shape[0]} is too small for {self.crop.size}px crops")
+                raise InputError(
+                    f"{path}: {rgb.shape[1]}x{rgb.shape[0]} is too small for {self.crop.size}px crops"
+                )
         except InputError as exc:
             if path not in self.broken:
                 log.warning("skipping training image: %s", exc)

@@ -38,7 +38,10 @@ log = logging.getLogger(__name__)
 #: Which networks each stage builds and which of them train.
 STAGE_NETWORKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "edge": (("edge_generator", "edge_discriminator"), ("edge_generator", "edge_discriminator")),
-    "inpaint": (("inpaint_generator", "inpaint_discriminator"), ("inpaint_generator", "inpaint_discriminator")),
+    "inpaint": (
+        ("inpaint_generator", "inpaint_discriminator"),
+        ("inpaint_generator", "inpaint_discriminator"),
+    ),
     "edge-inpaint": (
         ("edge_generator", "inpaint_generator", "inpaint_discriminator"),
         ("inpaint_generator", "inpaint_discriminator"),
@@ -78,7 +81,9 @@ def setup_distributed(device: torch.device) -> Distributed:
 
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return Distributed(rank=dist.get_rank(), world=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    return Distributed(
+        rank=dist.get_rank(), world=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0"))
+    )
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -118,8 +123,12 @@ class Trainer:
         factories: dict[str, Callable[[], nn.Module]] = {
             "edge_generator": lambda: EdgeGenerator(self.arch, use_spectral_norm=True),
             "inpaint_generator": lambda: InpaintGenerator(self.arch),
-            "edge_discriminator": lambda: Discriminator(2, use_sigmoid, base_channels=config.discriminator_channels),
-            "inpaint_discriminator": lambda: Discriminator(3, use_sigmoid, base_channels=config.discriminator_channels),
+            "edge_discriminator": lambda: Discriminator(
+                2, use_sigmoid, base_channels=config.discriminator_channels
+            ),
+            "inpaint_discriminator": lambda: Discriminator(
+                3, use_sigmoid, base_channels=config.discriminator_channels
+            ),
         }
         for name in built:
             net = factories[name]().to(self.device)
@@ -152,7 +161,9 @@ class Trainer:
             for name in trained
         }
         self.schedulers = {
-            name: torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.lr_milestones), gamma=config.lr_gamma)
+            name: torch.optim.lr_scheduler.MultiStepLR(
+                opt, milestones=list(config.lr_milestones), gamma=config.lr_gamma
+            )
             for name, opt in self.optimizers.items()
         }
         self.adversarial = AdversarialLoss(config.gan_loss)
@@ -178,11 +189,18 @@ class Trainer:
             invert=config.mask_invert,
         )
         crop = CropPolicy(config.size, config.crop, config.flip)
-        self.data = InpaintingDataset(list_images([Path(p) for p in config.data]), masks, crop, self.canny, config.seed, config.max_side)
+        self.data = InpaintingDataset(
+            list_images([Path(p) for p in config.data]), masks, crop, self.canny, config.seed, config.max_side
+        )
         self.val = None
         if config.val_data:
             self.val = InpaintingDataset(
-                list_images([Path(p) for p in config.val_data]), masks, CropPolicy(config.size, "center", False), self.canny, config.seed + 1, config.max_side
+                list_images([Path(p) for p in config.val_data]),
+                masks,
+                CropPolicy(config.size, "center", False),
+                self.canny,
+                config.seed + 1,
+                config.max_side,
             )
         self.resume()
 
@@ -209,7 +227,9 @@ class Trainer:
                         # A frozen edge generator can run folded: swap in the plain network.
                         self.nets[name] = weights.build(name).to(self.device)
                     elif name == "inpaint_generator":
-                        self.nets[name].load_state_dict({k: torch.from_numpy(v) for k, v in weights.tensors[name].items()})
+                        self.nets[name].load_state_dict(
+                            {k: torch.from_numpy(v) for k, v in weights.tensors[name].items()}
+                        )
                     else:
                         raise EdgeInpaintError(
                             f"{path}: a folded {name} cannot be trained further; init from the run directory instead"
@@ -238,7 +258,9 @@ class Trainer:
             return False
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         if ckpt.get("stage") != self.config.stage:
-            raise EdgeInpaintError(f"{path}: checkpoint is for stage {ckpt.get('stage')!r}, not {self.config.stage!r}")
+            raise EdgeInpaintError(
+                f"{path}: checkpoint is for stage {ckpt.get('stage')!r}, not {self.config.stage!r}"
+            )
         for name, state in ckpt["models"].items():
             self.nets[name].load_state_dict(state)
         for name, state in ckpt["optimizers"].items():
@@ -259,9 +281,17 @@ class Trainer:
         atomic_save(self.state(), self.out / "last.pt")
         for name, net in self.nets.items():
             file, key = OFFICIAL_FILES[name]
-            if key == "generator" and not any(n.endswith("weight_orig") for n, _ in net.named_parameters()) and name == "edge_generator":
+            if (
+                key == "generator"
+                and not any(n.endswith("weight_orig") for n, _ in net.named_parameters())
+                and name == "edge_generator"
+            ):
                 continue  # a folded frozen edge generator has no official-format form
-            payload = {"iteration": self.iteration, key: net.state_dict()} if key == "generator" else {key: net.state_dict()}
+            payload = (
+                {"iteration": self.iteration, key: net.state_dict()}
+                if key == "generator"
+                else {key: net.state_dict()}
+            )
             atomic_save(payload, self.out / file)
         (self.out / "config.yml").write_text(f"SIGMA: {self.canny.sigma}\nMODEL: {self.config.stage}\n")
         save_weights(
@@ -270,7 +300,12 @@ class Trainer:
                 self.nets.get("inpaint_generator"),
                 self.arch,
                 self.canny,
-                {"source": "edgeinpaint train", "stage": self.config.stage, "iteration": self.iteration, "config": self.config.to_json()},
+                {
+                    "source": "edgeinpaint train",
+                    "stage": self.config.stage,
+                    "iteration": self.iteration,
+                    "config": self.config.to_json(),
+                },
             ),
             self.out / "weights.safetensors",
         )
@@ -299,7 +334,11 @@ class Trainer:
     # ----------------------------------------------------------------------------- step
 
     def _autocast(self) -> Any:
-        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None)
+        return torch.autocast(
+            device_type=self.device.type,
+            dtype=self.amp_dtype or torch.float32,
+            enabled=self.amp_dtype is not None,
+        )
 
     def _d_step(self, name: str, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         opt = self.optimizers[name]
@@ -331,7 +370,9 @@ class Trainer:
                     with torch.no_grad():
                         edge_pred = self.nets["edge_generator"].predict(gray, edges, mask)
         if edge_trained:
-            logs["edge_d"] = self._d_step("edge_discriminator", torch.cat([gray, edges], 1), torch.cat([gray, edge_pred], 1))
+            logs["edge_d"] = self._d_step(
+                "edge_discriminator", torch.cat([gray, edges], 1), torch.cat([gray, edge_pred], 1)
+            )
             with self._autocast():
                 disc = self.nets["edge_discriminator"]
                 fake_scores, fake_feats = disc(torch.cat([gray, edge_pred], 1))
@@ -381,7 +422,9 @@ class Trainer:
         values = {k: float(v) for k, v in logs.items()}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
-            raise EdgeInpaintError(f"iteration {self.iteration}: non-finite losses {bad}; lower lr or disable AMP")
+            raise EdgeInpaintError(
+                f"iteration {self.iteration}: non-finite losses {bad}; lower lr or disable AMP"
+            )
         return values
 
     # ----------------------------------------------------------------------------- extras
@@ -438,7 +481,11 @@ class Trainer:
         return totals
 
 
-def train(config: TrainConfig, echo: Callable[[str], None] | None = None, progress: Callable[[int, dict[str, float], float], None] | None = None) -> Path:
+def train(
+    config: TrainConfig,
+    echo: Callable[[str], None] | None = None,
+    progress: Callable[[int, dict[str, float], float], None] | None = None,
+) -> Path:
     """Run training until ``config.iterations``; returns the output directory.
 
     Args:

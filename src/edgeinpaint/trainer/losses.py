@@ -35,20 +35,36 @@ class AdversarialLoss(nn.Module):
         if self.kind == "nsgan":
             # The discriminator applied the sigmoid already; BCE is not autocast-safe, so run in fp32.
             with torch.autocast(device_type=outputs.device.type, enabled=False):
-                return nn.functional.binary_cross_entropy(outputs.float().clamp(1e-7, 1 - 1e-7), target.float())
+                return nn.functional.binary_cross_entropy(
+                    outputs.float().clamp(1e-7, 1 - 1e-7), target.float()
+                )
         return nn.functional.mse_loss(outputs, target)
 
 
 def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
     """Sum over the five discriminator feature maps of L1(fake, real.detach())."""
-    return sum((nn.functional.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)), torch.zeros(()))
+    return sum(
+        (nn.functional.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)), torch.zeros(())
+    )
 
 
 # torchvision's vgg19().features layout: (index, out channels) of each conv; 'M' = max-pool.
 _VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512]
 _VGG19_RELU = {
-    "relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11, "relu3_2": 13, "relu3_3": 15,
-    "relu3_4": 17, "relu4_1": 20, "relu4_2": 22, "relu4_3": 24, "relu4_4": 26, "relu5_1": 29, "relu5_2": 31,
+    "relu1_1": 1,
+    "relu1_2": 3,
+    "relu2_1": 6,
+    "relu2_2": 8,
+    "relu3_1": 11,
+    "relu3_2": 13,
+    "relu3_3": 15,
+    "relu3_4": 17,
+    "relu4_1": 20,
+    "relu4_2": 22,
+    "relu4_3": 24,
+    "relu4_4": 26,
+    "relu5_1": 29,
+    "relu5_2": 31,
 }
 VGG19_FILENAME = "vgg19-dcbb9e9d.pth"
 
@@ -70,7 +86,12 @@ def find_vgg19(path: Path | None) -> Path | None:
     """A local VGG19 state dict: the given path, else torchvision's cache; never downloaded."""
     if path is not None:
         return Path(path) if Path(path).is_file() else None
-    hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints" / VGG19_FILENAME
+    hub = (
+        Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
+        / "hub"
+        / "checkpoints"
+        / VGG19_FILENAME
+    )
     return hub if hub.is_file() else None
 
 
@@ -114,7 +135,10 @@ class VGG19Loss(nn.Module):
 
     def perceptual(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         fx, fy = self._taps(x), self._taps(y)
-        return sum((nn.functional.l1_loss(fx[k], fy[k]) for k in self.perceptual_layers), torch.zeros((), device=x.device))
+        return sum(
+            (nn.functional.l1_loss(fx[k], fy[k]) for k in self.perceptual_layers),
+            torch.zeros((), device=x.device),
+        )
 
     def style(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         fx, fy = self._taps(x), self._taps(y)

@@ -19,7 +19,9 @@ from edgeinpaint.errors import InputError
 MaskFn = Callable[[np.random.Generator, int, int], np.ndarray]
 
 
-def free_form(rng: np.random.Generator, h: int, w: int, max_strokes: int = 6, max_vertices: int = 12) -> np.ndarray:
+def free_form(
+    rng: np.random.Generator, h: int, w: int, max_strokes: int = 6, max_vertices: int = 12
+) -> np.ndarray:
     """DeepFill-v2-style strokes: random walks of thick line segments with round joints."""
     mask = np.zeros((h, w), np.uint8)
     scale = min(h, w) / 256.0
@@ -38,7 +40,14 @@ def free_form(rng: np.random.Generator, h: int, w: int, max_strokes: int = 6, ma
     return mask.astype(bool)
 
 
-def _lama_strokes(rng: np.random.Generator, h: int, w: int, widths: tuple[int, int], n: tuple[int, int], lengths: tuple[int, int]) -> np.ndarray:
+def _lama_strokes(
+    rng: np.random.Generator,
+    h: int,
+    w: int,
+    widths: tuple[int, int],
+    n: tuple[int, int],
+    lengths: tuple[int, int],
+) -> np.ndarray:
     mask = np.zeros((h, w), np.uint8)
     scale = min(h, w) / 256.0
     for _ in range(int(rng.integers(n[0], n[1] + 1))):
@@ -123,7 +132,9 @@ class MaskSampler:
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(GENERATORS) - {"external"}
         if unknown:
-            raise InputError(f"unknown mask kinds {sorted(unknown)}; expected {sorted(GENERATORS)} or 'external'")
+            raise InputError(
+                f"unknown mask kinds {sorted(unknown)}; expected {sorted(GENERATORS)} or 'external'"
+            )
         if "external" in self.kinds and not self.external:
             raise InputError("mask kind 'external' needs a mask directory (--masks DIR)")
 

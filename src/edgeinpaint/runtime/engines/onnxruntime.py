@@ -19,7 +19,9 @@ class OnnxRuntimeEngine:
         threads: intra-op threads (None = ORT's default, all physical cores).
     """
 
-    def __init__(self, path: Path, providers: Sequence[str] = ("CPUExecutionProvider",), threads: int | None = None) -> None:
+    def __init__(
+        self, path: Path, providers: Sequence[str] = ("CPUExecutionProvider",), threads: int | None = None
+    ) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -45,7 +47,9 @@ class OnnxRuntimeEngine:
         self, feeds: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray] | None = None
     ) -> Mapping[str, np.ndarray]:
         """Run the graph; ``out`` (preallocated outputs) is filled in place when given."""
-        results = self.session.run(None, {k: np.ascontiguousarray(feeds[k], dtype=np.float32) for k in self.input_names})
+        results = self.session.run(
+            None, {k: np.ascontiguousarray(feeds[k], dtype=np.float32) for k in self.input_names}
+        )
         named = dict(zip(self.output_names, results, strict=True))
         if out is not None:
             for key, arr in out.items():

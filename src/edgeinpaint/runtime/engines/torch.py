@@ -41,7 +41,10 @@ class TorchEngine:
         import torch
 
         with torch.inference_mode():
-            args = [torch.from_numpy(np.ascontiguousarray(feeds[k], dtype=np.float32)).to(self.device) for k in self.input_names]
+            args = [
+                torch.from_numpy(np.ascontiguousarray(feeds[k], dtype=np.float32)).to(self.device)
+                for k in self.input_names
+            ]
             result = self.module.predict(*args).float().cpu().numpy()
         named = {self.output_names[0]: result}
         if out is not None:

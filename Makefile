@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine:
+#   make demo  - install (CPU) and inpaint examples/images with examples/masks into demo-output/
+#   make test  - install (CPU + dev tools) and run ruff, mypy and the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# constraints/cpu.txt pins the CPU build of torch; GPU users install their own torch first.
+PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints/cpu.txt
+
+.PHONY: venv install install-dev demo test lint typecheck pytest clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+install: $(BIN)/python
+	$(PIP) -e '.[torch]'
+
+install-dev: $(BIN)/python
+	$(PIP) -e '.[torch,dev]'
+
+demo: install
+	$(BIN)/edgeinpaint run --weights demo --input examples/images --mask examples/masks --output demo-output
+	@echo "inpainted images are in demo-output/"
+
+lint:
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+typecheck:
+	$(BIN)/mypy
+
+pytest:
+	$(BIN)/pytest -q
+
+test: install-dev lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) demo-output build .pytest_cache .mypy_cache .ruff_cache
