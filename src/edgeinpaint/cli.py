@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.progress import ProgressColumn, Task
 from rich.table import Table
+from rich.text import Text
 
 from edgeinpaint import __version__, specs
 from edgeinpaint.errors import EdgeInpaintError
 
-app = typer.Typer(
-    help="Fast, faithful, deployable EdgeConnect inpainting.", no_args_is_help=True, add_completion=False
-)
+app = typer.Typer(help="Fast, faithful, deployable EdgeConnect inpainting.", no_args_is_help=True, add_completion=False)
 weights_app = typer.Typer(help="Weights files: import official checkpoints, inspect.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 
@@ -148,20 +148,17 @@ def run(
     mask: Path = typer.Option(
         ..., "--mask", "-m", help="Mask file (for every image) or directory paired by stem; white = hole."
     ),
-    output: Path = typer.Option(
-        Path("outputs"), "--output", "-o", help="Output directory (input tree mirrored)."
-    ),
-    weights: str | None = typer.Option(
-        None, help="Weights file or bundled name ('demo'); exported once into a cache."
-    ),
+    output: Path = typer.Option(Path("outputs"), "--output", "-o", help="Output directory (input tree mirrored)."),
+    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
     artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
     backend: specs.Backend = typer.Option(specs.Backend.ONNXRUNTIME, help="Inference backend."),
-    edge_source: specs.EdgeSource = typer.Option(
-        specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."
-    ),
+    edge_source: specs.EdgeSource = typer.Option(specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."),
     threads: int | None = typer.Option(None, help="CPU threads (default: all cores)."),
     quality: int = typer.Option(95, min=1, max=100, help="JPEG/WebP quality."),
     skip_existing: bool = typer.Option(False, help="Skip images whose output exists (resume a killed run)."),
+    canny: str = typer.Option(
+        "graph", help="Canny stage: 'graph' (exported exact graph) or 'reference' (skimage); identical edges."
+    ),
 ) -> None:
     """Inpaint images with masks; finishes every good file and exits 1 if any failed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -172,7 +169,13 @@ def run(
     if artifacts is not None and weights is not None:
         raise EdgeInpaintError("give either --weights or --artifacts, not both")
     jobs = plan_jobs(input, mask, output)
-    inpainter = _open_inpainter(backend, weights, artifacts, threads, open_onnxruntime, open_torch)
+    from edgeinpaint.canny.stage import CannyBackend
+
+    try:
+        canny_backend = CannyBackend(canny)
+    except ValueError:
+        raise EdgeInpaintError(f"--canny {canny!r}: expected 'graph' or 'reference'") from None
+    inpainter = _open_inpainter(backend, weights, artifacts, threads, canny_backend, open_onnxruntime, open_torch)
     inpainter.edge_source = edge_source
     with Progress(
         TextColumn("[bold]inpainting"),
@@ -192,12 +195,67 @@ def run(
 
         summary = run_jobs(inpainter, jobs, quality=quality, skip_existing=skip_existing, on_done=on_done)
     inpainter.close()
-    console.print(
-        f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} -> {output}"
-    )
+    console.print(f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} -> {output}")
     if not summary.ok:
         for rel, reason in summary.failed:
             err_console.print(f"  {rel}: {reason}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1)
+
+
+class RateColumn(ProgressColumn):
+    """Images per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:.2f} img/s" if speed else "-- img/s", style="progress.data.speed")
+
+
+@app.command("canny")
+@user_errors
+def canny_command(
+    input: Path = typer.Option(..., "--input", "-i", help="Image file or directory (recursive)."),
+    mask: Path | None = typer.Option(
+        None,
+        "--mask",
+        "-m",
+        help="Hole mask file or directory (white = hole; edges only in the known region).",
+    ),
+    output: Path = typer.Option(Path("edges"), "--output", "-o", help="Output directory for binary PNG edge maps."),
+    sigma: float = typer.Option(2.0, help="Gaussian sigma."),
+    low: float = typer.Option(0.1, help="Low hysteresis threshold (gradient magnitude of a [0,1] image)."),
+    high: float = typer.Option(0.2, help="High hysteresis threshold."),
+    backend: str = typer.Option("onnxruntime", help="'onnxruntime' (the exact graph) or 'reference' (skimage)."),
+) -> None:
+    """Write Canny edge maps (255 = edge) exactly as EdgeConnect computes them."""
+    from edgeinpaint.canny.stage import reference_canny
+    from edgeinpaint.runtime.files import discover_images, plan_jobs
+    from edgeinpaint.weights.format import CannyParams
+
+    if not 0 <= low <= high:
+        raise EdgeInpaintError(f"thresholds must satisfy 0 <= low <= high, got low={low}, high={high}")
+    params = CannyParams(sigma, low, high)
+    fn: Callable[..., Any]
+    if backend == "onnxruntime":
+        from edgeinpaint.canny.stage import graph_canny
+
+        fn = graph_canny(params)
+    elif backend == "reference":
+        fn = reference_canny(params)
+    else:
+        raise EdgeInpaintError(f"--backend {backend!r}: expected 'onnxruntime' or 'reference'")
+    jobs: list[tuple[Path, Path | None, Path]]
+    if mask is None:
+        base, images = discover_images(input)
+        jobs = [(p, None, output / p.relative_to(base).with_suffix(".png")) for p in images]
+    else:
+        jobs = [(j.image, j.mask, j.output) for j in plan_jobs(input, mask, output, output_suffix=".png")]
+    from edgeinpaint.canny.run import write_edge_maps
+
+    done, failed = write_edge_maps(fn, jobs)
+    console.print(f"done {done}, failed {len(failed)} -> {output}")
+    for name, reason in failed:
+        err_console.print(f"  {name}: {reason}", highlight=False, soft_wrap=True)
+    if failed:
         raise typer.Exit(1)
 
 
@@ -206,6 +264,7 @@ def _open_inpainter(
     weights: str | None,
     artifacts: Path | None,
     threads: int | None,
+    canny: Any,
     open_ort: Callable[..., Any],
     open_torch: Callable[..., Any],
 ) -> Any:
@@ -215,12 +274,10 @@ def _open_inpainter(
     if backend is specs.Backend.TORCH:
         if weights is None:
             raise EdgeInpaintError("--backend torch needs --weights (it runs the PyTorch modules, not ONNX)")
-        return open_torch(resolve_weights(weights), threads=threads)
+        return open_torch(resolve_weights(weights), threads=threads, canny=canny)
     if artifacts is None:
-        artifacts = cached_artifacts(
-            resolve_weights(weights or "demo"), progress=lambda m: err_console.print(m)
-        )
-    return open_ort(artifacts, threads=threads)
+        artifacts = cached_artifacts(resolve_weights(weights or "demo"), progress=lambda m: err_console.print(m))
+    return open_ort(artifacts, threads=threads, canny=canny)
 
 
 @app.command(context_settings={"allow_extra_args": False})
@@ -229,9 +286,7 @@ def train(
     stage: str = typer.Option(..., help="edge | inpaint | edge-inpaint | joint"),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML file with TrainConfig fields."),
     data: list[str] | None = typer.Option(None, help="Image directory or .flist (repeatable)."),
-    output: str | None = typer.Option(
-        None, "--output", "-o", help="Run directory (checkpoints, logs, samples)."
-    ),
+    output: str | None = typer.Option(None, "--output", "-o", help="Run directory (checkpoints, logs, samples)."),
     iterations: int | None = typer.Option(None, help="Stop at this iteration."),
     set_: list[str] | None = typer.Option(
         None, "--set", help="Override any TrainConfig field: key=value (repeatable)."

@@ -87,11 +87,9 @@ def decode_image(path: Path) -> Decoded:
             img = img.convert("RGBA" if "transparency" in img.info else "RGB")
         if img.mode in ("RGBA", "LA", "PA"):
             alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy()
-        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()  # type: ignore[assignment]
     if min(rgb.shape[:2]) < specs.MIN_SIDE:
-        raise InputError(
-            f"{path}: image is {rgb.shape[1]}x{rgb.shape[0]}; expected both sides >= {specs.MIN_SIDE} px"
-        )
+        raise InputError(f"{path}: image is {rgb.shape[1]}x{rgb.shape[0]}; expected both sides >= {specs.MIN_SIDE} px")
     return Decoded(rgb=rgb, alpha=alpha, path=path)
 
 
@@ -120,7 +118,7 @@ def encode_image(rgb: np.ndarray, path: Path, quality: int = 95, alpha: np.ndarr
     The format follows the suffix; a failed write leaves no partial file behind.
 
     Args:
-        rgb: (H, W, 3) uint8.
+        rgb: (H, W, 3) uint8, or (H, W) uint8 for a single-channel image (edge maps).
         path: destination; parents are created.
         quality: JPEG/WebP quality.
         alpha: optional (H, W) uint8 alpha to keep (PNG/WebP/TIFF).
@@ -131,7 +129,7 @@ def encode_image(rgb: np.ndarray, path: Path, quality: int = 95, alpha: np.ndarr
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputError(f"{path}: unsupported output format {path.suffix!r}; use one of {sorted(_FORMATS)}")
-    img = Image.fromarray(rgb, "RGB")
+    img = Image.fromarray(rgb, "L" if rgb.ndim == 2 else "RGB")
     if alpha is not None and fmt in ("PNG", "WEBP", "TIFF"):
         img.putalpha(Image.fromarray(alpha, "L"))
     path.parent.mkdir(parents=True, exist_ok=True)

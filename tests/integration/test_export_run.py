@@ -16,7 +16,6 @@ from edgeinpaint.cli import app
 from edgeinpaint.errors import ArtifactError
 from edgeinpaint.export.manifest import read_manifest
 from edgeinpaint.runtime.pipeline import open_onnxruntime
-from edgeinpaint.weights.edgeconnect import import_edgeconnect
 from tests.conftest import hole_mask, photo, write_official_folder
 
 runner = CliRunner()
@@ -40,9 +39,7 @@ def official_procedure(folder: Path, rgb: np.ndarray, hole: np.ndarray) -> np.nd
     edge_g, inpaint_g = EdgeGenerator(arch, use_spectral_norm=True), InpaintGenerator(arch)
     strip = lambda sd: {k.removeprefix("module."): v for k, v in sd.items()}  # noqa: E731
     edge_g.load_state_dict(strip(torch.load(folder / "EdgeModel_gen.pth", weights_only=True)["generator"]))
-    inpaint_g.load_state_dict(
-        strip(torch.load(folder / "InpaintingModel_gen.pth", weights_only=True)["generator"])
-    )
+    inpaint_g.load_state_dict(strip(torch.load(folder / "InpaintingModel_gen.pth", weights_only=True)["generator"]))
     edge_g.eval()
     inpaint_g.eval()
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
@@ -73,10 +70,7 @@ def test_import_export_run_matches_official_procedure(tmp_path: Path) -> None:
     folder = tmp_path / "official"
     write_official_folder(folder, sigma=2.5, seed=3)
     weights = tmp_path / "w.safetensors"
-    assert (
-        runner.invoke(app, ["weights", "import", "--edgeconnect", str(folder), "-o", str(weights)]).exit_code
-        == 0
-    )
+    assert runner.invoke(app, ["weights", "import", "--edgeconnect", str(folder), "-o", str(weights)]).exit_code == 0
     for i, name in enumerate(("astronaut", "coffee", "chelsea")):
         rgb = photo(name, 256)
         write_pair(tmp_path / "in", tmp_path / "masks", name, rgb, hole_mask(256, 256, seed=i))
@@ -136,9 +130,7 @@ def test_onnx_graphs_are_dynamic_and_match_torch(tiny_artifacts: Path, tiny_weig
         got = session.run(None, {"image": image, "edges": edges, "mask": mask})[0]
         with torch.no_grad():
             ref = (
-                weights.build("inpaint_generator")
-                .predict(*(torch.from_numpy(a) for a in (image, edges, mask)))
-                .numpy()
+                weights.build("inpaint_generator").predict(*(torch.from_numpy(a) for a in (image, edges, mask))).numpy()
             )
         assert np.abs(got - ref).max() < 1e-4
 
@@ -210,7 +202,7 @@ def test_single_mask_for_all_and_formats(tiny_artifacts: Path, tmp_path: Path) -
     Image.fromarray(rgb).save(images / "a.png")
     Image.fromarray(np.dstack([rgb, np.full((64, 64), 200, np.uint8)])).save(images / "rgba.png")
     Image.fromarray(rgb[..., 0]).save(images / "gray.png")
-    Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).save(images / "deep.png")
+    Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).save(images / "deep.png")
     mask = tmp_path / "mask.png"
     Image.fromarray((hole_mask(64, 64) * 255).astype(np.uint8)).save(mask)
     result = runner.invoke(
@@ -226,9 +218,7 @@ def test_missing_inputs_are_one_line_errors(tiny_artifacts: Path, tmp_path: Path
         app, ["run", "-i", str(tmp_path / "none"), "-m", str(tmp_path), "--artifacts", str(tiny_artifacts)]
     )
     assert result.exit_code == 1 and "input not found" in result.output and "Traceback" not in result.output
-    result = runner.invoke(
-        app, ["run", "-i", str(tmp_path), "-m", str(tmp_path), "--artifacts", str(tmp_path / "x")]
-    )
+    result = runner.invoke(app, ["run", "-i", str(tmp_path), "-m", str(tmp_path), "--artifacts", str(tmp_path / "x")])
     assert result.exit_code == 1
 
 

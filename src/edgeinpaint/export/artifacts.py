@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgeinpaint import specs
-from edgeinpaint.errors import ArtifactError, require_torch
+from edgeinpaint.errors import ArtifactError, ExportError, require_torch
 from edgeinpaint.export.manifest import ArtifactFile, Manifest, read_manifest, verify_file
 from edgeinpaint.hashing import sha256_file
 from edgeinpaint.weights.format import Weights, load_weights
@@ -108,8 +108,58 @@ def export_artifacts(config: ExportConfig, progress: Callable[[str], None] | Non
                 options=options,
             )
         )
+    _export_canny(weights, output, previous, manifest, config.opset, progress)
     manifest.write(output)
     return manifest
+
+
+def _export_canny(
+    weights: Weights,
+    output: Path,
+    previous: Manifest | None,
+    manifest: Manifest,
+    opset: int,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """canny.onnx: the exact (float64) Canny graph with the weights' settings, checked against skimage."""
+    from edgeinpaint.canny.graph import save_canny_model
+    from edgeinpaint.canny.parity import canny_parity
+
+    file = "canny.onnx"
+    options: dict[str, object] = {"opset": opset, **weights.canny.to_json(), "exact": True}
+    if (entry := _reusable(output, previous, file, weights.sha256, options)) is not None:
+        manifest.put(entry)
+        return
+    if progress:
+        progress(f"{file}: exporting")
+    tmp = output / f".{file}.tmp"
+    try:
+        save_canny_model(tmp, weights.canny.sigma, weights.canny.low, weights.canny.high, exact=True, opset=opset)
+        mismatched = canny_parity(tmp, weights.canny)
+        if mismatched:
+            raise ExportError(
+                f"{file}: the Canny graph differs from skimage on {mismatched} pixels of the check images"
+            )
+        os.replace(tmp, output / file)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    manifest.put(
+        ArtifactFile(
+            file=file,
+            role="canny",
+            precision="fp64",
+            inputs=[
+                {**specs.CANNY_INPUTS[0].to_json(), "dtype": "float64"},
+                specs.CANNY_INPUTS[1].to_json(),
+            ],
+            outputs=[s.to_json() for s in specs.CANNY_OUTPUTS],
+            opset=opset,
+            sha256=sha256_file(output / file),
+            accuracy={"pixels_differing_from_skimage": 0},
+            options=options,
+        )
+    )
 
 
 def cached_artifacts(

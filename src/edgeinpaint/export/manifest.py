@@ -93,9 +93,7 @@ def read_manifest(directory: Path) -> Manifest:
     """Parse ``manifest.json`` without verifying files (see :func:`verify_file`)."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
-        raise ArtifactError(
-            f"{path}: no manifest; expected an artifacts directory written by `edgeinpaint export`"
-        )
+        raise ArtifactError(f"{path}: no manifest; expected an artifacts directory written by `edgeinpaint export`")
     try:
         data = json.loads(path.read_text())
         files = [ArtifactFile(**entry) for entry in data["files"]]

@@ -51,9 +51,7 @@ class ResnetBlock(nn.Module):
         bias = not use_spectral_norm
         self.conv_block = nn.Sequential(
             nn.ReflectionPad2d(dilation),
-            maybe_spectral(
-                nn.Conv2d(dim, dim, 3, padding=0, dilation=dilation, bias=bias), use_spectral_norm
-            ),
+            maybe_spectral(nn.Conv2d(dim, dim, 3, padding=0, dilation=dilation, bias=bias), use_spectral_norm),
             nn.InstanceNorm2d(dim, track_running_stats=False),
             nn.ReLU(True),
             nn.ReflectionPad2d(1),
@@ -111,8 +109,8 @@ def generator_trunk(
                     4 * c,
                     3,
                     padding=0,
-                    dilation=old.dilation,
-                    bias=False,  # type: ignore[arg-type]
+                    dilation=old.dilation,  # type: ignore[arg-type]
+                    bias=False,
                 )
         blocks.append(block)
     middle = nn.Sequential(*blocks)
@@ -133,7 +131,7 @@ def init_weights(module: nn.Module, gain: float = 0.02) -> None:
     """N(0, gain) weights and zero bias for every Conv/ConvTranspose (upstream's 'normal' init)."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            weight = m.weight_orig if hasattr(m, "weight_orig") else m.weight
+            weight: torch.Tensor = getattr(m, "weight_orig", m.weight)
             nn.init.normal_(weight, 0.0, gain)
             if m.bias is not None:
                 nn.init.zeros_(m.bias)

@@ -37,9 +37,7 @@ def discover_images(root: Path) -> tuple[Path, list[Path]]:
     if not root.is_dir():
         raise InputError(f"{root}: input not found; expected an image file or a directory of images")
     files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
+        p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
     )
     return root, files
 
@@ -51,9 +49,7 @@ def _mask_for(mask_root: Path, relative: Path) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
-def plan_jobs(
-    input_path: Path, mask_path: Path, output_dir: Path, output_suffix: str | None = None
-) -> list[Job]:
+def plan_jobs(input_path: Path, mask_path: Path, output_dir: Path, output_suffix: str | None = None) -> list[Job]:
     """Pair every input image with its mask (by relative stem, or one mask file for all).
 
     Args:

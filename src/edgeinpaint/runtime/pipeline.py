@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 
 from edgeinpaint import specs
+from edgeinpaint.canny.stage import CannyBackend, CannyFn, GraphCanny, reference_canny
 from edgeinpaint.errors import ArtifactError, EdgeInpaintError
 from edgeinpaint.export.manifest import read_manifest, verify_file
 from edgeinpaint.images import Decoded, decode_image, decode_mask, encode_image
 from edgeinpaint.runtime.engines import Engine
 from edgeinpaint.runtime.files import Job
-from edgeinpaint.runtime.stages import CannyFn, check_mask, composite, infer, preprocess, reference_canny
+from edgeinpaint.runtime.stages import check_mask, composite, infer, preprocess
 from edgeinpaint.weights.format import CannyParams
 
 
@@ -35,9 +36,7 @@ class Inpainter:
     def __call__(self, decoded: Decoded, hole: np.ndarray) -> np.ndarray:
         """Inpaint one decoded image; returns (H, W, 3) uint8 (the input itself when nothing is a hole)."""
         if not hole.any():
-            return (
-                decoded.rgb if decoded.rgb.dtype == np.uint8 else preprocess(decoded, hole, self.canny).rgb8
-            )
+            return decoded.rgb if decoded.rgb.dtype == np.uint8 else preprocess(decoded, hole, self.canny).rgb8
         sample = preprocess(decoded, hole, self.canny)
         return composite(sample, infer([sample], self.edge, self.inpaint, self.edge_source)[0])
 
@@ -46,8 +45,18 @@ class Inpainter:
         self.inpaint.close()
 
 
-def open_onnxruntime(artifacts: Path, threads: int | None = None, precision: str = "fp32") -> Inpainter:
-    """Load an artifacts directory (sha256-verified) on ONNX Runtime CPU."""
+def open_onnxruntime(
+    artifacts: Path,
+    threads: int | None = None,
+    precision: str = "fp32",
+    canny: CannyBackend = CannyBackend.GRAPH,
+) -> Inpainter:
+    """Load an artifacts directory (sha256-verified) on ONNX Runtime CPU.
+
+    Args:
+        canny: ``graph`` runs the exported exact Canny graph (canny.onnx), ``reference`` skimage;
+            both give identical edges (tests pin it).
+    """
     from edgeinpaint.runtime.engines.onnxruntime import OnnxRuntimeEngine
 
     manifest = read_manifest(artifacts)
@@ -59,11 +68,22 @@ def open_onnxruntime(artifacts: Path, threads: int | None = None, precision: str
                 f"{artifacts}: no {precision} {role} in the manifest; run `edgeinpaint export --precision {precision}`"
             )
         engines.append(OnnxRuntimeEngine(verify_file(artifacts, entry), threads=threads))
-    canny = CannyParams(**manifest.weights["canny"])
-    return Inpainter(edge=engines[0], inpaint=engines[1], canny=reference_canny(canny))
+    params = CannyParams(**manifest.weights["canny"])
+    canny_fn: CannyFn = reference_canny(params)
+    if canny is CannyBackend.GRAPH:
+        entry = manifest.find("canny", "fp64")
+        if entry is None:
+            raise ArtifactError(f"{artifacts}: no canny.onnx in the manifest; re-run `edgeinpaint export`")
+        canny_fn = GraphCanny(verify_file(artifacts, entry), threads=threads)
+    return Inpainter(edge=engines[0], inpaint=engines[1], canny=canny_fn)
 
 
-def open_torch(weights_path: Path, threads: int | None = None, device: str = "cpu") -> Inpainter:
+def open_torch(
+    weights_path: Path,
+    threads: int | None = None,
+    device: str = "cpu",
+    canny: CannyBackend = CannyBackend.GRAPH,
+) -> Inpainter:
     """Load a weights file into PyTorch modules (the reference backend)."""
     from edgeinpaint.errors import require_torch
 
@@ -86,6 +106,10 @@ def open_torch(weights_path: Path, threads: int | None = None, device: str = "cp
         device,
         threads,
     )
+    if canny is CannyBackend.GRAPH:
+        from edgeinpaint.canny.stage import graph_canny
+
+        return Inpainter(edge=edge, inpaint=inpaint, canny=graph_canny(weights.canny, threads))
     return Inpainter(edge=edge, inpaint=inpaint, canny=reference_canny(weights.canny))
 
 
@@ -131,9 +155,7 @@ def run_jobs(
         error: str | None = None
         try:
             if job.mask is None:
-                raise EdgeInpaintError(
-                    f"{job.image}: no mask with stem {job.image.stem!r} in the mask directory"
-                )
+                raise EdgeInpaintError(f"{job.image}: no mask with stem {job.image.stem!r} in the mask directory")
             decoded = decode_image(job.image)
             hole = decode_mask(job.mask)
             check_mask(decoded, hole, str(job.mask))

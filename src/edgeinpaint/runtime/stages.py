@@ -6,29 +6,17 @@ multi-process, fused graph) must reproduce them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from edgeinpaint import specs
-from edgeinpaint.canny.reference import canny_reference, rgb_to_gray
+from edgeinpaint.canny.reference import rgb_to_gray
+from edgeinpaint.canny.stage import CannyFn
 from edgeinpaint.errors import InputError
 from edgeinpaint.images import Decoded, pad_amounts, pad_reflect, to_uint8
 from edgeinpaint.runtime.engines import Engine
-from edgeinpaint.weights.format import CannyParams
-
-#: (gray (H, W) float64 in [0, 1], known (H, W) bool) -> edges (H, W) bool.
-CannyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def reference_canny(params: CannyParams) -> CannyFn:
-    """The skimage Canny with the weights' settings, masked to the known region (test-time semantics)."""
-
-    def run(gray: np.ndarray, known: np.ndarray) -> np.ndarray:
-        return canny_reference(gray, params.sigma, params.low, params.high, known=known)
-
-    return run
 
 
 @dataclass
@@ -103,11 +91,8 @@ def infer(
     mask = np.stack([s.mask for s in samples])
     image = np.stack([s.image for s in samples])
     pred = edge.run({"gray": gray, "edges": edges, "mask": mask})["edges_pred"]
-    if edge_source is specs.EdgeSource.COMPOSITE:
-        # What the inpaint generator was trained on: predicted edges in the hole, Canny outside.
-        guide = pred * mask + edges * (1.0 - mask)
-    else:
-        guide = pred
+    # Composite = what the inpaint generator was trained on: predicted edges in the hole, Canny outside.
+    guide = pred * mask + edges * (1.0 - mask) if edge_source is specs.EdgeSource.COMPOSITE else pred
     return np.asarray(inpaint.run({"image": image, "edges": guide, "mask": mask})["inpainted"])
 
 

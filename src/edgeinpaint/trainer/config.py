@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from edgeinpaint.errors import EdgeInpaintError
 
@@ -100,11 +101,7 @@ def _coerce(name: str, value: Any, current: Any) -> Any:
             return {str(k): float(v) for k, v in value.items()}
         return {k: float(w) for k, _, w in (p.partition(":") for p in str(value).split(","))}
     if current is None or isinstance(current, str):
-        return (
-            None
-            if value in (None, "", "none", "None") and name in ("vgg19", "mask_dir", "threads")
-            else value
-        )
+        return None if value in (None, "", "none", "None") and name in ("vgg19", "mask_dir", "threads") else value
     return type(current)(value)
 
 

@@ -101,11 +101,9 @@ class InpaintingDataset:
             rgb = decode_image(path).to_float().astype(np.float32)
             scale = self.max_side / max(rgb.shape[:2])
             if scale < 1:
-                rgb = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                rgb = np.asarray(cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA), np.float32)
             if min(rgb.shape[:2]) < self.crop.size // 2:
-                raise InputError(
-                    f"{path}: {rgb.shape[1]}x{rgb.shape[0]} is too small for {self.crop.size}px crops"
-                )
+                raise InputError(f"{path}: {rgb.shape[1]}x{rgb.shape[0]} is too small for {self.crop.size}px crops")
         except InputError as exc:
             if path not in self.broken:
                 log.warning("skipping training image: %s", exc)

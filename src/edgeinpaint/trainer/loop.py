@@ -12,7 +12,6 @@ import csv
 import logging
 import math
 import os
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -118,22 +117,18 @@ class Trainer:
         self.canny = CannyParams(config.sigma, config.low, config.high)
         built, trained = STAGE_NETWORKS[config.stage]
         self.trained = trained
-        self.nets: dict[str, nn.Module] = {}
+        self.nets: dict[str, Any] = {}
         use_sigmoid = config.gan_loss != "hinge"
         factories: dict[str, Callable[[], nn.Module]] = {
             "edge_generator": lambda: EdgeGenerator(self.arch, use_spectral_norm=True),
             "inpaint_generator": lambda: InpaintGenerator(self.arch),
-            "edge_discriminator": lambda: Discriminator(
-                2, use_sigmoid, base_channels=config.discriminator_channels
-            ),
-            "inpaint_discriminator": lambda: Discriminator(
-                3, use_sigmoid, base_channels=config.discriminator_channels
-            ),
+            "edge_discriminator": lambda: Discriminator(2, use_sigmoid, base_channels=config.discriminator_channels),
+            "inpaint_discriminator": lambda: Discriminator(3, use_sigmoid, base_channels=config.discriminator_channels),
         }
         for name in built:
             net = factories[name]().to(self.device)
             if config.channels_last:
-                net = net.to(memory_format=torch.channels_last)
+                net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
             self.nets[name] = net
         self.iteration = 0
         self._init_from(config.init_from)
@@ -143,13 +138,13 @@ class Trainer:
             net.train(not frozen)
         # DDP wraps trainable nets; the generator-step discriminator call uses the raw module so
         # the discriminator's reducer never waits for gradients it will not get in that step.
-        self.ddp: dict[str, nn.Module] = {}
+        self.ddp: dict[str, Any] = {}
         for name in trained:
             if self.dist.world > 1:
-                from torch.nn.parallel import DistributedDataParallel as DDP
+                from torch.nn.parallel import DistributedDataParallel
 
                 ids = [self.device.index] if self.device.type == "cuda" else None
-                self.ddp[name] = DDP(self.nets[name], device_ids=ids)
+                self.ddp[name] = DistributedDataParallel(self.nets[name], device_ids=ids)
             else:
                 self.ddp[name] = self.nets[name]
         self.optimizers = {
@@ -244,11 +239,8 @@ class Trainer:
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "scaler": self.scaler.state_dict(),
-            "rng": {
-                "torch": torch.get_rng_state(),
-                "numpy": np.random.get_state()[1].tolist(),
-                "python": list(random.getstate()[1]),
-            },
+            # Data randomness is keyed by (seed, iteration), so the torch RNG is the only state.
+            "rng": {"torch": torch.get_rng_state()},
         }
 
     def resume(self) -> bool:
@@ -258,9 +250,7 @@ class Trainer:
             return False
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
         if ckpt.get("stage") != self.config.stage:
-            raise EdgeInpaintError(
-                f"{path}: checkpoint is for stage {ckpt.get('stage')!r}, not {self.config.stage!r}"
-            )
+            raise EdgeInpaintError(f"{path}: checkpoint is for stage {ckpt.get('stage')!r}, not {self.config.stage!r}")
         for name, state in ckpt["models"].items():
             self.nets[name].load_state_dict(state)
         for name, state in ckpt["optimizers"].items():
@@ -288,9 +278,7 @@ class Trainer:
             ):
                 continue  # a folded frozen edge generator has no official-format form
             payload = (
-                {"iteration": self.iteration, key: net.state_dict()}
-                if key == "generator"
-                else {key: net.state_dict()}
+                {"iteration": self.iteration, key: net.state_dict()} if key == "generator" else {key: net.state_dict()}
             )
             atomic_save(payload, self.out / file)
         (self.out / "config.yml").write_text(f"SIGMA: {self.canny.sigma}\nMODEL: {self.config.stage}\n")
@@ -383,11 +371,9 @@ class Trainer:
                 logs["edge_adv"], logs["edge_fm"] = adv.detach(), fm.detach()
                 g_losses.append(adv + fm)
         if "inpaint_generator" in self.nets:
-            if c.stage == "inpaint":
-                guide = edges
-            else:
-                # Trained on what serving feeds it: predicted edges in the hole, Canny outside.
-                guide = edge_pred * mask + edges * (1 - mask)
+            # Stage inpaint conditions on ground-truth Canny; later stages on what serving feeds:
+            # predicted edges in the hole, Canny outside.
+            guide = edges if c.stage == "inpaint" else edge_pred * mask + edges * (1 - mask)
             with self._autocast():
                 raw = self.ddp["inpaint_generator"](inpaint_input(image, guide, mask))
             logs["inpaint_d"] = self._d_step("inpaint_discriminator", image, raw)
@@ -422,9 +408,7 @@ class Trainer:
         values = {k: float(v) for k, v in logs.items()}
         bad = [k for k, v in values.items() if not math.isfinite(v)]
         if bad:
-            raise EdgeInpaintError(
-                f"iteration {self.iteration}: non-finite losses {bad}; lower lr or disable AMP"
-            )
+            raise EdgeInpaintError(f"iteration {self.iteration}: non-finite losses {bad}; lower lr or disable AMP")
         return values
 
     # ----------------------------------------------------------------------------- extras

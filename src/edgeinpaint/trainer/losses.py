@@ -35,21 +35,38 @@ class AdversarialLoss(nn.Module):
         if self.kind == "nsgan":
             # The discriminator applied the sigmoid already; BCE is not autocast-safe, so run in fp32.
             with torch.autocast(device_type=outputs.device.type, enabled=False):
-                return nn.functional.binary_cross_entropy(
-                    outputs.float().clamp(1e-7, 1 - 1e-7), target.float()
-                )
+                return nn.functional.binary_cross_entropy(outputs.float().clamp(1e-7, 1 - 1e-7), target.float())
         return nn.functional.mse_loss(outputs, target)
 
 
 def feature_matching(fake: list[torch.Tensor], real: list[torch.Tensor]) -> torch.Tensor:
     """Sum over the five discriminator feature maps of L1(fake, real.detach())."""
-    return sum(
-        (nn.functional.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)), torch.zeros(())
-    )
+    return sum((nn.functional.l1_loss(f, r.detach()) for f, r in zip(fake, real, strict=True)), torch.zeros(()))
 
 
 # torchvision's vgg19().features layout: (index, out channels) of each conv; 'M' = max-pool.
-_VGG19 = [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512]
+_VGG19: list[int | str] = [
+    64,
+    64,
+    "M",
+    128,
+    128,
+    "M",
+    256,
+    256,
+    256,
+    256,
+    "M",
+    512,
+    512,
+    512,
+    512,
+    "M",
+    512,
+    512,
+    512,
+    512,
+]
 _VGG19_RELU = {
     "relu1_1": 1,
     "relu1_2": 3,
@@ -74,11 +91,11 @@ def vgg19_features() -> nn.Sequential:
     layers: list[nn.Module] = []
     cin = 3
     for v in _VGG19:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
+        if isinstance(v, int):
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU(inplace=False)]
+            cin = v
         else:
-            layers += [nn.Conv2d(cin, int(v), 3, padding=1), nn.ReLU(inplace=False)]
-            cin = int(v)
+            layers.append(nn.MaxPool2d(2, 2))
     return nn.Sequential(*layers)
 
 
@@ -86,12 +103,7 @@ def find_vgg19(path: Path | None) -> Path | None:
     """A local VGG19 state dict: the given path, else torchvision's cache; never downloaded."""
     if path is not None:
         return Path(path) if Path(path).is_file() else None
-    hub = (
-        Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
-        / "hub"
-        / "checkpoints"
-        / VGG19_FILENAME
-    )
+    hub = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints" / VGG19_FILENAME
     return hub if hub.is_file() else None
 
 

@@ -19,9 +19,7 @@ from edgeinpaint.errors import InputError
 MaskFn = Callable[[np.random.Generator, int, int], np.ndarray]
 
 
-def free_form(
-    rng: np.random.Generator, h: int, w: int, max_strokes: int = 6, max_vertices: int = 12
-) -> np.ndarray:
+def free_form(rng: np.random.Generator, h: int, w: int, max_strokes: int = 6, max_vertices: int = 12) -> np.ndarray:
     """DeepFill-v2-style strokes: random walks of thick line segments with round joints."""
     mask = np.zeros((h, w), np.uint8)
     scale = min(h, w) / 256.0
@@ -132,9 +130,7 @@ class MaskSampler:
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(GENERATORS) - {"external"}
         if unknown:
-            raise InputError(
-                f"unknown mask kinds {sorted(unknown)}; expected {sorted(GENERATORS)} or 'external'"
-            )
+            raise InputError(f"unknown mask kinds {sorted(unknown)}; expected {sorted(GENERATORS)} or 'external'")
         if "external" in self.kinds and not self.external:
             raise InputError("mask kind 'external' needs a mask directory (--masks DIR)")
 

@@ -34,9 +34,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     import torch
 
     if not path.is_file():
-        raise WeightsError(
-            f"{path}: checkpoint file not found (expected {path.name} in the EdgeConnect folder)"
-        )
+        raise WeightsError(f"{path}: checkpoint file not found (expected {path.name} in the EdgeConnect folder)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -46,9 +44,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"({first}); only weights-only checkpoints are accepted"
         ) from exc
     except Exception as exc:
-        raise WeightsError(
-            f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})"
-        ) from exc
+        raise WeightsError(f"{path}: not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})") from exc
     if not isinstance(obj, dict):
         raise WeightsError(f"{path}: expected a dict checkpoint, found {type(obj).__name__}")
     return obj
@@ -85,9 +81,7 @@ def read_sigma(folder: Path) -> float:
 
     path = folder / CONFIG_FILE
     if not path.is_file():
-        raise WeightsError(
-            f"{path}: config.yml not found; pass --sigma to say which Canny sigma the weights used"
-        )
+        raise WeightsError(f"{path}: config.yml not found; pass --sigma to say which Canny sigma the weights used")
     try:
         config = yaml.safe_load(path.read_text())
         return float(config["SIGMA"])
@@ -117,9 +111,7 @@ def import_edgeconnect(folder: Path, sigma: float | None = None) -> Weights:
         raise WeightsError(f"{folder}: not a directory; expected an EdgeConnect checkpoint folder")
     for name in (EDGE_FILE, INPAINT_FILE):
         if not (folder / name).is_file():
-            raise WeightsError(
-                f"{folder / name}: missing; an EdgeConnect folder holds {EDGE_FILE} and {INPAINT_FILE}"
-            )
+            raise WeightsError(f"{folder / name}: missing; an EdgeConnect folder holds {EDGE_FILE} and {INPAINT_FILE}")
     canny_sigma = float(sigma) if sigma is not None else read_sigma(folder)
 
     edge_state, edge_iter = generator_state(folder / EDGE_FILE)
@@ -127,9 +119,7 @@ def import_edgeconnect(folder: Path, sigma: float | None = None) -> Weights:
     arch = infer_architecture(edge_state, folder / EDGE_FILE)
     inpaint_arch = infer_architecture(inpaint_state, folder / INPAINT_FILE)
     if inpaint_arch != arch:
-        raise WeightsError(
-            f"{folder}: edge and inpaint generators differ in architecture ({arch} vs {inpaint_arch})"
-        )
+        raise WeightsError(f"{folder}: edge and inpaint generators differ in architecture ({arch} vs {inpaint_arch})")
     if "encoder.1.weight_orig" not in edge_state:
         raise WeightsError(
             f"{folder / EDGE_FILE}: expected spectral-norm keys (encoder.1.weight_orig/_u/_v), found plain weights"

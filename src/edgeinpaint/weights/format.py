@@ -184,9 +184,7 @@ def load_weights(path: Path) -> Weights:
     except (ValueError, KeyError, TypeError) as exc:
         raise WeightsError(f"{path}: invalid edgeinpaint metadata ({exc})") from exc
     if int(meta.get("format", 0)) > FORMAT_VERSION:
-        raise WeightsError(
-            f"{path}: weights format {meta['format']} is newer than this toolkit's ({FORMAT_VERSION})"
-        )
+        raise WeightsError(f"{path}: weights format {meta['format']} is newer than this toolkit's ({FORMAT_VERSION})")
     tensors: dict[str, dict[str, np.ndarray]] = {}
     for key, value in flat.items():
         net, _, sub = key.partition(".")
@@ -216,7 +214,5 @@ def weights_from_modules(
     tensors: dict[str, dict[str, np.ndarray]] = {}
     for name, module in (("edge_generator", edge_generator), ("inpaint_generator", inpaint_generator)):
         if module is not None:
-            tensors[name] = {
-                k: v.detach().cpu().float().numpy() for k, v in fold_spectral_norm(module).items()
-            }
+            tensors[name] = {k: v.detach().cpu().float().numpy() for k, v in fold_spectral_norm(module).items()}
     return Weights(tensors=tensors, architecture=architecture, canny=canny, provenance=provenance)

@@ -1,0 +1,327 @@
+"""skimage.feature.canny as an ONNX graph: one exact Canny for ONNX Runtime, TensorRT and the fused model.
+
+The graph reproduces ``skimage.feature.canny(gray, sigma, low, high, mask=known)`` step by step
+(EDGECONNECT.md, "Canny"):
+
+1. masked Gaussian: G(gray·known) / (G(known) + eps), separable, radius int(4σ + 0.5), zero padding
+   (scipy ``mode='constant'``) — so unknown pixels are ignored rather than treated as black;
+2. unnormalised 3x3 Sobel with scipy's ``reflect`` border, which for a one-pixel pad is ONNX
+   ``Pad(mode='edge')`` (ONNX ``reflect`` would skip the edge pixel);
+3. bilinear non-maximum suppression in four sectors, written as selects over the eight shifted
+   magnitude maps (verified against skimage's Cython kernel, ties included);
+4. the allowed region: ``known`` eroded by 3x3 with the border counting as outside (with known = 1
+   everywhere this is exactly skimage's mask=None frame suppression);
+5. hysteresis in an ONNX ``Loop``: the strong pixels grow by 3x3 dilation inside the candidate
+   set until nothing changes, which is exactly skimage's "keep 8-connected components with a
+   strong pixel" (a fixed iteration count would not be).
+
+Sigma and thresholds are baked in at export: the Gaussian's size depends on sigma, static kernels
+let TensorRT pick real convolutions, and the weights fix these values anyway (the manifest records
+them). Computation is float32 (TensorRT has no float64); skimage computes in float64, so pixels
+whose magnitude lies within float32 rounding of a threshold or of an NMS tie can differ (see
+tests/unit/test_canny_graph.py for the measured agreement).
+
+TensorRT ONNX parser support (onnx-tensorrt operators.md, TensorRT 10.x): Conv, Pad (constant/edge),
+MaxPool, Mul/Add/Sub/Div/Sqrt/Abs, Greater/GreaterOrEqual/LessOrEqual/Equal, And/Or/Not, Where,
+Cast, Slice, Split, ReduceMax and Loop (with a condition) are
+listed as supported; verified on hardware is still open (no GPU here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeinpaint import specs
+
+#: Max number of loop iterations (a safety bound; convergence is the real exit).
+MAX_HYSTERESIS_ITERATIONS = 100_000
+#: 3x3 dilations per loop iteration (one convergence test each).
+DILATIONS_PER_ITERATION = 4
+
+
+def gaussian_kernel(sigma: float, truncate: float = 4.0) -> np.ndarray:
+    """scipy.ndimage's 1-D Gaussian: radius int(truncate·σ + 0.5), normalised to sum 1."""
+    radius = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    phi = np.exp(-0.5 / (float(sigma) ** 2) * x**2)
+    return phi / phi.sum()
+
+
+@dataclass
+class _Builder:
+    """Minimal ONNX graph builder: unique names, float32 constants as initializers."""
+
+    nodes: list[Any] = field(default_factory=list)
+    inits: list[Any] = field(default_factory=list)
+    count: int = 0
+    prefix: str = ""
+
+    def name(self, hint: str) -> str:
+        self.count += 1
+        return f"{self.prefix}{hint}_{self.count}"
+
+    def const(self, value: Any, dtype: Any = np.float32, hint: str = "c") -> str:
+        from onnx import numpy_helper
+
+        name = self.name(hint)
+        self.inits.append(numpy_helper.from_array(np.asarray(value, dtype=dtype), name))
+        return name
+
+    def op(self, op_type: str, inputs: list[str], hint: str | None = None, outputs: int = 1, **attrs: Any) -> Any:
+        from onnx import helper
+
+        outs = [self.name(hint or op_type.lower()) for _ in range(outputs)]
+        self.nodes.append(helper.make_node(op_type, inputs, outs, **attrs))
+        return outs[0] if outputs == 1 else outs
+
+
+def _shift(b: _Builder, padded: str, dx: int, dy: int) -> str:
+    """magnitude[x + dx, y + dy] from the magnitude zero-padded by one pixel (no shape arithmetic)."""
+    ends = [(1 + d - 2) if d < 1 else 2**62 for d in (dx, dy)]
+    return b.op(
+        "Slice",
+        [padded, b.const([1 + dx, 1 + dy], np.int64), b.const(ends, np.int64), b.const([2, 3], np.int64)],
+        hint=f"m{dx:+d}{dy:+d}",
+    )
+
+
+def _taps(b: _Builder, x: str, axis: int, radius: int, mode: str) -> tuple[str, list[str]]:
+    """(x, [x shifted by -radius..+radius along ``axis``]) after padding that axis by ``radius``."""
+    pads = [0] * 8
+    pads[axis] = pads[axis + 4] = radius
+    padded = b.op("Pad", [x, b.const(pads, np.int64)], mode=mode)
+    shifted = []
+    for k in range(2 * radius + 1):
+        end = k - 2 * radius
+        ends = [end] if end < 0 else [2**62]
+        shifted.append(
+            b.op("Slice", [padded, b.const([k], np.int64), b.const(ends, np.int64), b.const([axis], np.int64)])
+        )
+    return padded, shifted
+
+
+def _correlate1d(b: _Builder, x: str, weights: np.ndarray, axis: int, mode: str, dtype: Any) -> str:
+    """scipy.ndimage.correlate1d for a symmetric or antisymmetric kernel, in scipy's summation order.
+
+    scipy computes ``out = in[i]·w0`` then adds ``(in[i−j] ± in[i+j])·w_j`` from the outermost tap
+    inwards (ni_filters.c, NI_Correlate1D); doing the same in float64 gives bit-identical sums.
+    """
+    r = (weights.size - 1) // 2
+    antisymmetric = bool(np.allclose(weights, -weights[::-1])) and weights[r] == 0
+    _, taps = _taps(b, x, axis, r, mode)
+    acc = b.op("Mul", [taps[r], b.const(weights[r], dtype)])
+    for j in range(r, 0, -1):
+        pair = b.op("Sub" if antisymmetric else "Add", [taps[r - j], taps[r + j]])
+        acc = b.op("Add", [acc, b.op("Mul", [pair, b.const(weights[r - j], dtype)])])
+    return acc
+
+
+def build_canny_nodes(
+    b: _Builder, gray: str, known: str, sigma: float, low: float, high: float, exact: bool = True
+) -> str:
+    """Append the Canny subgraph to ``b``; returns the name of the (N, 1, H, W) float32 {0, 1} edge map.
+
+    Args:
+        gray: (N, 1, H, W) in [0, 1]: float64 when ``exact``, else float32.
+        known: (N, 1, H, W) float32, 1 = known pixel.
+        exact: float64 with scipy's summation order (bit-exact with skimage; ONNX Runtime CPU),
+            or float32 with Conv kernels (TensorRT, which has no float64, and the fused model).
+    """
+    from onnx import TensorProto, helper
+
+    dtype = np.float64 if exact else np.float32
+    onnx_dtype = TensorProto.DOUBLE if exact else TensorProto.FLOAT
+    kernel = gaussian_kernel(sigma)
+    r = (kernel.size - 1) // 2
+    known_d = b.op("Cast", [known], to=onnx_dtype) if exact else known
+
+    # 1. masked Gaussian (scipy filters axis 0 then axis 1; zero padding = mode 'constant').
+    if exact:
+
+        def blur(x: str) -> str:
+            return _correlate1d(b, _correlate1d(b, x, kernel, 2, "constant", dtype), kernel, 3, "constant", dtype)
+
+    else:
+        kv = b.const(kernel.astype(np.float32).reshape(1, 1, -1, 1), hint="gauss_v")
+        kh = b.const(kernel.astype(np.float32).reshape(1, 1, 1, -1), hint="gauss_h")
+
+        def blur(x: str) -> str:
+            return b.op("Conv", [b.op("Conv", [x, kv], pads=[r, 0, r, 0]), kh], pads=[0, r, 0, r])
+
+    masked = b.op("Mul", [gray, known_d])
+    # eps = float64 machine epsilon, as skimage (its value only matters where G(known) == 0).
+    bleed = b.op("Add", [blur(known_d), b.const(np.finfo(np.float64).eps, dtype)])
+    smoothed = b.op("Div", [blur(masked), bleed], hint="smoothed")
+
+    # 2. Sobel with scipy 'reflect' (half-sample symmetric) border == ONNX 'edge' for one pixel.
+    if exact:
+        deriv, smooth = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])
+        isobel = _correlate1d(b, _correlate1d(b, smoothed, deriv, 2, "edge", dtype), smooth, 3, "edge", dtype)
+        jsobel = _correlate1d(b, _correlate1d(b, smoothed, deriv, 3, "edge", dtype), smooth, 2, "edge", dtype)
+    else:
+        sob = np.zeros((2, 1, 3, 3), np.float32)
+        sob[0, 0] = [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]  # isobel: derivative along axis 0 (rows)
+        sob[1, 0] = [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]  # jsobel: derivative along axis 1 (cols)
+        padded = b.op("Pad", [smoothed, b.const([0, 0, 1, 1, 0, 0, 1, 1], np.int64)], mode="edge")
+        grads = b.op("Conv", [padded, b.const(sob, hint="sobel")])
+        isobel, jsobel = b.op("Split", [grads, b.const([1, 1], np.int64)], axis=1, outputs=2)
+    mag = b.op(
+        "Sqrt",
+        [b.op("Add", [b.op("Mul", [isobel, isobel]), b.op("Mul", [jsobel, jsobel])])],
+        hint="magnitude",
+    )
+
+    # 3. Non-maximum suppression (skimage _nonmaximum_suppression_bilinear).
+    mpad = b.op("Pad", [mag, b.const([0, 0, 1, 1, 0, 0, 1, 1], np.int64)], mode="constant")
+    s = {(dx, dy): _shift(b, mpad, dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy}
+    zero, one = b.const(0.0, dtype), b.const(1.0, dtype)
+    ai, aj = b.op("Abs", [isobel]), b.op("Abs", [jsobel])
+    up, down = b.op("GreaterOrEqual", [isobel, zero]), b.op("LessOrEqual", [isobel, zero])
+    left, right = b.op("LessOrEqual", [jsobel, zero]), b.op("GreaterOrEqual", [jsobel, zero])
+    c1 = b.op("Or", [b.op("And", [up, right]), b.op("And", [down, left])])
+    c2 = b.op("Or", [b.op("And", [down, right]), b.op("And", [up, left])])
+    i_ge_j = b.op("GreaterOrEqual", [ai, aj])
+    i_le_j = b.op("LessOrEqual", [ai, aj])
+    # Safe ratios: where a denominator is 0 the pixel has magnitude 0 and fails m >= low anyway.
+    safe_ai = b.op("Where", [b.op("Equal", [ai, zero]), one, ai])
+    safe_aj = b.op("Where", [b.op("Equal", [aj, zero]), one, aj])
+    j_over_i = b.op("Div", [aj, safe_ai])
+    i_over_j = b.op("Div", [ai, safe_aj])
+    w1 = b.op("Where", [i_ge_j, j_over_i, i_over_j])
+    n11 = b.op("Where", [i_ge_j, s[(1, 0)], s[(0, 1)]])
+    n21 = b.op("Where", [i_ge_j, s[(-1, 0)], s[(0, -1)]])
+    w2 = b.op("Where", [i_le_j, i_over_j, j_over_i])
+    m11 = b.op("Where", [i_le_j, s[(0, 1)], s[(-1, 0)]])
+    m21 = b.op("Where", [i_le_j, s[(0, -1)], s[(1, 0)]])
+    wgt = b.op("Where", [c1, w1, w2])
+    a1 = b.op("Where", [c1, n11, m11])
+    a2 = b.op("Where", [c1, s[(1, 1)], s[(-1, 1)]])
+    b1 = b.op("Where", [c1, n21, m21])
+    b2 = b.op("Where", [c1, s[(-1, -1)], s[(1, -1)]])
+    one_minus_w = b.op("Sub", [one, wgt])
+
+    def interp(x2: str, x1: str) -> str:
+        return b.op("Add", [b.op("Mul", [x2, wgt]), b.op("Mul", [x1, one_minus_w])])
+
+    keep = b.op("And", [b.op("LessOrEqual", [interp(a2, a1), mag]), b.op("LessOrEqual", [interp(b2, b1), mag])])
+    keep = b.op("And", [keep, b.op("Or", [c1, c2])])
+
+    # 4. Allowed region: known eroded by 3x3, outside the image counts as unknown.
+    one32, zero32 = b.const(1.0), b.const(0.0)
+    unknown_padded = b.op(
+        "Pad",
+        [b.op("Sub", [one32, known]), b.const([0, 0, 1, 1, 0, 0, 1, 1], np.int64), one32],
+        mode="constant",
+    )
+    touched = b.op("MaxPool", [unknown_padded], kernel_shape=[3, 3], strides=[1, 1])
+    allowed = b.op("Less", [touched, b.const(0.5)])
+    # skimage's NMS kernel takes the low threshold as a C float: it compares against float32(low)
+    # (0.1 -> 0.10000000149…); the high threshold is compared by numpy in full precision.
+    low_c = b.const(np.float64(np.float32(low)), dtype)
+    high_c = b.const(high, dtype)
+    candidate = b.op("And", [b.op("And", [keep, allowed]), b.op("GreaterOrEqual", [mag, low_c])], hint="candidate")
+    strong = b.op("And", [candidate, b.op("GreaterOrEqual", [mag, high_c])], hint="strong")
+
+    # 5. Hysteresis: grow the strong set inside the candidate set by 3x3 dilation until nothing
+    #    changes. The fixed point is exactly the union of 8-connected candidate components that
+    #    contain a strong pixel (skimage's ndi.label formulation). Several dilations per loop
+    #    iteration amortise the convergence test. (Label propagation with pointer jumping was
+    #    measured too: on photos it needed as many iterations, each 4x dearer.)
+    cand_f = b.op("Cast", [candidate], to=TensorProto.FLOAT)
+    strong_f = b.op("Cast", [strong], to=TensorProto.FLOAT)
+    body = _Builder(prefix="hyst_")
+    grown = "hyst_edges_in"
+    for _ in range(DILATIONS_PER_ITERATION):
+        grown = body.op(
+            "Mul",
+            [body.op("MaxPool", [grown], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]), cand_f],
+        )
+    changed = body.op("Greater", [body.op("ReduceMax", [body.op("Sub", [grown, "hyst_edges_in"])], keepdims=0), zero32])
+    body.nodes.append(helper.make_node("Identity", [changed], ["hyst_cond_out"]))
+    body.nodes.append(helper.make_node("Identity", [grown], ["hyst_edges_out"]))
+    body_graph = helper.make_graph(
+        body.nodes,
+        "hysteresis_body",
+        [
+            helper.make_tensor_value_info("hyst_iter", TensorProto.INT64, []),
+            helper.make_tensor_value_info("hyst_cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("hyst_edges_in", TensorProto.FLOAT, None),
+        ],
+        [
+            helper.make_tensor_value_info("hyst_cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("hyst_edges_out", TensorProto.FLOAT, None),
+        ],
+        initializer=body.inits,
+    )
+    trip = b.const(MAX_HYSTERESIS_ITERATIONS, np.int64, "trip")
+    cond = b.const(True, np.bool_, "cond")
+    return b.op("Loop", [trip, cond, strong_f], hint="edges", body=body_graph)
+
+
+def build_canny_model(
+    sigma: float = 2.0,
+    low: float = 0.1,
+    high: float = 0.2,
+    rgb_input: bool = False,
+    exact: bool = True,
+    opset: int = specs.OPSET,
+) -> Any:
+    """The Canny ONNX model.
+
+    Args:
+        sigma, low, high: baked Canny settings (skimage semantics for a [0, 1] image).
+        rgb_input: take ``image`` (N, 3, H, W) float32 RGB and convert with the rgb2gray
+            coefficients instead of ``gray`` (N, 1, H, W).
+        exact: float64 arithmetic in scipy's order (bit-exact with skimage; ``gray`` is float64)
+            or float32 with Conv kernels (TensorRT, fused model).
+        opset: ONNX opset.
+
+    Returns:
+        onnx.ModelProto with inputs ``gray`` (or ``image``) and ``known`` (1 = known), output
+        ``edges`` (N, 1, H, W) float32 in {0, 1}.
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    b = _Builder()
+    in_name = "image" if rgb_input else "gray"
+    gray = in_name
+    in_type = TensorProto.DOUBLE if exact and not rgb_input else TensorProto.FLOAT
+    if rgb_input:
+        coeffs = b.const(np.asarray(specs.GRAY_COEFFS, np.float32).reshape(1, 3, 1, 1), hint="rgb2gray")
+        gray = b.op("Conv", [in_name, coeffs], hint="gray")
+        if exact:
+            gray = b.op("Cast", [gray], to=TensorProto.DOUBLE)
+    edges = build_canny_nodes(b, gray, "known", sigma, low, high, exact=exact)
+    b.nodes.append(helper.make_node("Identity", [edges], ["edges"]))
+    dims = ["N", 3 if rgb_input else 1, "H", "W"]
+    graph = helper.make_graph(
+        b.nodes,
+        "canny",
+        [
+            helper.make_tensor_value_info(in_name, in_type, dims),
+            helper.make_tensor_value_info("known", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+        ],
+        [helper.make_tensor_value_info("edges", TensorProto.FLOAT, ["N", 1, "H", "W"])],
+        initializer=b.inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
+    model.doc_string = f"skimage-exact Canny: sigma={sigma} low={low} high={high}"
+    for key, value in (("sigma", sigma), ("low", low), ("high", high), ("exact", exact)):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = f"canny_{key}", repr(float(value))
+    onnx.checker.check_model(model, full_check=True)
+    return model
+
+
+def save_canny_model(
+    path: Path, sigma: float, low: float, high: float, exact: bool = True, opset: int = specs.OPSET
+) -> None:
+    """Write a Canny graph with a gray input (``canny.onnx`` is the exact float64 one)."""
+    import onnx
+
+    onnx.save(build_canny_model(sigma, low, high, exact=exact, opset=opset), str(path))
