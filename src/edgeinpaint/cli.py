@@ -330,6 +330,58 @@ def train(
     console.print(f"training finished: {out}/weights.safetensors")
 
 
+@app.command()
+@user_errors
+def evaluate(
+    input: Path = typer.Option(..., "--input", "-i", help="Ground-truth images (file or directory)."),
+    mask: Path = typer.Option(..., "--mask", "-m", help="Hole masks (file or directory paired by stem)."),
+    weights: str = typer.Option("demo", help="Weights file or bundled name."),
+    baseline: list[str] | None = typer.Option(None, help="OpenCV baseline(s) in the same run: telea, ns."),
+    report: Path | None = typer.Option(None, help="Write results (.json with per-image rows, or .csv summary)."),
+    threads: int | None = typer.Option(None, help="CPU threads."),
+) -> None:
+    """PSNR / SSIM / L1 of the composite, overall and by hole-ratio bin, against OpenCV baselines."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from edgeinpaint.export.artifacts import cached_artifacts
+    from edgeinpaint.images import Decoded, decode_image, decode_mask
+    from edgeinpaint.runtime.files import plan_jobs
+    from edgeinpaint.runtime.pipeline import open_onnxruntime
+    from edgeinpaint.trainer.metrics import METRIC_DEFINITIONS, evaluate_methods, opencv_inpaint
+    from edgeinpaint.weights.registry import resolve_weights
+
+    for b in baseline or []:
+        if b not in ("telea", "ns"):
+            raise EdgeInpaintError(f"--baseline {b!r}: expected telea or ns")
+    pairs = []
+    for job in plan_jobs(input, mask, Path(".")):
+        if job.mask is None:
+            raise EdgeInpaintError(f"{job.image}: no mask with the same stem")
+        decoded = decode_image(job.image)
+        hole = decode_mask(job.mask)
+        if hole.shape != decoded.size:
+            raise EdgeInpaintError(f"{job.mask}: mask size {hole.shape[::-1]} != image size {decoded.size[::-1]}")
+        pairs.append((job.relative, decoded.rgb if decoded.rgb.dtype.name == "uint8" else (decoded.to_float() * 255).round().astype("uint8"), hole))
+    inpainter = open_onnxruntime(cached_artifacts(resolve_weights(weights), progress=lambda m: err_console.print(m)), threads=threads)
+    methods: dict[str, Callable[..., Any]] = {"edgeinpaint": lambda rgb, hole: inpainter(Decoded(rgb, None, Path("x")), hole)}
+    for b in baseline or []:
+        methods[f"opencv-{b}"] = opencv_inpaint(b)
+    with Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), console=err_console) as progress:
+        task = progress.add_task("eval", total=len(pairs))
+        ev = evaluate_methods(methods, pairs, on_image=lambda: progress.advance(task))
+    table = Table(title=f"{len(pairs)} images")
+    for col in ("method", "bin", "n", "psnr", "ssim", "l1", "hole_l1"):
+        table.add_column(col, justify="right" if col not in ("method", "bin") else "left")
+    for row in ev.summary():
+        table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in ("method", "bin", "n", "psnr", "ssim", "l1", "hole_l1")))
+    console.print(table)
+    for key, text in METRIC_DEFINITIONS.items():
+        console.print(f"[dim]{key}: {text}[/]")
+    if report is not None:
+        ev.write(report)
+        console.print(f"wrote {report}")
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
