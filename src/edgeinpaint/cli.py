@@ -123,22 +123,92 @@ def weights_info(
 def export(
     weights: str = typer.Option("demo", help="Weights file or bundled name."),
     output: Path = typer.Option(Path("artifacts"), "--output", "-o", help="Artifacts directory."),
+    precision: specs.Precision = typer.Option(
+        specs.Precision.FP32, help="fp32, fp16 or int8 (FP32 is always exported too)."
+    ),
+    calibration: Path | None = typer.Option(None, help="Calibration / accuracy-check images (needed for int8)."),
+    calibration_masks: Path | None = typer.Option(
+        None, help="Masks paired with --calibration (default: generated free-form)."
+    ),
+    calibration_size: int = typer.Option(32, min=1, help="Number of calibration images."),
+    calibration_method: str = typer.Option("percentile", help="entropy | minmax | percentile."),
+    fused_io: str = typer.Option(
+        "uint8", help="Fused model I/O: 'uint8' (NHWC, hosts need no pre/post) or 'float' (NCHW)."
+    ),
+    engine: bool | None = typer.Option(
+        None, "--engine/--no-engine", help="Build TensorRT engines (default: when TensorRT and a GPU are present)."
+    ),
+    shapes: str | None = typer.Option(
+        None, help="TensorRT profile, e.g. batch=1:1:8,height=256:512:1024,width=256:512:1024."
+    ),
+    workspace: float = typer.Option(4.0, help="TensorRT workspace limit in GiB."),
+    optimization_level: int = typer.Option(3, min=0, max=5, help="TensorRT builder optimization level."),
     opset: int = typer.Option(specs.OPSET, help="ONNX opset to pin."),
 ) -> None:
-    """Export both generators to ONNX (FP32, dynamic N/H/W), parity-checked, with manifest.json."""
+    """Export ONNX (FP32 + the requested precision), the exact Canny graph, the fused model and engines."""
     from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.export.tensorrt import current_device, parse_shapes
     from edgeinpaint.weights.registry import resolve_weights
 
-    manifest = export_artifacts(
-        ExportConfig(weights=resolve_weights(weights), output=output, opset=opset),
-        progress=lambda m: console.print(m),
+    if fused_io not in ("uint8", "float"):
+        raise EdgeInpaintError(f"--fused-io {fused_io!r}: expected uint8 or float")
+    parse_shapes(shapes)  # fail on a bad spec before any work
+    if engine:
+        current_device()  # clear error now when TensorRT or the GPU is missing
+    config = ExportConfig(
+        weights=resolve_weights(weights),
+        output=output,
+        opset=opset,
+        precision=precision,
+        calibration=calibration,
+        calibration_masks=calibration_masks,
+        calibration_size=calibration_size,
+        calibration_method=calibration_method,
+        fused_uint8=fused_io == "uint8",
+        engine=engine,
+        shapes=shapes,
+        workspace_gib=workspace,
+        optimization_level=optimization_level,
     )
+    manifest = export_artifacts(config, progress=lambda m: err_console.print(m, highlight=False))
     table = Table(title=f"{output}/manifest.json")
     for col in ("file", "role", "precision", "sha256", "accuracy"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for f in manifest.files:
-        table.add_row(f.file, f.role, f.precision, f.sha256[:12], json.dumps(f.accuracy))
+        table.add_row(f.file, f.role, f.precision, f.sha256[:12], ", ".join(f"{k} {v}" for k, v in f.accuracy.items()))
     console.print(table)
+
+
+@app.command()
+@user_errors
+def calibrate(
+    weights: str = typer.Option("demo", help="Weights file or bundled name."),
+    output: Path = typer.Option(
+        Path("artifacts"), "--output", "-o", help="Artifacts directory (calibration/ cache inside)."
+    ),
+    calibration: Path = typer.Option(..., help="Calibration images."),
+    calibration_masks: Path | None = typer.Option(None, help="Masks paired with the images (default: generated)."),
+    calibration_size: int = typer.Option(32, min=1, help="Number of calibration images."),
+    calibration_method: str = typer.Option("percentile", help="entropy | minmax | percentile."),
+) -> None:
+    """Calibrate INT8 ranges only; cached by data hash and reused by `export --precision int8`."""
+    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.export.ladder import calibrate_only
+    from edgeinpaint.weights.format import load_weights
+    from edgeinpaint.weights.registry import resolve_weights
+
+    config = ExportConfig(
+        weights=resolve_weights(weights),
+        output=output,
+        calibration=calibration,
+        calibration_masks=calibration_masks,
+        calibration_size=calibration_size,
+        calibration_method=calibration_method,
+        engine=False,
+    )
+    manifest = export_artifacts(config, progress=lambda m: err_console.print(m, highlight=False))  # FP32 (incremental)
+    for cache in calibrate_only(config, load_weights(config.weights), output, manifest, lambda m: err_console.print(m)):
+        console.print(f"calibration cache: {cache}")
 
 
 @app.command()
@@ -361,9 +431,21 @@ def evaluate(
         hole = decode_mask(job.mask)
         if hole.shape != decoded.size:
             raise EdgeInpaintError(f"{job.mask}: mask size {hole.shape[::-1]} != image size {decoded.size[::-1]}")
-        pairs.append((job.relative, decoded.rgb if decoded.rgb.dtype.name == "uint8" else (decoded.to_float() * 255).round().astype("uint8"), hole))
-    inpainter = open_onnxruntime(cached_artifacts(resolve_weights(weights), progress=lambda m: err_console.print(m)), threads=threads)
-    methods: dict[str, Callable[..., Any]] = {"edgeinpaint": lambda rgb, hole: inpainter(Decoded(rgb, None, Path("x")), hole)}
+        pairs.append(
+            (
+                job.relative,
+                decoded.rgb
+                if decoded.rgb.dtype.name == "uint8"
+                else (decoded.to_float() * 255).round().astype("uint8"),
+                hole,
+            )
+        )
+    inpainter = open_onnxruntime(
+        cached_artifacts(resolve_weights(weights), progress=lambda m: err_console.print(m)), threads=threads
+    )
+    methods: dict[str, Callable[..., Any]] = {
+        "edgeinpaint": lambda rgb, hole: inpainter(Decoded(rgb, None, Path("x")), hole)
+    }
     for b in baseline or []:
         methods[f"opencv-{b}"] = opencv_inpaint(b)
     with Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), console=err_console) as progress:
@@ -373,7 +455,12 @@ def evaluate(
     for col in ("method", "bin", "n", "psnr", "ssim", "l1", "hole_l1"):
         table.add_column(col, justify="right" if col not in ("method", "bin") else "left")
     for row in ev.summary():
-        table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in ("method", "bin", "n", "psnr", "ssim", "l1", "hole_l1")))
+        table.add_row(
+            *(
+                f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
+                for c in ("method", "bin", "n", "psnr", "ssim", "l1", "hole_l1")
+            )
+        )
     console.print(table)
     for key, text in METRIC_DEFINITIONS.items():
         console.print(f"[dim]{key}: {text}[/]")

@@ -72,7 +72,13 @@ def test_outputs_official_format_and_weights(data: Path, tmp_path: Path) -> None
 
     out = tmp_path / "joint"
     train(tiny_config(data, out, "joint", iterations=2))
-    for f in ("EdgeModel_gen.pth", "EdgeModel_dis.pth", "InpaintingModel_gen.pth", "InpaintingModel_dis.pth", "log.csv"):
+    for f in (
+        "EdgeModel_gen.pth",
+        "EdgeModel_dis.pth",
+        "InpaintingModel_gen.pth",
+        "InpaintingModel_dis.pth",
+        "log.csv",
+    ):
         assert (out / f).is_file(), f
     gen = torch.load(out / "EdgeModel_gen.pth", weights_only=True)
     assert gen["iteration"] == 2 and "encoder.1.weight_orig" in gen["generator"]

@@ -34,7 +34,9 @@ def test_external_masks_with_invert(tmp_path: Path) -> None:
     m[:, :10] = 255  # 25% white
     Image.fromarray(m).save(tmp_path / "m.png")
     plain = MaskSampler({"external": 1}, external=(tmp_path / "m.png",)).sample(np.random.default_rng(0), 80, 80)
-    inverted = MaskSampler({"external": 1}, external=(tmp_path / "m.png",), invert=True).sample(np.random.default_rng(0), 80, 80)
+    inverted = MaskSampler({"external": 1}, external=(tmp_path / "m.png",), invert=True).sample(
+        np.random.default_rng(0), 80, 80
+    )
     assert plain.mean() == pytest.approx(0.25) and inverted.mean() == pytest.approx(0.75)
 
 

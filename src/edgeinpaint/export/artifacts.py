@@ -22,11 +22,31 @@ class ExportConfig:
         weights: weights file.
         output: artifacts directory.
         opset: ONNX opset.
+        precision: fp32, fp16 or int8 (FP32 is always exported: it is the reference).
+        calibration: image directory for INT8 calibration and accuracy checks.
+        calibration_masks: mask directory paired with it (None = generated free-form masks).
+        calibration_size: number of calibration images.
+        calibration_method: entropy | minmax | percentile.
+        fused_uint8: fused model with uint8 NHWC I/O (else float32 NCHW).
+        engine: build TensorRT engines (None = when TensorRT and a GPU are present).
+        shapes: TensorRT profile spec (see export.tensorrt.parse_shapes).
+        workspace_gib: TensorRT workspace limit.
+        optimization_level: TensorRT builder optimization level (0-5).
     """
 
     weights: Path
     output: Path
     opset: int = specs.OPSET
+    precision: specs.Precision = specs.Precision.FP32
+    calibration: Path | None = None
+    calibration_masks: Path | None = None
+    calibration_size: int = 32
+    calibration_method: str = "percentile"
+    fused_uint8: bool = True
+    engine: bool | None = None
+    shapes: str | None = None
+    workspace_gib: float = 4.0
+    optimization_level: int = 3
 
 
 def default_cache_dir() -> Path:
@@ -47,7 +67,7 @@ def weights_record(weights: Weights) -> dict[str, object]:
     }
 
 
-def _reusable(
+def reusable(
     output: Path, manifest: Manifest | None, file: str, weights_sha: str | None, options: dict[str, object]
 ) -> ArtifactFile | None:
     """The existing entry when the same weights and options produced an intact file."""
@@ -87,7 +107,7 @@ def export_artifacts(config: ExportConfig, progress: Callable[[str], None] | Non
     for role, graph in GRAPHS.items():
         file = f"{role}.{specs.Precision.FP32.value}.onnx"
         options: dict[str, object] = {"opset": config.opset}
-        if (entry := _reusable(output, previous, file, weights.sha256, options)) is not None:
+        if (entry := reusable(output, previous, file, weights.sha256, options)) is not None:
             if progress:
                 progress(f"{file}: up to date")
             manifest.put(entry)
@@ -109,6 +129,9 @@ def export_artifacts(config: ExportConfig, progress: Callable[[str], None] | Non
             )
         )
     _export_canny(weights, output, previous, manifest, config.opset, progress)
+    from edgeinpaint.export.ladder import export_ladder
+
+    export_ladder(config, weights, output, previous, manifest, progress or (lambda _m: None))
     manifest.write(output)
     return manifest
 
@@ -127,7 +150,7 @@ def _export_canny(
 
     file = "canny.onnx"
     options: dict[str, object] = {"opset": opset, **weights.canny.to_json(), "exact": True}
-    if (entry := _reusable(output, previous, file, weights.sha256, options)) is not None:
+    if (entry := reusable(output, previous, file, weights.sha256, options)) is not None:
         manifest.put(entry)
         return
     if progress:

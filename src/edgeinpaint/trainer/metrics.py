@@ -92,7 +92,9 @@ class Evaluation:
                 writer.writerows(summary)
         else:
             path.write_text(
-                json.dumps({"definitions": METRIC_DEFINITIONS, "summary": self.summary(), "images": self.rows}, indent=2)
+                json.dumps(
+                    {"definitions": METRIC_DEFINITIONS, "summary": self.summary(), "images": self.rows}, indent=2
+                )
             )
 
 

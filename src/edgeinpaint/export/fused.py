@@ -1,0 +1,177 @@
+"""The fused single-file model: image + mask in, composited image out.
+
+Canny (float32 graph), padding to a multiple of 4, both generators, the edge composite and the
+final composite all live in one ONNX graph, so a host (C++, a server) needs no pre/post code. With
+``uint8_io`` the graph takes ``image`` (N, H, W, 3) uint8 and ``mask`` (N, H, W, 1) uint8 (> 127 =
+hole) and returns (N, H, W, 3) uint8, rounded, known pixels byte-identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeinpaint import specs
+from edgeinpaint.canny.graph import _Builder, build_canny_nodes
+from edgeinpaint.weights.format import CannyParams
+
+
+def _inline(b: _Builder, model: Any, prefix: str, feeds: dict[str, str]) -> dict[str, str]:
+    """Copy ``model``'s graph into ``b`` with prefixed names; its inputs are wired to ``feeds``.
+
+    Returns:
+        The model's output names -> their names in ``b``.
+    """
+    graph = model.graph
+    inputs = {i.name for i in graph.input}
+
+    def rename(name: str) -> str:
+        if not name:
+            return name
+        return feeds[name] if name in inputs else prefix + name
+
+    for init in graph.initializer:
+        new = type(init)()
+        new.CopyFrom(init)
+        new.name = prefix + init.name
+        b.inits.append(new)
+    for node in graph.node:
+        new = type(node)()
+        new.CopyFrom(node)
+        new.name = prefix + node.name if node.name else ""
+        del new.input[:]
+        del new.output[:]
+        new.input.extend(rename(n) for n in node.input)
+        new.output.extend(prefix + n for n in node.output)
+        b.nodes.append(new)
+    return {o.name: prefix + o.name for o in graph.output}
+
+
+def build_fused_model(
+    edge_onnx: Path, inpaint_onnx: Path, canny: CannyParams, uint8_io: bool = False, opset: int = specs.OPSET
+) -> Any:
+    """Compose the fused model from exported generator graphs (any precision) and the float32 Canny."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    b = _Builder(prefix="fused_")
+    one = b.const(1.0)
+    if uint8_io:
+        image = b.op(
+            "Div",
+            [b.op("Cast", [b.op("Transpose", ["image"], perm=[0, 3, 1, 2])], to=TensorProto.FLOAT), b.const(255.0)],
+        )
+        mask_f = b.op("Cast", [b.op("Transpose", ["mask"], perm=[0, 3, 1, 2])], to=TensorProto.FLOAT)
+        hole = b.op("Cast", [b.op("Greater", [mask_f, b.const(float(specs.MASK_THRESHOLD))])], to=TensorProto.FLOAT)
+    else:
+        image = "image"
+        hole = b.op("Cast", [b.op("Greater", ["mask", b.const(0.5)])], to=TensorProto.FLOAT)
+    known = b.op("Sub", [one, hole])
+    gray = b.op("Conv", [image, b.const(np.asarray(specs.GRAY_COEFFS, np.float32).reshape(1, 3, 1, 1))], hint="gray")
+    edges = build_canny_nodes(b, gray, known, canny.sigma, canny.low, canny.high, exact=False)
+
+    # Reflect-pad bottom/right to a multiple of 4 (the generators downsample twice), crop back after.
+    shape = b.op("Shape", [image])
+    hw = b.op("Slice", [shape, b.const([2], np.int64), b.const([4], np.int64)])
+    four = b.const(specs.SIZE_MULTIPLE, np.int64)
+    pad_hw = b.op("Mod", [b.op("Sub", [four, b.op("Mod", [hw, four])]), four])
+    pads = b.op("Concat", [b.const([0, 0, 0, 0, 0, 0], np.int64), pad_hw], axis=0)
+
+    def pad(x: str) -> str:
+        return b.op("Pad", [x, pads], mode="reflect")
+
+    p_image, p_gray, p_edges, p_hole = pad(image), pad(gray), pad(edges), pad(hole)
+    edge_out = _inline(
+        b, onnx.load(str(edge_onnx)), "edge_generator/", {"gray": p_gray, "edges": p_edges, "mask": p_hole}
+    )
+    pred = edge_out["edges_pred"]
+    guide = b.op("Add", [b.op("Mul", [pred, p_hole]), b.op("Mul", [p_edges, b.op("Sub", [one, p_hole])])])
+    inpaint_out = _inline(
+        b, onnx.load(str(inpaint_onnx)), "inpaint_generator/", {"image": p_image, "edges": guide, "mask": p_hole}
+    )
+    raw = b.op("Slice", [inpaint_out["inpainted"], b.const([0, 0], np.int64), hw, b.const([2, 3], np.int64)])
+    final = b.op("Add", [b.op("Mul", [raw, hole]), b.op("Mul", [image, known])])
+    if uint8_io:
+        scaled = b.op("Clip", [b.op("Round", [b.op("Mul", [final, b.const(255.0)])]), b.const(0.0), b.const(255.0)])
+        out = b.op("Transpose", [b.op("Cast", [scaled], to=TensorProto.UINT8)], perm=[0, 2, 3, 1])
+        in_specs = [
+            helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3]),
+            helper.make_tensor_value_info("mask", TensorProto.UINT8, ["N", "H", "W", 1]),
+        ]
+        out_spec = helper.make_tensor_value_info("output", TensorProto.UINT8, ["N", "H", "W", 3])
+    else:
+        out = final
+        in_specs = [
+            helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+            helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+        ]
+        out_spec = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])
+    b.nodes.append(helper.make_node("Identity", [out], ["output"]))
+    graph = helper.make_graph(b.nodes, "edgeinpaint_fused", in_specs, [out_spec], initializer=b.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
+    model.doc_string = f"EdgeConnect fused: Canny(sigma={canny.sigma}) + edge + inpaint generators + composites"
+    for key, value in (
+        ("canny_sigma", canny.sigma),
+        ("canny_low", canny.low),
+        ("canny_high", canny.high),
+        ("uint8_io", uint8_io),
+    ):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, str(value)
+    onnx.checker.check_model(model)
+    return model
+
+
+def fused_io_specs(uint8_io: bool) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """Manifest I/O specs of the fused model."""
+    if uint8_io:
+        return (
+            [
+                {
+                    "name": "image",
+                    "shape": ["N", "H", "W", 3],
+                    "dtype": "uint8",
+                    "range": [0, 255],
+                    "meaning": "RGB, NHWC",
+                },
+                {
+                    "name": "mask",
+                    "shape": ["N", "H", "W", 1],
+                    "dtype": "uint8",
+                    "range": [0, 255],
+                    "meaning": "> 127 = hole",
+                },
+            ],
+            [
+                {
+                    "name": "output",
+                    "shape": ["N", "H", "W", 3],
+                    "dtype": "uint8",
+                    "range": [0, 255],
+                    "meaning": "composited RGB",
+                }
+            ],
+        )
+    return (
+        [
+            {"name": "image", "shape": ["N", 3, "H", "W"], "dtype": "float32", "range": [0, 1], "meaning": "RGB"},
+            {
+                "name": "mask",
+                "shape": ["N", 1, "H", "W"],
+                "dtype": "float32",
+                "range": [0, 1],
+                "meaning": "> 0.5 = hole",
+            },
+        ],
+        [
+            {
+                "name": "output",
+                "shape": ["N", 3, "H", "W"],
+                "dtype": "float32",
+                "range": [0, 1],
+                "meaning": "composited RGB",
+            }
+        ],
+    )
