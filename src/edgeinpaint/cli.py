@@ -214,47 +214,82 @@ def calibrate(
 @app.command()
 @user_errors
 def run(
-    input: Path = typer.Option(..., "--input", "-i", help="Image file or directory (recursive)."),
-    mask: Path = typer.Option(
-        ..., "--mask", "-m", help="Mask file (for every image) or directory paired by stem; white = hole."
+    input: Path = typer.Option(..., "--input", "-i", help="Image file or directory (recursive; the tree is mirrored)."),
+    mask: str = typer.Option(
+        ..., "--mask", "-m", help="Mask file (for every image), directory paired by stem, or 'alpha'."
     ),
-    output: Path = typer.Option(Path("outputs"), "--output", "-o", help="Output directory (input tree mirrored)."),
+    output: Path = typer.Option(Path("outputs"), "--output", "-o", help="Output directory."),
     weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
     artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
     backend: specs.Backend = typer.Option(specs.Backend.ONNXRUNTIME, help="Inference backend."),
+    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Artifact variant to run."),
     edge_source: specs.EdgeSource = typer.Option(specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."),
-    threads: int | None = typer.Option(None, help="CPU threads (default: all cores)."),
-    quality: int = typer.Option(95, min=1, max=100, help="JPEG/WebP quality."),
-    skip_existing: bool = typer.Option(False, help="Skip images whose output exists (resume a killed run)."),
     canny: str = typer.Option(
         "graph", help="Canny stage: 'graph' (exported exact graph) or 'reference' (skimage); identical edges."
+    ),
+    threads: int | None = typer.Option(None, help="CPU threads for the engines (default: all cores)."),
+    batch_size: int = typer.Option(1, min=1, help="Images of one padded size per engine call."),
+    workers: int = typer.Option(
+        2, min=1, help="Reader processes (writers: half as many) of the shared-memory pipeline."
+    ),
+    in_process: bool = typer.Option(False, help="Run everything in this process (the simple path; identical outputs)."),
+    hd_strategy: str = typer.Option("crop", help="Above --hd-trigger: crop (around holes), resize, or original."),
+    hd_trigger: int = typer.Option(1024, help="Longer side (px) above which --hd-strategy applies."),
+    resize_limit: int = typer.Option(1024, help="Longer side for --hd-strategy resize."),
+    strict: bool = typer.Option(False, help="A mask of another size is an error (default: resized, with a warning)."),
+    format: str | None = typer.Option(
+        None, "--format", help="Output format (png, jpg, webp, ...); default: the input's."
+    ),
+    quality: int = typer.Option(95, min=1, max=100, help="JPEG/WebP quality."),
+    skip_existing: bool = typer.Option(False, help="Skip images whose output exists (resume a killed run)."),
+    report: Path | None = typer.Option(
+        None, help="Write a JSON report (done, skipped, failed with reasons, warnings)."
     ),
 ) -> None:
     """Inpaint images with masks; finishes every good file and exits 1 if any failed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from edgeinpaint.canny.stage import CannyBackend
     from edgeinpaint.runtime.files import plan_jobs
-    from edgeinpaint.runtime.pipeline import open_onnxruntime, open_torch, run_jobs
+    from edgeinpaint.runtime.hd import HDConfig, HDStrategy
+    from edgeinpaint.runtime.loading import LoadOptions
+    from edgeinpaint.runtime.pipeline import WriteOptions, open_onnxruntime, open_torch, run_jobs
 
     if artifacts is not None and weights is not None:
         raise EdgeInpaintError("give either --weights or --artifacts, not both")
-    jobs = plan_jobs(input, mask, output)
-    from edgeinpaint.canny.stage import CannyBackend
-
     try:
         canny_backend = CannyBackend(canny)
-    except ValueError:
-        raise EdgeInpaintError(f"--canny {canny!r}: expected 'graph' or 'reference'") from None
-    inpainter = _open_inpainter(backend, weights, artifacts, threads, canny_backend, open_onnxruntime, open_torch)
+        strategy = HDStrategy(hd_strategy)
+    except ValueError as exc:
+        raise EdgeInpaintError(f"{exc}; see `edgeinpaint run --help`") from None
+    suffix = None
+    if format is not None:
+        suffix = "." + format.lower().lstrip(".")
+        from edgeinpaint.images import IMAGE_SUFFIXES
+
+        if suffix not in IMAGE_SUFFIXES:
+            raise EdgeInpaintError(
+                f"--format {format!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}"
+            )
+    alpha = mask == "alpha"
+    jobs = plan_jobs(input, Path(mask) if not alpha else input, output, output_suffix=suffix)
+    inpainter = _open_inpainter(
+        backend, weights, artifacts, threads, canny_backend, precision, open_onnxruntime, open_torch
+    )
     inpainter.edge_source = edge_source
+    inpainter.hd = HDConfig(strategy=strategy, trigger=hd_trigger, resize_limit=resize_limit)
+    load, write = (
+        LoadOptions(alpha_mask=alpha, strict=strict),
+        WriteOptions(quality=quality, skip_existing=skip_existing),
+    )
+    mode = "in-process" if in_process else f"{workers} reader(s), batch {batch_size}"
     with Progress(
-        TextColumn("[bold]inpainting"),
+        TextColumn(f"[bold]inpainting[/] [dim]({backend.value} {precision.value}, {mode})[/]"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.speed} img/s" if False else ""),
+        RateColumn(),
         TimeRemainingColumn(),
         console=err_console,
-        transient=False,
     ) as progress:
         task = progress.add_task("run", total=len(jobs))
 
@@ -263,9 +298,21 @@ def run(
                 progress.console.print(f"[red]failed:[/] {error}", highlight=False, soft_wrap=True)
             progress.advance(task)
 
-        summary = run_jobs(inpainter, jobs, quality=quality, skip_existing=skip_existing, on_done=on_done)
+        if in_process:
+            summary = run_jobs(inpainter, jobs, load, write, on_done=on_done)
+        else:
+            from edgeinpaint.runtime.workers import run_pipeline
+
+            summary = run_pipeline(
+                inpainter, jobs, workers=workers, batch_size=batch_size, load=load, write=write, on_done=on_done
+            )
     inpainter.close()
+    for _rel, message in summary.warnings:
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
     console.print(f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} -> {output}")
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(json.dumps(summary.to_json(), indent=2))
     if not summary.ok:
         for rel, reason in summary.failed:
             err_console.print(f"  {rel}: {reason}", highlight=False, soft_wrap=True)
@@ -335,6 +382,7 @@ def _open_inpainter(
     artifacts: Path | None,
     threads: int | None,
     canny: Any,
+    precision: specs.Precision,
     open_ort: Callable[..., Any],
     open_torch: Callable[..., Any],
 ) -> Any:
@@ -347,7 +395,7 @@ def _open_inpainter(
         return open_torch(resolve_weights(weights), threads=threads, canny=canny)
     if artifacts is None:
         artifacts = cached_artifacts(resolve_weights(weights or "demo"), progress=lambda m: err_console.print(m))
-    return open_ort(artifacts, threads=threads, canny=canny)
+    return open_ort(artifacts, threads=threads, canny=canny, precision=precision.value)
 
 
 @app.command(context_settings={"allow_extra_args": False})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,29 @@ class CannyBackend(str, enum.Enum):
 
     GRAPH = "graph"
     REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class CannySpec:
+    """Picklable recipe for a Canny stage (worker processes rebuild it with :func:`make_canny`).
+
+    Attributes:
+        backend: graph or reference. params: sigma/thresholds. model: canny.onnx for the graph
+            (None = build the exact graph in memory).
+    """
+
+    backend: CannyBackend
+    params: CannyParams
+    model: Path | None = None
+
+
+def make_canny(spec: CannySpec, threads: int | None = 1) -> CannyFn:
+    """The Canny stage described by ``spec``."""
+    if spec.backend is CannyBackend.REFERENCE:
+        return reference_canny(spec.params)
+    if spec.model is not None:
+        return GraphCanny(spec.model, threads=threads)
+    return graph_canny(spec.params, threads)
 
 
 def reference_canny(params: CannyParams) -> CannyFn:

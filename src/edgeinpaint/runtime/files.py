@@ -68,9 +68,14 @@ def plan_jobs(input_path: Path, mask_path: Path, output_dir: Path, output_suffix
     if not mask_path.exists():
         raise InputError(f"{mask_path}: mask not found; expected a mask file or a directory of masks")
     jobs = []
+    taken: set[Path] = set()
     for image in images:
         relative = image.relative_to(base)
         mask = mask_path if mask_path.is_file() else _mask_for(mask_path, relative)
         out_name = relative.with_suffix(output_suffix) if output_suffix else relative
+        if out_name in taken:
+            # a.jpg and a.png both becoming a.png: keep the source extension in the name
+            out_name = relative.with_name(f"{relative.stem}.{relative.suffix.lstrip('.')}{out_name.suffix}")
+        taken.add(out_name)
         jobs.append(Job(image=image, mask=mask, output=Path(output_dir) / out_name, relative=str(relative)))
     return jobs

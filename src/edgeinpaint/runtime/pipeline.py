@@ -9,36 +9,52 @@ from pathlib import Path
 import numpy as np
 
 from edgeinpaint import specs
-from edgeinpaint.canny.stage import CannyBackend, CannyFn, GraphCanny, reference_canny
+from edgeinpaint.canny.stage import CannyBackend, CannyFn, CannySpec, make_canny
 from edgeinpaint.errors import ArtifactError, EdgeInpaintError
 from edgeinpaint.export.manifest import read_manifest, verify_file
-from edgeinpaint.images import Decoded, decode_image, decode_mask, encode_image
+from edgeinpaint.images import Decoded, encode_image, to_uint8
 from edgeinpaint.runtime.engines import Engine
 from edgeinpaint.runtime.files import Job
-from edgeinpaint.runtime.stages import check_mask, composite, infer, preprocess
+from edgeinpaint.runtime.hd import HDConfig, inpaint_hd
+from edgeinpaint.runtime.loading import LoadOptions, load_job
+from edgeinpaint.runtime.stages import Sample, composite, infer, preprocess
 from edgeinpaint.weights.format import CannyParams
 
 
 @dataclass
 class Inpainter:
-    """Both generators plus the Canny stage: inpaint one image at a time (or a same-size batch).
+    """Both generators plus the Canny stage: inpaint one image (or a same-size batch).
 
     Attributes:
         edge: edge generator engine. inpaint: inpaint generator engine.
         canny: Canny stage. edge_source: composite (default) or raw edges for the inpaint generator.
+        hd: high-resolution strategy for large images.
     """
 
     edge: Engine
     inpaint: Engine
     canny: CannyFn
     edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE
+    hd: HDConfig = field(default_factory=HDConfig)
+    canny_spec: CannySpec | None = None
 
     def __call__(self, decoded: Decoded, hole: np.ndarray) -> np.ndarray:
         """Inpaint one decoded image; returns (H, W, 3) uint8 (the input itself when nothing is a hole)."""
+        rgb8 = decoded.rgb if decoded.rgb.dtype == np.uint8 else to_uint8(decoded.to_float())
         if not hole.any():
-            return decoded.rgb if decoded.rgb.dtype == np.uint8 else preprocess(decoded, hole, self.canny).rgb8
-        sample = preprocess(decoded, hole, self.canny)
-        return composite(sample, infer([sample], self.edge, self.inpaint, self.edge_source)[0])
+            return rgb8
+        if self.hd.applies(*hole.shape):
+            return inpaint_hd(self.whole, rgb8, hole, self.hd)
+        return self.batch([preprocess(decoded, hole, self.canny)])[0]
+
+    def whole(self, rgb8: np.ndarray, hole: np.ndarray) -> np.ndarray:
+        """Inpaint an 8-bit image at its own size (no high-resolution strategy)."""
+        return self.batch([preprocess(Decoded(rgb8, None, Path("<array>")), hole, self.canny)])[0]
+
+    def batch(self, samples: list[Sample]) -> list[np.ndarray]:
+        """Inpaint preprocessed samples of one padded size; (H, W, 3) uint8 each."""
+        outputs = infer(samples, self.edge, self.inpaint, self.edge_source)
+        return [composite(s, o) for s, o in zip(samples, outputs, strict=True)]
 
     def close(self) -> None:
         self.edge.close()
@@ -69,13 +85,13 @@ def open_onnxruntime(
             )
         engines.append(OnnxRuntimeEngine(verify_file(artifacts, entry), threads=threads))
     params = CannyParams(**manifest.weights["canny"])
-    canny_fn: CannyFn = reference_canny(params)
+    spec = CannySpec(canny, params)
     if canny is CannyBackend.GRAPH:
         entry = manifest.find("canny", "fp64")
         if entry is None:
             raise ArtifactError(f"{artifacts}: no canny.onnx in the manifest; re-run `edgeinpaint export`")
-        canny_fn = GraphCanny(verify_file(artifacts, entry), threads=threads)
-    return Inpainter(edge=engines[0], inpaint=engines[1], canny=canny_fn)
+        spec = CannySpec(canny, params, verify_file(artifacts, entry))
+    return Inpainter(edge=engines[0], inpaint=engines[1], canny=make_canny(spec, threads), canny_spec=spec)
 
 
 def open_torch(
@@ -106,11 +122,8 @@ def open_torch(
         device,
         threads,
     )
-    if canny is CannyBackend.GRAPH:
-        from edgeinpaint.canny.stage import graph_canny
-
-        return Inpainter(edge=edge, inpaint=inpaint, canny=graph_canny(weights.canny, threads))
-    return Inpainter(edge=edge, inpaint=inpaint, canny=reference_canny(weights.canny))
+    spec = CannySpec(canny, weights.canny)
+    return Inpainter(edge=edge, inpaint=inpaint, canny=make_canny(spec, threads), canny_spec=spec)
 
 
 @dataclass
@@ -118,48 +131,65 @@ class RunSummary:
     """Outcome of a batch run.
 
     Attributes:
-        done: relative paths written. skipped: relative paths not processed (e.g. existing outputs).
-        failed: (relative path, one-line reason).
+        done: relative paths written. skipped: relative paths not processed (existing outputs).
+        failed: (relative path, one-line reason). warnings: (relative path, message).
     """
 
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": [{"file": f, "reason": r} for f, r in self.failed],
+            "warnings": [{"file": f, "message": m} for f, m in self.warnings],
+            "counts": {"done": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed)},
+        }
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How outputs are written. quality: JPEG/WebP quality. skip_existing: leave existing outputs."""
+
+    quality: int = 95
+    skip_existing: bool = False
+
 
 def run_jobs(
     inpainter: Inpainter,
     jobs: list[Job],
-    quality: int = 95,
-    skip_existing: bool = False,
+    load: LoadOptions | None = None,
+    write: WriteOptions | None = None,
     on_done: Callable[[Job, str | None], None] | None = None,
 ) -> RunSummary:
-    """Inpaint every job; a bad file is reported and the rest of the batch still completes.
+    """Inpaint every job in this process; a bad file is reported and the rest still completes.
 
     Outputs are written atomically, so a failure never leaves a partial file.
 
     Args:
         on_done: called after each job with the error message or None (progress reporting).
     """
+    load = load or LoadOptions()
+    write = write or WriteOptions()
     summary = RunSummary()
     for job in jobs:
-        if skip_existing and job.output.exists():
+        if write.skip_existing and job.output.exists():
             summary.skipped.append(job.relative)
             if on_done:
                 on_done(job, None)
             continue
         error: str | None = None
         try:
-            if job.mask is None:
-                raise EdgeInpaintError(f"{job.image}: no mask with stem {job.image.stem!r} in the mask directory")
-            decoded = decode_image(job.image)
-            hole = decode_mask(job.mask)
-            check_mask(decoded, hole, str(job.mask))
-            encode_image(inpainter(decoded, hole), job.output, quality=quality)
+            loaded = load_job(job, load)
+            summary.warnings.extend((job.relative, w) for w in loaded.warnings)
+            encode_image(inpainter(loaded.decoded, loaded.hole), job.output, quality=write.quality)
             summary.done.append(job.relative)
         except EdgeInpaintError as exc:
             error = str(exc)

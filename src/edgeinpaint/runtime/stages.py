@@ -14,7 +14,6 @@ import numpy as np
 from edgeinpaint import specs
 from edgeinpaint.canny.reference import rgb_to_gray
 from edgeinpaint.canny.stage import CannyFn
-from edgeinpaint.errors import InputError
 from edgeinpaint.images import Decoded, pad_amounts, pad_reflect, to_uint8
 from edgeinpaint.runtime.engines import Engine
 
@@ -44,15 +43,6 @@ class Sample:
     @property
     def padded_size(self) -> tuple[int, int]:
         return int(self.image.shape[1]), int(self.image.shape[2])
-
-
-def check_mask(decoded: Decoded, hole: np.ndarray, mask_name: str) -> None:
-    """Mask and image must have the same size."""
-    if hole.shape != decoded.size:
-        raise InputError(
-            f"{mask_name}: mask is {hole.shape[1]}x{hole.shape[0]} but image {decoded.path.name} is "
-            f"{decoded.size[1]}x{decoded.size[0]}; expected the same size"
-        )
 
 
 def preprocess(decoded: Decoded, hole: np.ndarray, canny: CannyFn) -> Sample:

@@ -48,6 +48,10 @@ class TrainConfig:
     edge_adv_weight: float = 1.0
     fm_weight: float = 10.0
     l1_weight: float = 1.0
+    #: Weight of known (non-hole) pixels inside the L1 term. 1.0 = the paper (L1 over the raw output
+    #: / mean(mask)); lower values focus a small, briefly trained model on the hole, which is all
+    #: the composite keeps.
+    l1_known_weight: float = 1.0
     perceptual_weight: float = 0.1
     style_weight: float = 250.0
     inpaint_adv_weight: float = 0.1

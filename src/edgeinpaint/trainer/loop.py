@@ -380,7 +380,9 @@ class Trainer:
             with self._autocast():
                 fake_scores, _ = self.nets["inpaint_discriminator"](raw)
                 adv = self.adversarial(fake_scores, True, False) * c.inpaint_adv_weight
-                l1 = nn.functional.l1_loss(raw, image) * c.l1_weight / mask.mean().clamp_min(1e-3)
+                # Paper: L1(raw, truth) / mean(mask); l1_known_weight < 1 down-weights known pixels.
+                weight = mask + c.l1_known_weight * (1 - mask)
+                l1 = (raw - image).abs().mul(weight).mean() * c.l1_weight / mask.mean().clamp_min(1e-3)
                 total = adv + l1
                 logs["inpaint_adv"], logs["inpaint_l1"] = adv.detach(), l1.detach()
                 if self.vgg is not None:

@@ -1,0 +1,66 @@
+"""Load one job: decode the image, find and validate its mask (shared by in-process and workers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgeinpaint.errors import EdgeInpaintError, InputError
+from edgeinpaint.images import Decoded, decode_image, decode_mask
+from edgeinpaint.runtime.files import Job
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How masks are read.
+
+    Attributes:
+        alpha_mask: take the hole from the image's alpha channel (alpha < 128 = hole) instead of a file.
+        strict: a mask of another size is an error (default: resized with nearest neighbour + warning).
+    """
+
+    alpha_mask: bool = False
+    strict: bool = False
+
+
+@dataclass
+class Loaded:
+    """A decoded image with its hole map and any warnings about it."""
+
+    decoded: Decoded
+    hole: np.ndarray
+    warnings: list[str] = field(default_factory=list)
+
+
+def load_job(job: Job, options: LoadOptions) -> Loaded:
+    """Decode ``job``'s image and mask.
+
+    Raises:
+        EdgeInpaintError: unreadable image/mask, no mask, size mismatch under ``strict``.
+    """
+    decoded = decode_image(job.image)
+    warnings: list[str] = []
+    if options.alpha_mask:
+        if decoded.alpha is None:
+            raise InputError(f"{job.image}: --mask alpha but the image has no alpha channel")
+        hole = np.asarray(decoded.alpha < 128)
+    else:
+        if job.mask is None:
+            raise EdgeInpaintError(f"{job.image}: no mask with stem {job.image.stem!r} in the mask directory")
+        hole = decode_mask(job.mask)
+        if hole.shape != decoded.size:
+            found = f"{hole.shape[1]}x{hole.shape[0]}"
+            wanted = f"{decoded.size[1]}x{decoded.size[0]}"
+            if options.strict:
+                raise InputError(
+                    f"{job.mask}: mask is {found} but image {job.image.name} is {wanted}; expected the same size"
+                )
+            import cv2
+
+            hole = (
+                cv2.resize(hole.astype(np.uint8), (decoded.size[1], decoded.size[0]), interpolation=cv2.INTER_NEAREST)
+                > 0
+            )
+            warnings.append(f"{job.mask}: mask is {found}, image is {wanted}; resized with nearest neighbour")
+    return Loaded(decoded=decoded, hole=hole, warnings=warnings)

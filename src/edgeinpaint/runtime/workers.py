@@ -1,0 +1,383 @@
+"""Shared-memory multi-process pipeline: readers -> engine (this process) -> writers.
+
+Readers decode, validate and preprocess (gray, Canny, padding) into a bounded ring of input slots;
+the engine process batches same-size samples through the generators and copies each composite
+into an output slot; writers encode and write atomically. Slots circulate through "free" queues,
+so a full ring blocks the producer (backpressure) and memory stays bounded. Processes start with
+``spawn``; worker errors come back as text naming the file; every segment is unlinked on every
+exit path (normal end, Ctrl-C, SIGTERM, a worker that dies).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from edgeinpaint.canny.stage import CannySpec, make_canny
+from edgeinpaint.errors import EdgeInpaintError
+from edgeinpaint.images import Decoded, encode_image, pad_amounts
+from edgeinpaint.runtime.files import Job
+from edgeinpaint.runtime.loading import LoadOptions, load_job
+from edgeinpaint.runtime.pipeline import Inpainter, RunSummary, WriteOptions
+from edgeinpaint.runtime.shm import SlotLayout, SlotRing
+from edgeinpaint.runtime.stages import Sample, preprocess
+
+POLL = 0.05
+
+
+def input_layout(max_pixels: int, max_padded: int) -> SlotLayout:
+    return SlotLayout(
+        (
+            ("rgb8", "uint8", 3 * max_pixels),
+            ("hole", "bool", max_pixels),
+            ("image", "float32", 3 * max_padded),
+            ("gray", "float32", max_padded),
+            ("edges", "float32", max_padded),
+            ("mask", "float32", max_padded),
+        )
+    )
+
+
+def output_layout(max_pixels: int) -> SlotLayout:
+    return SlotLayout((("rgb8", "uint8", 3 * max_pixels),))
+
+
+def _quiet_worker() -> None:
+    # Ctrl-C reaches the whole process group: the engine process coordinates shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def reader_main(
+    jobs: list[Job],
+    todo: Any,
+    free: Any,
+    ready: Any,
+    ring_name: str,
+    layout: SlotLayout,
+    slots: int,
+    load: LoadOptions,
+    canny_spec: CannySpec,
+    hd_trigger: int | None,
+) -> None:
+    """Decode + preprocess jobs into input slots; errors are sent as text."""
+    _quiet_worker()
+    ring = SlotRing(layout, slots, name=ring_name)
+    canny = make_canny(canny_spec)
+    try:
+        while (index := todo.get()) is not None:
+            job = jobs[index]
+            try:
+                loaded = load_job(job, load)
+                decoded, hole = loaded.decoded, loaded.hole
+                h, w = decoded.size
+                raw = not hole.any() or (hd_trigger is not None and max(h, w) > hd_trigger)
+                sample = None if raw else preprocess(decoded, hole, canny)
+                slot = free.get()
+                if sample is None:
+                    rgb8 = decoded.rgb if decoded.rgb.dtype == np.uint8 else _to8(decoded)
+                    ring.view(slot, "rgb8", (h, w, 3))[...] = rgb8
+                    ring.view(slot, "hole", (h, w))[...] = hole
+                    ready.put(("raw", index, slot, (h, w), loaded.warnings))
+                else:
+                    hp, wp = sample.padded_size
+                    ring.view(slot, "rgb8", (h, w, 3))[...] = sample.rgb8
+                    ring.view(slot, "hole", (h, w))[...] = sample.hole
+                    for name, arr in (
+                        ("image", sample.image),
+                        ("gray", sample.gray),
+                        ("edges", sample.edges),
+                        ("mask", sample.mask),
+                    ):
+                        ring.view(slot, name, arr.shape)[...] = arr
+                    ready.put(("sample", index, slot, (h, w, hp, wp), loaded.warnings))
+            except EdgeInpaintError as exc:
+                ready.put(("error", index, None, str(exc), []))
+            except Exception as exc:  # a bug must not hang the pipeline: report it with the file
+                ready.put(("error", index, None, f"{job.image}: unexpected {type(exc).__name__}: {exc}", []))
+    finally:
+        ring.close()
+
+
+def _to8(decoded: Decoded) -> np.ndarray:
+    from edgeinpaint.images import to_uint8
+
+    return to_uint8(decoded.to_float())
+
+
+def writer_main(
+    jobs: list[Job], ready: Any, free: Any, results: Any, ring_name: str, layout: SlotLayout, slots: int, quality: int
+) -> None:
+    """Encode output slots atomically and report each job's outcome."""
+    _quiet_worker()
+    ring = SlotRing(layout, slots, name=ring_name)
+    try:
+        while (item := ready.get()) is not None:
+            index, slot, (h, w) = item
+            job = jobs[index]
+            error = None
+            try:
+                encode_image(np.array(ring.view(slot, "rgb8", (h, w, 3))), job.output, quality=quality)
+            except EdgeInpaintError as exc:
+                error = str(exc)
+            except OSError as exc:
+                error = f"{job.output}: cannot write output ({exc.strerror or exc})"
+            free.put(slot)
+            results.put((index, error))
+    finally:
+        ring.close()
+
+
+def _sizes(jobs: list[Job]) -> tuple[int, int]:
+    """Largest pixel count and padded pixel count over the readable images (headers only)."""
+    from PIL import Image
+
+    best, best_padded = 12 * 12, 16 * 16
+    for job in jobs:
+        try:
+            with Image.open(job.image) as img:
+                w, h = img.size
+        except Exception:
+            continue  # unreadable: the reader reports it
+        ph, pw = pad_amounts(h, w)
+        best, best_padded = max(best, h * w), max(best_padded, (h + ph) * (w + pw))
+    return best, best_padded
+
+
+class _TerminatedError(Exception):
+    pass
+
+
+def run_pipeline(
+    inpainter: Inpainter,
+    jobs: list[Job],
+    workers: int = 2,
+    batch_size: int = 1,
+    slots: int | None = None,
+    load: LoadOptions | None = None,
+    write: WriteOptions | None = None,
+    on_done: Callable[[Job, str | None], None] | None = None,
+) -> RunSummary:
+    """Run ``jobs`` through reader processes, this process's engines and writer processes.
+
+    Args:
+        workers: reader processes (writers: half as many, at least one).
+        batch_size: samples of one padded size per engine call.
+        slots: ring size (default: enough for two batches per reader).
+    """
+    load = load or LoadOptions()
+    write = write or WriteOptions()
+    summary = RunSummary()
+    todo_jobs = []
+    for job in jobs:
+        if write.skip_existing and job.output.exists():
+            summary.skipped.append(job.relative)
+            if on_done:
+                on_done(job, None)
+        else:
+            todo_jobs.append(job)
+    if not todo_jobs:
+        return summary
+    n_readers = max(1, workers)
+    n_writers = max(1, workers // 2)
+    n_slots = slots or max(4, 2 * batch_size + 2 * n_readers)
+    max_pixels, max_padded = _sizes(todo_jobs)
+    in_layout, out_layout = input_layout(max_pixels, max_padded), output_layout(max_pixels)
+    ctx = mp.get_context("spawn")
+    in_ring = SlotRing(in_layout, n_slots)
+    out_ring = SlotRing(out_layout, n_slots)
+    todo, free_in, ready_in = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    free_out, ready_out, results = ctx.Queue(), ctx.Queue(), ctx.Queue()
+    for i in range(n_slots):
+        free_in.put(i)
+        free_out.put(i)
+    canny_spec = inpainter.canny_spec
+    hd_trigger = inpainter.hd.trigger if inpainter.hd.strategy.value != "original" else None
+    procs: list[Any] = []
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise _TerminatedError
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        for _ in range(n_readers):
+            procs.append(
+                ctx.Process(
+                    target=reader_main,
+                    args=(
+                        todo_jobs,
+                        todo,
+                        free_in,
+                        ready_in,
+                        in_ring.name,
+                        in_layout,
+                        n_slots,
+                        load,
+                        canny_spec,
+                        hd_trigger,
+                    ),
+                    daemon=True,
+                )
+            )
+        for _ in range(n_writers):
+            procs.append(
+                ctx.Process(
+                    target=writer_main,
+                    args=(todo_jobs, ready_out, free_out, results, out_ring.name, out_layout, n_slots, write.quality),
+                    daemon=True,
+                )
+            )
+        for p in procs:
+            p.start()
+        for i in range(len(todo_jobs)):
+            todo.put(i)
+        for _ in range(n_readers):
+            todo.put(None)
+        _engine_loop(
+            inpainter,
+            todo_jobs,
+            procs,
+            ready_in,
+            free_in,
+            free_out,
+            ready_out,
+            results,
+            in_ring,
+            out_ring,
+            batch_size,
+            summary,
+            on_done,
+        )
+        for _ in range(n_writers):
+            ready_out.put(None)
+        for p in procs:
+            p.join(timeout=10)
+    except _TerminatedError:
+        raise KeyboardInterrupt from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(timeout=5)
+        for q in (todo, free_in, ready_in, free_out, ready_out, results):
+            q.cancel_join_thread()
+            q.close()
+        in_ring.unlink()
+        out_ring.unlink()
+    return summary
+
+
+def _engine_loop(
+    inpainter: Inpainter,
+    jobs: list[Job],
+    procs: list[Any],
+    ready_in: Any,
+    free_in: Any,
+    free_out: Any,
+    ready_out: Any,
+    results: Any,
+    in_ring: SlotRing,
+    out_ring: SlotRing,
+    batch_size: int,
+    summary: RunSummary,
+    on_done: Callable[[Job, str | None], None] | None,
+) -> None:
+    total = len(jobs)
+    received = 0  # items taken from readers (samples, raws, errors)
+    finished = 0  # jobs whose outcome is known
+    pending: dict[tuple[int, int], list[tuple[int, int, tuple[int, ...]]]] = {}
+
+    def record(index: int, error: str | None) -> None:
+        nonlocal finished
+        job = jobs[index]
+        if error is None:
+            summary.done.append(job.relative)
+        else:
+            summary.failed.append((job.relative, error))
+        finished += 1
+        if on_done:
+            on_done(job, error)
+
+    def emit(index: int, rgb8: np.ndarray) -> None:
+        slot = _get(free_out, procs)
+        h, w = rgb8.shape[:2]
+        out_ring.view(slot, "rgb8", (h, w, 3))[...] = rgb8
+        ready_out.put((index, slot, (h, w)))
+
+    def flush(key: tuple[int, int]) -> None:
+        items = pending.pop(key)
+        samples = []
+        for _index, slot, (h, w, hp, wp) in items:
+            samples.append(
+                Sample(
+                    rgb8=np.array(in_ring.view(slot, "rgb8", (h, w, 3))),
+                    hole=np.array(in_ring.view(slot, "hole", (h, w))),
+                    image=np.array(in_ring.view(slot, "image", (3, hp, wp))),
+                    gray=np.array(in_ring.view(slot, "gray", (1, hp, wp))),
+                    edges=np.array(in_ring.view(slot, "edges", (1, hp, wp))),
+                    mask=np.array(in_ring.view(slot, "mask", (1, hp, wp))),
+                )
+            )
+            free_in.put(slot)
+        for (index, _, _), out in zip(items, inpainter.batch(samples), strict=True):
+            emit(index, out)
+
+    while finished < total:
+        while True:  # collect writer outcomes without blocking
+            try:
+                index, error = results.get_nowait()
+            except queue.Empty:
+                break
+            record(index, error)
+        if received < total:
+            try:
+                kind, index, slot, info, warnings = ready_in.get(timeout=POLL)
+            except queue.Empty:
+                _check_alive(procs)
+                for key in list(pending):  # nothing new: run partial batches rather than wait
+                    flush(key)
+                continue
+            received += 1
+            summary.warnings.extend((jobs[index].relative, w) for w in warnings)
+            if kind == "error":
+                record(index, str(info))
+            elif kind == "raw":
+                h, w = info
+                rgb8 = np.array(in_ring.view(slot, "rgb8", (h, w, 3)))
+                hole = np.array(in_ring.view(slot, "hole", (h, w)))
+                free_in.put(slot)
+                emit(index, inpainter(Decoded(rgb8, None, jobs[index].image), hole))
+            else:
+                key = (info[2], info[3])
+                pending.setdefault(key, []).append((index, slot, info))
+                if len(pending[key]) >= batch_size:
+                    flush(key)
+        else:
+            for key in list(pending):
+                flush(key)
+            try:
+                index, error = results.get(timeout=POLL)
+                record(index, error)
+            except queue.Empty:
+                _check_alive(procs)
+
+
+def _get(q: Any, procs: list[Any]) -> int:
+    while True:
+        try:
+            return int(q.get(timeout=POLL))
+        except queue.Empty:
+            _check_alive(procs)
+
+
+def _check_alive(procs: list[Any]) -> None:
+    for p in procs:
+        if p.exitcode not in (None, 0):
+            raise EdgeInpaintError(f"a pipeline worker (pid {p.pid}) died with exit code {p.exitcode}; run aborted")

@@ -1,0 +1,290 @@
+"""The shared-memory pipeline, batching, high-resolution strategies and batch-run UX."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from edgeinpaint.cli import app
+from edgeinpaint.images import Decoded
+from edgeinpaint.runtime.hd import HDConfig, HDStrategy, hole_boxes
+from edgeinpaint.runtime.pipeline import open_onnxruntime
+from edgeinpaint.runtime.shm import PREFIX
+from edgeinpaint.runtime.stages import preprocess
+from tests.conftest import hole_mask, photo
+
+runner = CliRunner()
+NAMES = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def shm_segments() -> set[str]:
+    return {p for p in os.listdir("/dev/shm") if p.startswith(PREFIX)} if os.path.isdir("/dev/shm") else set()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("corpus")
+    images, masks = root / "images", root / "masks"
+    for i in range(8):
+        name = NAMES[i % 4]
+        size = 64 if i % 2 else 48
+        sub = images / ("nested" if i >= 6 else "")
+        sub.mkdir(parents=True, exist_ok=True)
+        msub = masks / ("nested" if i >= 6 else "")
+        msub.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(photo(name, size)).save(sub / f"{name}{i}.png")
+        Image.fromarray((hole_mask(size, size, seed=i) * 255).astype(np.uint8)).save(msub / f"{name}{i}.png")
+    return images, masks
+
+
+def run_cli(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["run", *args])
+    return result.exit_code, " ".join(result.output.split())
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
+    corpus: tuple[Path, Path], tiny_artifacts: Path, tmp_path: Path
+) -> None:
+    images, masks = corpus
+    before = shm_segments()
+    outs = {}
+    for label, extra in (
+        ("inproc", ["--in-process"]),
+        ("mp1", ["--workers", "2"]),
+        ("mp4", ["--workers", "2", "--batch-size", "4"]),
+    ):
+        code, text = run_cli(
+            "-i", str(images), "-m", str(masks), "-o", str(tmp_path / label), "--artifacts", str(tiny_artifacts), *extra
+        )
+        assert code == 0, text
+        outs[label] = tree(tmp_path / label)
+    assert len(outs["inproc"]) == 8 and "nested/astronaut4.png" not in outs["inproc"]
+    assert outs["inproc"] == outs["mp1"] == outs["mp4"]
+    assert shm_segments() == before
+
+
+def test_results_do_not_depend_on_batch_mates(tiny_artifacts: Path) -> None:
+    inpainter = open_onnxruntime(tiny_artifacts)
+    samples = [
+        preprocess(Decoded(photo(n, 64), None, Path(f"{n}.png")), hole_mask(64, 64, seed=i), inpainter.canny)
+        for i, n in enumerate(NAMES)
+    ]
+    together = inpainter.batch(samples)
+    for s, t in zip(samples, together, strict=True):
+        assert np.array_equal(inpainter.batch([s])[0], t)
+
+
+def test_skip_existing_resume_is_identical(corpus: tuple[Path, Path], tiny_artifacts: Path, tmp_path: Path) -> None:
+    images, masks = corpus
+    full, resumed = tmp_path / "full", tmp_path / "resumed"
+    assert (
+        run_cli(
+            "-i", str(images), "-m", str(masks), "-o", str(full), "--artifacts", str(tiny_artifacts), "--in-process"
+        )[0]
+        == 0
+    )
+    # a "killed" run: only some outputs exist
+    resumed.mkdir()
+    for name in list(tree(full))[:3]:
+        (resumed / name).parent.mkdir(parents=True, exist_ok=True)
+        (resumed / name).write_bytes((full / name).read_bytes())
+    code, text = run_cli(
+        "-i", str(images), "-m", str(masks), "-o", str(resumed), "--artifacts", str(tiny_artifacts), "--skip-existing"
+    )
+    assert code == 0 and "done 5, skipped 3, failed 0" in text
+    assert tree(full) == tree(resumed)
+
+
+def test_bad_corpus_multiprocess(tiny_artifacts: Path, tmp_path: Path) -> None:
+    images, masks, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    images.mkdir()
+    masks.mkdir()
+    good = photo("astronaut", 64)
+    Image.fromarray(good).save(images / "good.png")
+    Image.fromarray((hole_mask(64, 64) * 255).astype(np.uint8)).save(masks / "good.png")
+    (images / "truncated.png").write_bytes((images / "good.png").read_bytes()[:200])
+    (images / "empty.png").write_bytes(b"")
+    (images / "text.jpg").write_text("not an image")
+    Image.fromarray(good).save(images / "nomask.png")
+    Image.fromarray(good).save(images / "black.png")
+    Image.fromarray(np.zeros((64, 64), np.uint8)).save(masks / "black.png")
+    Image.fromarray(good).save(images / "small_mask.png")
+    Image.fromarray((hole_mask(32, 32) * 255).astype(np.uint8)).save(masks / "small_mask.png")
+    Image.fromarray(good).save(images / "gray_mask.png")
+    Image.fromarray(np.full((64, 64), 100, np.uint8)).save(masks / "gray_mask.png")  # non-binary, all below threshold
+    for name in ("truncated", "empty", "text"):
+        Image.fromarray((hole_mask(64, 64) * 255).astype(np.uint8)).save(masks / f"{name}.png")
+    before = shm_segments()
+    report = tmp_path / "report.json"
+    code, text = run_cli(
+        "-i",
+        str(images),
+        "-m",
+        str(masks),
+        "-o",
+        str(out),
+        "--artifacts",
+        str(tiny_artifacts),
+        "--workers",
+        "2",
+        "--report",
+        str(report),
+    )
+    assert code == 1
+    data = json.loads(report.read_text())
+    assert sorted(data["done"]) == ["black.png", "good.png", "gray_mask.png", "small_mask.png"]
+    assert {f["file"] for f in data["failed"]} == {"truncated.png", "empty.png", "text.jpg", "nomask.png"}
+    assert any("resized with nearest neighbour" in w["message"] for w in data["warnings"])
+    assert np.array_equal(np.asarray(Image.open(out / "black.png")), good)  # all-black mask: copied through
+    assert sorted(p.name for p in out.iterdir()) == ["black.png", "good.png", "gray_mask.png", "small_mask.png"]
+    assert shm_segments() == before
+    code, text = run_cli(
+        "-i",
+        str(images / "small_mask.png"),
+        "-m",
+        str(masks / "small_mask.png"),
+        "-o",
+        str(tmp_path / "o2"),
+        "--artifacts",
+        str(tiny_artifacts),
+        "--strict",
+        "--in-process",
+    )
+    assert code == 1 and "expected the same size" in text
+
+
+def test_alpha_mask_format_and_collisions(tiny_artifacts: Path, tmp_path: Path) -> None:
+    images, out = tmp_path / "in", tmp_path / "out"
+    images.mkdir()
+    rgb = photo("coffee", 64)
+    alpha = np.where(hole_mask(64, 64), 0, 255).astype(np.uint8)
+    Image.fromarray(np.dstack([rgb, alpha])).save(images / "a.png")
+    Image.fromarray(np.dstack([rgb, alpha])).save(images / "a.webp", lossless=True)
+    code, text = run_cli(
+        "-i",
+        str(images),
+        "-m",
+        "alpha",
+        "-o",
+        str(out),
+        "--artifacts",
+        str(tiny_artifacts),
+        "--format",
+        "jpg",
+        "--in-process",
+    )
+    assert code == 0, text
+    assert sorted(p.name for p in out.iterdir()) == ["a.jpg", "a.webp.jpg"]
+    assert Image.open(out / "a.jpg").format == "JPEG"
+
+
+def test_hd_crop_and_resize_keep_known_pixels(tiny_artifacts: Path) -> None:
+    import cv2
+
+    inpainter = open_onnxruntime(tiny_artifacts)
+    rgb = cv2.resize(photo("astronaut", None), (300, 220), interpolation=cv2.INTER_AREA)
+    hole = np.zeros((220, 300), bool)
+    hole[30:40, 20:60] = True
+    hole[150:170, 200:215] = True
+    decoded = Decoded(rgb, None, Path("big.png"))
+    for strategy in (HDStrategy.CROP, HDStrategy.RESIZE):
+        inpainter.hd = HDConfig(strategy=strategy, trigger=128, min_margin=16, resize_limit=128)
+        out = inpainter(decoded, hole)
+        assert np.array_equal(out[~hole], rgb[~hole]), strategy
+        assert not np.array_equal(out[hole], rgb[hole])
+    boxes = hole_boxes(hole, 0.5, 16)
+    assert len(boxes) == 2  # far apart: not merged
+    merged = hole_boxes(hole, 5.0, 16)
+    assert len(merged) == 1
+
+
+def _spawn_run(images: Path, masks: Path, out: Path, artifacts: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "edgeinpaint.cli",
+            "run",
+            "-i",
+            str(images),
+            "-m",
+            str(masks),
+            "-o",
+            str(out),
+            "--artifacts",
+            str(artifacts),
+            "--workers",
+            "2",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("many")
+    images = root / "images"
+    images.mkdir()
+    for i in range(400):
+        Image.fromarray(photo(NAMES[i % 4], 96)).save(images / f"img{i:03d}.png", compress_level=1)
+    mask = root / "mask.png"
+    Image.fromarray((hole_mask(96, 96) * 255).astype(np.uint8)).save(mask)
+    return images, mask
+
+
+def _wait_for_outputs(out: Path, proc: subprocess.Popen[bytes], n: int = 3, timeout: float = 60) -> None:
+    t0 = time.time()
+    while time.time() - t0 < timeout and proc.poll() is None:
+        if out.exists() and len(list(out.glob("*.png"))) >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the run produced no outputs in time")
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["sigterm", "sigint", "kill_worker"])
+def test_no_shared_memory_leftovers_on_interruption(
+    many: tuple[Path, Path], tiny_artifacts: Path, tmp_path: Path, how: str
+) -> None:
+    images, mask = many
+    before = shm_segments()
+    out = tmp_path / "out"
+    proc = _spawn_run(images, mask, out, tiny_artifacts)
+    _wait_for_outputs(out, proc)
+    assert shm_segments() - before, "the pipeline should be using shared memory while running"
+    if how == "sigterm":
+        proc.send_signal(signal.SIGTERM)
+    elif how == "sigint":
+        proc.send_signal(signal.SIGINT)
+    else:
+        victims = _children(proc.pid)
+        assert victims
+        os.kill(victims[-1], signal.SIGKILL)
+    output = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode != 0
+    if how == "kill_worker":
+        assert "died" in output
+    assert shm_segments() == before
+    assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temp files
+    for p in out.glob("*.png"):
+        Image.open(p).load()  # every written output is complete
