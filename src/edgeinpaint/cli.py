@@ -387,15 +387,20 @@ def _open_inpainter(
     open_torch: Callable[..., Any],
 ) -> Any:
     from edgeinpaint.export.artifacts import cached_artifacts
+    from edgeinpaint.runtime.backends import resolve_backend
     from edgeinpaint.weights.registry import resolve_weights
 
     if backend is specs.Backend.TORCH:
         if weights is None:
             raise EdgeInpaintError("--backend torch needs --weights (it runs the PyTorch modules, not ONNX)")
+        resolve_backend(backend)
         return open_torch(resolve_weights(weights), threads=threads, canny=canny)
     if artifacts is None:
         artifacts = cached_artifacts(resolve_weights(weights or "demo"), progress=lambda m: err_console.print(m))
-    return open_ort(artifacts, threads=threads, canny=canny, precision=precision.value)
+    chosen, why = resolve_backend(backend, artifacts)
+    if backend is specs.Backend.AUTO:
+        err_console.print(f"[dim]{why}[/]", highlight=False)
+    return open_ort(artifacts, threads=threads, canny=canny, precision=precision.value, backend=chosen)
 
 
 @app.command(context_settings={"allow_extra_args": False})

@@ -35,8 +35,12 @@ class Precision(str, enum.Enum):
 
 
 class Backend(str, enum.Enum):
-    """Inference backends the runtime knows."""
+    """Inference backends the runtime knows (``auto`` picks the fastest available)."""
 
+    AUTO = "auto"
+    TENSORRT = "tensorrt"
+    ONNXRUNTIME_TENSORRT = "onnxruntime-tensorrt"
+    ONNXRUNTIME_CUDA = "onnxruntime-cuda"
     ONNXRUNTIME = "onnxruntime"
     TORCH = "torch"
 

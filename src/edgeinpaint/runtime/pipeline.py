@@ -66,8 +66,9 @@ def open_onnxruntime(
     threads: int | None = None,
     precision: str = "fp32",
     canny: CannyBackend = CannyBackend.GRAPH,
+    backend: specs.Backend = specs.Backend.ONNXRUNTIME,
 ) -> Inpainter:
-    """Load an artifacts directory (sha256-verified) on ONNX Runtime CPU.
+    """Load an artifacts directory (sha256-verified) on ONNX Runtime (any provider) or native TensorRT.
 
     Args:
         canny: ``graph`` runs the exported exact Canny graph (canny.onnx), ``reference`` skimage;
@@ -76,14 +77,27 @@ def open_onnxruntime(
     from edgeinpaint.runtime.engines.onnxruntime import OnnxRuntimeEngine
 
     manifest = read_manifest(artifacts)
-    engines = []
+    engines: list[Engine] = []
     for role in ("edge_generator", "inpaint_generator"):
         entry = manifest.find(role, precision)
         if entry is None:
             raise ArtifactError(
                 f"{artifacts}: no {precision} {role} in the manifest; run `edgeinpaint export --precision {precision}`"
             )
-        engines.append(OnnxRuntimeEngine(verify_file(artifacts, entry), threads=threads))
+        if backend is specs.Backend.TENSORRT:
+            from edgeinpaint.runtime.engines.tensorrt import TensorRTEngine
+
+            weights_path = manifest.weights.get("path")
+            rebuild = (
+                f"edgeinpaint export --weights {weights_path} --output {artifacts} --precision {precision} --engine"
+            )
+            verify_file(artifacts, entry)
+            engines.append(TensorRTEngine(artifacts / entry.file.replace(".onnx", ".engine"), entry.sha256, rebuild))
+        else:
+            from edgeinpaint.runtime.backends import ort_provider_options
+
+            path = verify_file(artifacts, entry)
+            engines.append(OnnxRuntimeEngine(path, providers=ort_provider_options(backend, artifacts), threads=threads))
     params = CannyParams(**manifest.weights["canny"])
     spec = CannySpec(canny, params)
     if canny is CannyBackend.GRAPH:

@@ -20,7 +20,10 @@ class OnnxRuntimeEngine:
     """
 
     def __init__(
-        self, path: Path, providers: Sequence[str] = ("CPUExecutionProvider",), threads: int | None = None
+        self,
+        path: Path,
+        providers: Sequence[str | tuple[str, dict[str, str]]] = ("CPUExecutionProvider",),
+        threads: int | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -29,7 +32,8 @@ class OnnxRuntimeEngine:
         if threads:
             options.intra_op_num_threads = threads
         available = set(ort.get_available_providers())
-        missing = [p for p in providers if p not in available]
+        names = [p if isinstance(p, str) else p[0] for p in providers]
+        missing = [p for p in names if p not in available]
         if missing:
             raise DependencyError(
                 f"ONNX Runtime provider(s) {', '.join(missing)} not available (have {', '.join(sorted(available))})"
@@ -38,8 +42,8 @@ class OnnxRuntimeEngine:
         self.session = ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
         # ORT silently falls back to CPU when a provider fails to initialise: check what it really uses.
         active = self.session.get_providers()
-        if providers[0] not in active:
-            raise DependencyError(f"{path}: requested {providers[0]} but ONNX Runtime activated {active}")
+        if names[0] not in active:
+            raise DependencyError(f"{path}: requested {names[0]} but ONNX Runtime activated {active}")
         self.input_names = tuple(i.name for i in self.session.get_inputs())
         self.output_names = tuple(o.name for o in self.session.get_outputs())
 
