@@ -256,9 +256,15 @@ def _wait_for_outputs(out: Path, proc: subprocess.Popen[bytes], n: int = 3, time
     raise AssertionError("the run produced no outputs in time")
 
 
-def _children(pid: int) -> list[int]:
+def _workers(pid: int) -> list[int]:
+    """Reader/writer processes of ``pid`` (not multiprocessing's resource tracker)."""
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in out]
+    found = []
+    for child in map(int, out):
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        if "spawn_main" in cmdline and "resource_tracker" not in cmdline:
+            found.append(child)
+    return found
 
 
 @pytest.mark.slow
@@ -277,7 +283,7 @@ def test_no_shared_memory_leftovers_on_interruption(
     elif how == "sigint":
         proc.send_signal(signal.SIGINT)
     else:
-        victims = _children(proc.pid)
+        victims = _workers(proc.pid)
         assert victims
         os.kill(victims[-1], signal.SIGKILL)
     output = proc.communicate(timeout=60)[0].decode()
