@@ -522,6 +522,83 @@ def evaluate(
         console.print(f"wrote {report}")
 
 
+@app.command()
+@user_errors
+def bench(
+    artifacts: Path | None = typer.Option(None, help="Artifacts directory (default: export --weights into the cache)."),
+    weights: str | None = typer.Option(None, help="Weights file or bundled name (also the PyTorch baseline)."),
+    backend: list[specs.Backend] | None = typer.Option(
+        None, help="Backends to measure (repeatable; default onnxruntime)."
+    ),
+    precision: str = typer.Option("fp32", help="Comma list: fp32,fp16,int8."),
+    batch: str = typer.Option("1", help="Comma list of batch sizes."),
+    size: str = typer.Option("256", help="Comma list of square sizes (multiples of 4)."),
+    stages: bool = typer.Option(False, help="Also time Canny, each generator and pre/post separately."),
+    pipeline: Path | None = typer.Option(
+        None, help="Also time `run` end to end on DIR (DIR/images + DIR/masks, or images)."
+    ),
+    duration: float = typer.Option(3.0, help="Seconds of steady-state timing per configuration."),
+    iterations: int | None = typer.Option(None, help="Fixed number of timed calls instead of --duration."),
+    baseline: str = typer.Option("torch", help="'torch' (PyTorch eager FP32 in the same run) or 'none'."),
+    threads: int | None = typer.Option(None, help="CPU threads (default: all cores)."),
+    json_out: Path | None = typer.Option(None, "--json", help="Write rows + environment as JSON."),
+    csv_out: Path | None = typer.Option(None, "--csv", help="Write rows as CSV."),
+    plot: Path | None = typer.Option(None, help="Write a throughput-vs-batch plot (PNG)."),
+    check: list[str] | None = typer.Option(
+        None, help="Fail (exit 1) unless every row meets e.g. 'throughput>=20', 'p99<=50'."
+    ),
+) -> None:
+    """Throughput, latency percentiles, accuracy and roofline share per backend × precision × batch × size."""
+    from edgeinpaint.benchmarks import report
+    from edgeinpaint.benchmarks.suites import BenchConfig, run_bench
+    from edgeinpaint.benchmarks.suites import check as run_checks
+    from edgeinpaint.export.artifacts import cached_artifacts
+    from edgeinpaint.weights.registry import resolve_weights
+
+    weights_path = resolve_weights(weights) if weights else None
+    if artifacts is None:
+        weights_path = weights_path or resolve_weights("demo")
+        artifacts = cached_artifacts(weights_path, progress=lambda m: err_console.print(m))
+    try:
+        config = BenchConfig(
+            artifacts=artifacts,
+            weights=weights_path,
+            backends=tuple(backend or [specs.Backend.ONNXRUNTIME]),
+            precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
+            batches=tuple(int(b) for b in batch.split(",")),
+            sizes=tuple(int(s) for s in size.split(",")),
+            stages=stages,
+            pipeline=pipeline,
+            duration=None if iterations else duration,
+            iterations=iterations,
+            baseline_torch=baseline == "torch",
+            threads=threads,
+        )
+    except ValueError as exc:
+        raise EdgeInpaintError(f"bad list option ({exc}); use comma-separated integers") from None
+    for s in config.sizes:
+        if s % 4 or s < specs.MIN_SIDE:
+            raise EdgeInpaintError(f"--size {s}: expected a multiple of 4, at least {specs.MIN_SIDE}")
+    failures = run_checks([], check or [])  # validate expressions before measuring
+    result = run_bench(config, progress=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
+    console.print(
+        report.table(
+            result.rows, f"edgeinpaint bench — {result.environment['cpu']} ({result.environment['cores']} cores)"
+        )
+    )
+    if json_out:
+        report.write_json(json_out, result.rows, result.environment)
+    if csv_out:
+        report.write_csv(csv_out, result.rows)
+    if plot:
+        report.write_plot(plot, result.rows)
+    failures = run_checks(result.rows, check or [])
+    for f in failures:
+        err_console.print(f"[red]check failed:[/] {f}", highlight=False)
+    if failures:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import multiprocessing as mp
 import queue
 import signal
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,16 @@ from edgeinpaint.runtime.shm import SlotLayout, SlotRing
 from edgeinpaint.runtime.stages import Sample, preprocess
 
 POLL = 0.05
+
+
+@dataclass
+class PipelineStats:
+    """Where the engine process spent a run (seconds): computing, or waiting for readers / writers."""
+
+    engine_busy_s: float = 0.0
+    wait_input_s: float = 0.0
+    wait_output_s: float = 0.0
+    startup_s: float = 0.0
 
 
 def input_layout(max_pixels: int, max_padded: int) -> SlotLayout:
@@ -161,6 +173,7 @@ def run_pipeline(
     load: LoadOptions | None = None,
     write: WriteOptions | None = None,
     on_done: Callable[[Job, str | None], None] | None = None,
+    stats: PipelineStats | None = None,
 ) -> RunSummary:
     """Run ``jobs`` through reader processes, this process's engines and writer processes.
 
@@ -168,6 +181,7 @@ def run_pipeline(
         workers: reader processes (writers: half as many, at least one).
         batch_size: samples of one padded size per engine call.
         slots: ring size (default: enough for two batches per reader).
+        stats: filled with the engine process's busy / waiting times.
     """
     load = load or LoadOptions()
     write = write or WriteOptions()
@@ -252,6 +266,7 @@ def run_pipeline(
             batch_size,
             summary,
             on_done,
+            stats if stats is not None else PipelineStats(),
         )
         for _ in range(n_writers):
             ready_out.put(None)
@@ -288,7 +303,9 @@ def _engine_loop(
     batch_size: int,
     summary: RunSummary,
     on_done: Callable[[Job, str | None], None] | None,
+    stats: PipelineStats,
 ) -> None:
+    t_start = time.perf_counter()
     total = len(jobs)
     received = 0  # items taken from readers (samples, raws, errors)
     finished = 0  # jobs whose outcome is known
@@ -306,7 +323,9 @@ def _engine_loop(
             on_done(job, error)
 
     def emit(index: int, rgb8: np.ndarray) -> None:
+        t0 = time.perf_counter()
         slot = _get(free_out, procs)
+        stats.wait_output_s += time.perf_counter() - t0
         h, w = rgb8.shape[:2]
         out_ring.view(slot, "rgb8", (h, w, 3))[...] = rgb8
         ready_out.put((index, slot, (h, w)))
@@ -326,7 +345,10 @@ def _engine_loop(
                 )
             )
             free_in.put(slot)
-        for (index, _, _), out in zip(items, inpainter.batch(samples), strict=True):
+        t0 = time.perf_counter()
+        outputs = inpainter.batch(samples)
+        stats.engine_busy_s += time.perf_counter() - t0
+        for (index, _, _), out in zip(items, outputs, strict=True):
             emit(index, out)
 
     while finished < total:
@@ -337,9 +359,14 @@ def _engine_loop(
                 break
             record(index, error)
         if received < total:
+            t0 = time.perf_counter()
             try:
                 kind, index, slot, info, warnings = ready_in.get(timeout=POLL)
+                stats.wait_input_s += time.perf_counter() - t0
+                if received == 0:
+                    stats.startup_s = time.perf_counter() - t_start
             except queue.Empty:
+                stats.wait_input_s += time.perf_counter() - t0
                 _check_alive(procs)
                 for key in list(pending):  # nothing new: run partial batches rather than wait
                     flush(key)
@@ -353,7 +380,10 @@ def _engine_loop(
                 rgb8 = np.array(in_ring.view(slot, "rgb8", (h, w, 3)))
                 hole = np.array(in_ring.view(slot, "hole", (h, w)))
                 free_in.put(slot)
-                emit(index, inpainter(Decoded(rgb8, None, jobs[index].image), hole))
+                t0 = time.perf_counter()
+                painted = inpainter(Decoded(rgb8, None, jobs[index].image), hole)
+                stats.engine_busy_s += time.perf_counter() - t0
+                emit(index, painted)
             else:
                 key = (info[2], info[3])
                 pending.setdefault(key, []).append((index, slot, info))

@@ -1,0 +1,356 @@
+"""``edgeinpaint bench``: backends × precisions × batch × size, with stages, pipeline, accuracy, roofline."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeinpaint import __version__, specs
+from edgeinpaint.benchmarks.timing import Stats, measure, peak_rss_mb, rss_mb
+from edgeinpaint.errors import EdgeInpaintError
+from edgeinpaint.export.manifest import read_manifest
+from edgeinpaint.runtime.stages import Sample
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """Options of ``edgeinpaint bench`` (see the command's help)."""
+
+    artifacts: Path
+    weights: Path | None = None
+    backends: tuple[specs.Backend, ...] = (specs.Backend.ONNXRUNTIME,)
+    precisions: tuple[str, ...] = ("fp32",)
+    batches: tuple[int, ...] = (1,)
+    sizes: tuple[int, ...] = (256,)
+    stages: bool = False
+    pipeline: Path | None = None
+    duration: float | None = 3.0
+    iterations: int | None = None
+    baseline_torch: bool = True
+    threads: int | None = None
+
+
+@dataclass
+class BenchResult:
+    rows: list[Row] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+
+
+def environment(threads: int | None) -> dict[str, Any]:
+    """Versions, CPU, providers and git commit for the JSON report."""
+    import onnxruntime as ort
+
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    commit = None
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        git = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        commit = git.stdout.strip() or None
+    env: dict[str, Any] = {
+        "edgeinpaint": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "onnxruntime": ort.__version__,
+        "providers": ort.get_available_providers(),
+        "numpy": np.__version__,
+        "git_commit": commit,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    try:
+        import torch
+
+        env["torch"] = torch.__version__
+        env["cuda_devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    except ImportError:
+        pass
+    return env
+
+
+def bench_samples(size: int, batch: int, canny: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> list[Sample]:
+    """``batch`` real photos (scikit-image) at size², with seeded free-form holes of 10-35%."""
+    import cv2
+    import skimage.data
+
+    from edgeinpaint.images import Decoded
+    from edgeinpaint.runtime.stages import preprocess
+    from edgeinpaint.trainer.masks import MaskSampler
+
+    names = ("astronaut", "coffee", "chelsea", "rocket")
+    sampler = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.35))
+    out = []
+    for i in range(batch):
+        img = getattr(skimage.data, names[i % len(names)])()[..., :3]
+        h, w = img.shape[:2]
+        s = min(h, w)
+        crop = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+        rgb8 = np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA))
+        hole = sampler.sample(np.random.default_rng([5, i]), size, size)
+        out.append(preprocess(Decoded(rgb8, None, Path(f"{names[i % 4]}.png")), hole, canny))
+    return out
+
+
+def _psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    from edgeinpaint.export.accuracy import psnr8
+
+    return float(np.mean([psnr8(x, y) for x, y in zip(a, b, strict=True)]))
+
+
+def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: None) -> BenchResult:
+    """Measure every configuration; unavailable ones become rows with the reason."""
+    from edgeinpaint.benchmarks.roofline import graph_gmac, matmul_peak_gflops
+    from edgeinpaint.canny.stage import CannyBackend
+    from edgeinpaint.runtime.backends import TABLE
+    from edgeinpaint.runtime.pipeline import open_onnxruntime
+    from edgeinpaint.runtime.stages import composite, infer
+
+    manifest = read_manifest(config.artifacts)
+    result = BenchResult(environment=environment(config.threads))
+    progress("measuring the matmul peak")
+    peak = matmul_peak_gflops()
+    result.environment["matmul_peak_gflops"] = round(peak, 1)
+    reference = open_onnxruntime(config.artifacts, threads=config.threads)
+    gmac: dict[int, float] = {}
+    for size in config.sizes:
+        edge = manifest.find("edge_generator", "fp32")
+        inpaint = manifest.find("inpaint_generator", "fp32")
+        assert edge is not None and inpaint is not None
+        gmac[size] = graph_gmac(config.artifacts / edge.file, size, size) + graph_gmac(
+            config.artifacts / inpaint.file, size, size
+        )
+
+    torch_speed: dict[tuple[int, int], float] = {}
+    weights = config.weights or (Path(manifest.weights["path"]) if manifest.weights.get("path") else None)
+    candidates: list[tuple[str, str]] = [(b.value, p) for b in config.backends for p in config.precisions]
+    if config.baseline_torch:
+        candidates.insert(0, ("torch", "fp32"))
+    for backend_name, precision in candidates:
+        backend = specs.Backend(backend_name)
+        reason = TABLE[backend].unavailable(config.artifacts) if backend is not specs.Backend.AUTO else None
+        if backend is specs.Backend.TORCH and (weights is None or not weights.is_file()):
+            reason = "needs the weights file (--weights)"
+        if reason is None and backend is not specs.Backend.TORCH and manifest.find("edge_generator", precision) is None:
+            reason = f"no {precision} artifacts (edgeinpaint export --precision {precision})"
+        if reason is not None:
+            for size in config.sizes:
+                for batch in config.batches:
+                    result.rows.append(
+                        _row(backend_name, precision, batch, size, "model", status="unavailable", reason=reason)
+                    )
+            continue
+        rss0 = rss_mb()
+        t0 = time.perf_counter()
+        if backend is specs.Backend.TORCH:
+            from edgeinpaint.runtime.pipeline import open_torch
+
+            assert weights is not None
+            inpainter = open_torch(weights, threads=config.threads)
+        else:
+            from edgeinpaint.runtime.backends import resolve_backend
+
+            chosen, _ = resolve_backend(backend, config.artifacts)
+            inpainter = open_onnxruntime(config.artifacts, threads=config.threads, precision=precision, backend=chosen)
+        load_s = time.perf_counter() - t0
+        for size in config.sizes:
+            for batch in config.batches:
+                progress(f"{backend_name} {precision} batch {batch} size {size}")
+                samples = bench_samples(size, batch, reference.canny)
+                t1 = time.perf_counter()
+                outputs = infer(samples, inpainter.edge, inpainter.inpaint, inpainter.edge_source)
+                cold_ms = (load_s + time.perf_counter() - t1) * 1e3
+                load_s = 0.0  # cold start counts the load once, with the first configuration
+                ours = [composite(s, o) for s, o in zip(samples, outputs, strict=True)]
+                ref = reference.batch(samples)
+
+                def call(samples: list[Sample] = samples, engine: Any = inpainter) -> None:
+                    infer(samples, engine.edge, engine.inpaint, engine.edge_source)
+
+                stats = measure(call, batch, iterations=config.iterations, duration=config.duration)
+                row = _row(backend_name, precision, batch, size, "model", stats=stats)
+                gflops = 2 * gmac[size] * stats.images_per_s
+                row.update(
+                    cold_start_ms=round(cold_ms, 1),
+                    rss_mb=round(rss_mb() - rss0, 1),
+                    peak_rss_mb=round(peak_rss_mb(), 1),
+                    psnr_vs_fp32=round(_psnr(ours, ref), 2),
+                    gmac_per_image=round(gmac[size], 3),
+                    gflops=round(gflops, 1),
+                    peak_share=round(gflops / peak, 3),
+                )
+                if backend is specs.Backend.TORCH:
+                    torch_speed[(batch, size)] = stats.images_per_s
+                if (batch, size) in torch_speed:
+                    row["speedup_vs_torch"] = round(stats.images_per_s / torch_speed[(batch, size)], 3)
+                result.rows.append(row)
+                if config.stages:
+                    result.rows.extend(_stage_rows(config, backend_name, precision, batch, size, samples, inpainter))
+        inpainter.close()
+    if config.pipeline is not None:
+        result.rows.extend(_pipeline_rows(config, CannyBackend.GRAPH, progress))
+    return result
+
+
+def _row(
+    backend: str, precision: str, batch: int, size: int, stage: str, stats: Stats | None = None, **extra: Any
+) -> Row:
+    row: Row = {
+        "backend": backend,
+        "precision": precision,
+        "batch": batch,
+        "size": size,
+        "stage": stage,
+        "status": "ok",
+    }
+    if stats is not None:
+        row.update(
+            median_ms=round(stats.median_ms, 3),
+            p90_ms=round(stats.p90_ms, 3),
+            p99_ms=round(stats.p99_ms, 3),
+            images_per_s=round(stats.images_per_s, 3),
+            calls=stats.calls,
+        )
+    row.update(extra)
+    return row
+
+
+def _stage_rows(
+    config: BenchConfig, backend: str, precision: str, batch: int, size: int, samples: list[Sample], inpainter: Any
+) -> list[Row]:
+    """Where the time goes: Canny, each generator, and pre/post processing, measured separately."""
+    from edgeinpaint.images import Decoded
+    from edgeinpaint.runtime.stages import composite, preprocess
+
+    gray = np.stack([s.gray for s in samples]).astype(np.float64)
+    known = np.stack([~s.mask.astype(bool) for s in samples])
+    feeds = {
+        "gray": np.stack([s.gray for s in samples]),
+        "edges": np.stack([s.edges for s in samples]),
+        "mask": np.stack([s.mask for s in samples]),
+    }
+    pred = inpainter.edge.run(feeds)["edges_pred"]
+    ifeeds = {"image": np.stack([s.image for s in samples]), "edges": pred, "mask": feeds["mask"]}
+    outputs = inpainter.inpaint.run(ifeeds)["inpainted"]
+    canny = inpainter.canny
+    rows = []
+    work: dict[str, Callable[[], object]] = {
+        "canny": (lambda: canny.batch(gray, known))
+        if hasattr(canny, "batch")
+        else (lambda: [canny(g[0], k[0]) for g, k in zip(gray, known, strict=True)]),
+        "edge_generator": lambda: inpainter.edge.run(feeds),
+        "inpaint_generator": lambda: inpainter.inpaint.run(ifeeds),
+        "pre/post": lambda: [
+            composite(preprocess(Decoded(s.rgb8, None, Path("x")), s.hole, lambda g, k: np.zeros(g.shape, bool)), o)
+            for s, o in zip(samples, outputs, strict=True)
+        ],
+    }
+    for stage, fn in work.items():
+        stats = measure(fn, batch, iterations=config.iterations, duration=(config.duration or 3.0) / 2)
+        rows.append(_row(backend, precision, batch, size, stage, stats=stats))
+    return rows
+
+
+def _pipeline_rows(config: BenchConfig, canny: Any, progress: Callable[[str], None]) -> list[Row]:
+    """End-to-end `run` throughput on real files: in-process vs the shared-memory pipeline."""
+    import tempfile
+
+    from edgeinpaint.runtime.files import plan_jobs
+    from edgeinpaint.runtime.pipeline import open_onnxruntime, run_jobs
+    from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
+
+    assert config.pipeline is not None
+    images = config.pipeline / "images" if (config.pipeline / "images").is_dir() else config.pipeline
+    masks = config.pipeline / "masks"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        if not masks.is_dir():
+            from PIL import Image
+
+            from edgeinpaint.trainer.masks import MaskSampler
+
+            masks = Path(tmp) / "mask.png"
+            hole = MaskSampler({"free_form": 1.0}, ratio=(0.15, 0.25)).sample(np.random.default_rng(0), 512, 512)
+            Image.fromarray((hole * 255).astype(np.uint8)).save(masks)
+        for mode in ("in-process", "pipeline"):
+            out = Path(tmp) / mode
+            jobs = plan_jobs(images, masks, out)
+            inpainter = open_onnxruntime(config.artifacts, threads=config.threads)
+            progress(f"pipeline: {mode} over {len(jobs)} files")
+            stats = PipelineStats()
+            t0 = time.perf_counter()
+            if mode == "in-process":
+                summary = run_jobs(inpainter, jobs)
+            else:
+                summary = run_pipeline(inpainter, jobs, workers=2, batch_size=1, stats=stats)
+            wall = time.perf_counter() - t0
+            inpainter.close()
+            if summary.failed:
+                raise EdgeInpaintError(
+                    f"pipeline benchmark: {len(summary.failed)} files failed, e.g. {summary.failed[0]}"
+                )
+            row = _row(
+                "onnxruntime",
+                "fp32",
+                1,
+                0,
+                f"run:{mode}",
+                images_per_s=round(len(summary.done) / wall, 3),
+                wall_s=round(wall, 3),
+            )
+            if mode == "pipeline":
+                row.update(
+                    engine_busy_share=round(stats.engine_busy_s / wall, 3),
+                    engine_waiting_for_input_s=round(stats.wait_input_s, 3),
+                    engine_waiting_for_output_s=round(stats.wait_output_s, 3),
+                    startup_s=round(stats.startup_s, 3),
+                )
+            rows.append(row)
+    return rows
+
+
+CHECK_METRICS = {
+    "throughput": "images_per_s",
+    "median": "median_ms",
+    "p90": "p90_ms",
+    "p99": "p99_ms",
+    "psnr": "psnr_vs_fp32",
+}
+
+
+def check(rows: list[Row], expressions: list[str]) -> list[str]:
+    """Failures of ``--check`` expressions such as ``throughput>=20`` or ``p99<=50`` over measured model rows."""
+    import operator
+    import re
+
+    ops = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+    failures = []
+    for expr in expressions:
+        m = re.fullmatch(r"\s*(\w+)\s*(>=|<=|>|<)\s*([0-9.eE+-]+)\s*", expr)
+        if not m or m.group(1) not in CHECK_METRICS:
+            raise EdgeInpaintError(
+                f"--check {expr!r}: expected METRIC OP NUMBER with METRIC in {', '.join(CHECK_METRICS)}"
+            )
+        key, op, limit = CHECK_METRICS[m.group(1)], ops[m.group(2)], float(m.group(3))
+        for row in rows:
+            if row["status"] != "ok" or row["stage"] != "model" or key not in row:
+                continue
+            if not op(row[key], limit):
+                where = f"{row['backend']} {row['precision']} batch {row['batch']} size {row['size']}"
+                failures.append(f"{where}: {m.group(1)} {row[key]} fails {expr.strip()}")
+    return failures
