@@ -376,10 +376,15 @@ class Trainer:
             guide = edges if c.stage == "inpaint" else edge_pred * mask + edges * (1 - mask)
             with self._autocast():
                 raw = self.ddp["inpaint_generator"](inpaint_input(image, guide, mask))
-            logs["inpaint_d"] = self._d_step("inpaint_discriminator", image, raw)
+            adversarial = c.inpaint_adv_weight > 0  # weight 0: a pure reconstruction run, no D to train
+            if adversarial:
+                logs["inpaint_d"] = self._d_step("inpaint_discriminator", image, raw)
             with self._autocast():
-                fake_scores, _ = self.nets["inpaint_discriminator"](raw)
-                adv = self.adversarial(fake_scores, True, False) * c.inpaint_adv_weight
+                if adversarial:
+                    fake_scores, _ = self.nets["inpaint_discriminator"](raw)
+                    adv = self.adversarial(fake_scores, True, False) * c.inpaint_adv_weight
+                else:
+                    adv = torch.zeros((), device=self.device)
                 # Paper: L1(raw, truth) / mean(mask); l1_known_weight < 1 down-weights known pixels.
                 weight = mask + c.l1_known_weight * (1 - mask)
                 l1 = (raw - image).abs().mul(weight).mean() * c.l1_weight / mask.mean().clamp_min(1e-3)
