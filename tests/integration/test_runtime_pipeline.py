@@ -208,8 +208,11 @@ def test_hd_crop_and_resize_keep_known_pixels(tiny_artifacts: Path) -> None:
         assert not np.array_equal(out[hole], rgb[hole])
     boxes = hole_boxes(hole, 0.5, 16)
     assert len(boxes) == 2  # far apart: not merged
+    assert all(owned.sum() in (400, 300) for _, owned in boxes)  # each box owns one stroke
     merged = hole_boxes(hole, 5.0, 16)
-    assert len(merged) == 1
+    assert len(merged) == 1 and merged[0][1].sum() == hole.sum()
+    (y0, x0, y1, x1), owned = merged[0]
+    assert owned.shape == (y1 - y0, x1 - x0)
 
 
 def _spawn_run(images: Path, masks: Path, out: Path, artifacts: Path) -> subprocess.Popen[bytes]:

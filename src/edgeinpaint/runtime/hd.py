@@ -2,8 +2,8 @@
 
 - ``original``: the whole image at its own size.
 - ``crop`` (default above the trigger size): boxes around the hole's connected components, grown by
-  a context margin, overlapping boxes merged; each box is inpainted as its own image and only its
-  hole pixels are pasted back.
+  a context margin, merged where that saves work; each box is inpainted as its own image and only
+  the hole pixels it owns are pasted back.
 - ``resize``: the longer side is scaled to ``resize_limit`` (area interpolation; the mask with
   nearest neighbour), inpainted, upscaled, and only the hole pixels are taken from it.
 
@@ -37,46 +37,83 @@ class HDConfig:
     Attributes:
         strategy: what to do above ``trigger`` (below it the whole image is always used).
         trigger: longer side (px) above which the strategy applies.
-        margin: context added around each hole component, as a fraction of the box side
+        margin: context added around each hole piece, as a fraction of the box side
             (at least ``min_margin`` px).
+        cell: grid that cuts long strokes into pieces with their own boxes (see hole_boxes).
         resize_limit: longer side for the resize strategy.
     """
 
     strategy: HDStrategy = HDStrategy.CROP
     trigger: int = 1024
-    margin: float = 0.5
-    min_margin: int = 64
+    margin: float = 0.15
+    min_margin: int = 32
+    cell: int = 128
     resize_limit: int = 1024
 
     def applies(self, height: int, width: int) -> bool:
         return self.strategy is not HDStrategy.ORIGINAL and max(height, width) > self.trigger
 
 
-def hole_boxes(hole: np.ndarray, margin: float, min_margin: int) -> list[tuple[int, int, int, int]]:
-    """(y0, x0, y1, x1) boxes around connected hole components, grown by the margin, merged when they overlap."""
+def hole_boxes(
+    hole: np.ndarray, margin: float, min_margin: int, cell: int = 192
+) -> list[tuple[tuple[int, int, int, int], np.ndarray]]:
+    """Boxes around the hole's pieces with their context margin.
+
+    Pieces are the 8-connected components cut by a ``cell``-px grid, so a long thin stroke gets a
+    chain of small boxes instead of one mostly empty bounding box. Two boxes are merged when the
+    merged box is no larger than the two apart (heavily overlapping boxes share one generator
+    call; far-apart strokes never grow into one huge crop). Each box comes with the mask of the
+    pieces it owns: only those pixels are pasted back, so overlapping boxes never overwrite each
+    other's work.
+
+    Returns:
+        [((y0, x0, y1, x1), owned (y1 − y0, x1 − x0) bool)] — ownership inside the box.
+    """
     import cv2
 
-    count, _, stats, _ = cv2.connectedComponentsWithStats(hole.astype(np.uint8), connectivity=8)
     h, w = hole.shape
-    boxes = []
-    for i in range(1, count):
-        x, y, bw, bh = (int(v) for v in stats[i, :4])
-        m = max(min_margin, int(margin * max(bw, bh)))
-        boxes.append((max(0, y - m), max(0, x - m), min(h, y + bh + m), min(w, x + bw + m)))
+    count, labels = cv2.connectedComponents(hole.astype(np.uint8), connectivity=8)
+    ys, xs = np.nonzero(hole)
+    if ys.size == 0:
+        return []
+    ncx = (w + cell - 1) // cell
+    ncells = ((h + cell - 1) // cell) * ncx
+    keys = labels[ys, xs].astype(np.int64) * ncells + (ys // cell) * ncx + (xs // cell)
+    order = np.argsort(keys, kind="stable")
+    keys, ys, xs = keys[order], ys[order], xs[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    y0s, y1s = np.minimum.reduceat(ys, starts), np.maximum.reduceat(ys, starts) + 1
+    x0s, x1s = np.minimum.reduceat(xs, starts), np.maximum.reduceat(xs, starts) + 1
+    piece = np.zeros((h, w), np.int64)
+    piece[ys, xs] = np.repeat(np.arange(1, starts.size + 1), np.diff(np.r_[starts, keys.size]))
+    boxes: list[tuple[tuple[int, int, int, int], set[int]]] = []
+    for k, (y0, y1, x0, x1) in enumerate(zip(y0s, y1s, x0s, x1s, strict=True), start=1):
+        m = max(min_margin, int(margin * max(y1 - y0, x1 - x0)))
+        boxes.append(((max(0, int(y0) - m), max(0, int(x0) - m), min(h, int(y1) + m), min(w, int(x1) + m)), {k}))
+    del count
+
+    def area(b: tuple[int, int, int, int]) -> int:
+        return (b[2] - b[0]) * (b[3] - b[1])
+
     merged = True
-    while merged:  # merge until no two boxes overlap
+    while merged:
         merged = False
-        out: list[tuple[int, int, int, int]] = []
-        for b in boxes:
-            for i, o in enumerate(out):
-                if b[0] < o[2] and o[0] < b[2] and b[1] < o[3] and o[1] < b[3]:
-                    out[i] = (min(b[0], o[0]), min(b[1], o[1]), max(b[2], o[2]), max(b[3], o[3]))
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i][0], boxes[j][0]
+                union = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
+                if area(union) <= area(a) + area(b):
+                    boxes[i] = (union, boxes[i][1] | boxes[j][1])
+                    del boxes[j]
                     merged = True
                     break
-            else:
-                out.append(b)
-        boxes = out
-    return [_min_size(b, h, w) for b in boxes]
+            if merged:
+                break
+    out = []
+    for box, owned in boxes:
+        y0, x0, y1, x1 = _min_size(box, h, w)
+        out.append(((y0, x0, y1, x1), np.isin(piece[y0:y1, x0:x1], sorted(owned))))
+    return out
 
 
 def _min_size(box: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int, int, int]:
@@ -97,11 +134,11 @@ def inpaint_hd(inpaint: InpaintFn, rgb8: np.ndarray, hole: np.ndarray, config: H
         return inpaint(rgb8, hole)
     out = rgb8.copy()
     if config.strategy is HDStrategy.CROP:
-        for y0, x0, y1, x1 in hole_boxes(hole, config.margin, config.min_margin):
-            crop_hole = hole[y0:y1, x0:x1]
-            painted = inpaint(np.ascontiguousarray(rgb8[y0:y1, x0:x1]), crop_hole)
-            region = out[y0:y1, x0:x1]
-            region[crop_hole] = painted[crop_hole]
+        for (y0, x0, y1, x1), owned in hole_boxes(hole, config.margin, config.min_margin, config.cell):
+            # Every hole pixel inside the box is unknown to the generator (other strokes too) ...
+            painted = inpaint(np.ascontiguousarray(rgb8[y0:y1, x0:x1]), hole[y0:y1, x0:x1])
+            # ... but only the pieces this box owns are pasted back.
+            out[y0:y1, x0:x1][owned] = painted[owned]
         return out
     import cv2
 

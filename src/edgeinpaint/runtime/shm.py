@@ -1,15 +1,15 @@
 """A ring of fixed-size shared-memory slots for passing images between processes without pickling.
 
-The engine process creates (and alone unlinks) the segments; workers attach by name. Python 3.11's
-resource tracker would otherwise adopt a worker's attachment and unlink or warn at its exit, so
-workers unregister their attachments (Python 3.13 has ``track=False`` for this).
+The engine process creates (and alone unlinks) the segments; workers attach by name. Spawned
+workers share the parent's resource tracker, so their attachments register the same name again
+(a set: no double bookkeeping) and the parent's unlink clears it; workers must not unregister,
+or the parent's own unlink would hit a missing entry in the tracker.
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
@@ -66,9 +66,6 @@ class SlotRing:
             )
         else:
             self.shm = SharedMemory(name=name, create=False)
-            # Not ours to clean up: only the creating process unlinks.
-            with contextlib.suppress(Exception):
-                resource_tracker.unregister(self.shm._name, "shared_memory")  # type: ignore[attr-defined]
 
     @property
     def name(self) -> str:

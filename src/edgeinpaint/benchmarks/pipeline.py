@@ -1,0 +1,163 @@
+"""Runtime benchmarks (ratios in one run, as the runtime issue asks):
+
+(a) pipeline throughput vs the bare engine (demo model, 256² PNG files);
+(b) shared-memory pipeline vs the in-process loop with a tiny model, where decode/encode dominate;
+(c) high-resolution crop strategy vs the whole image on a 2048x1536 photo with ~2% strokes.
+
+    python -m edgeinpaint.benchmarks.pipeline --weights demo --tiny-weights TINY.safetensors --images 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _photos(folder: Path, n: int, size: int) -> Path:
+    import cv2
+    import skimage.data
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ("astronaut", "coffee", "chelsea", "rocket")
+    for i in range(n):
+        img = getattr(skimage.data, names[i % 4])()[..., :3]
+        h, w = img.shape[:2]
+        s = min(h, w) - (i % 7) * 9  # different crops so files differ
+        y, x = (h - s) // 2, (w - s) // 2
+        crop = cv2.resize(img[y : y + s, x : x + s], (size, size), interpolation=cv2.INTER_AREA)
+        Image.fromarray(crop).save(folder / f"img{i:04d}.png")
+    return folder
+
+
+def _mask(path: Path, size: int) -> Path:
+    from PIL import Image
+
+    from edgeinpaint.trainer.masks import MaskSampler
+
+    hole = MaskSampler({"free_form": 1.0}, ratio=(0.15, 0.25)).sample(np.random.default_rng(0), size, size)
+    Image.fromarray((hole * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def pipeline_vs_engine(weights: Path, n: int, tmp: Path, workers: int) -> dict[str, float]:
+    from edgeinpaint.benchmarks.suites import bench_samples
+    from edgeinpaint.benchmarks.timing import measure
+    from edgeinpaint.export.artifacts import cached_artifacts
+    from edgeinpaint.runtime.files import plan_jobs
+    from edgeinpaint.runtime.pipeline import open_onnxruntime
+    from edgeinpaint.runtime.stages import infer
+    from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
+
+    artifacts = cached_artifacts(weights)
+    images = _photos(tmp / "a_images", n, 256)
+    mask = _mask(tmp / "a_mask.png", 256)
+    inpainter = open_onnxruntime(artifacts)
+    samples = bench_samples(256, 1, inpainter.canny)
+    engine = measure(lambda: infer(samples, inpainter.edge, inpainter.inpaint), 1, duration=5.0)
+    stats = PipelineStats()
+    done_times: list[float] = []
+    t0 = time.perf_counter()
+    summary = run_pipeline(
+        inpainter,
+        plan_jobs(images, mask, tmp / "a_out"),
+        workers=workers,
+        stats=stats,
+        on_done=lambda job, err: done_times.append(time.perf_counter()),
+    )
+    wall = time.perf_counter() - t0
+    assert not summary.failed, summary.failed[:2]
+    # steady state: from the first finished image to the last (excludes process start-up)
+    steady = (len(done_times) - 1) / (done_times[-1] - done_times[0])
+    return {
+        "engine_images_per_s": round(engine.images_per_s, 3),
+        "pipeline_images_per_s_steady": round(steady, 3),
+        "pipeline_images_per_s_total": round(len(summary.done) / wall, 3),
+        "startup_s": round(stats.startup_s, 2),
+        "engine_busy_share": round(stats.engine_busy_s / wall, 3),
+        "steady_over_engine": round(steady / engine.images_per_s, 3),
+    }
+
+
+def multiprocess_vs_inprocess(tiny_weights: Path, n: int, tmp: Path, workers: int) -> dict[str, float]:
+    from edgeinpaint.export.artifacts import cached_artifacts
+    from edgeinpaint.runtime.files import plan_jobs
+    from edgeinpaint.runtime.pipeline import open_onnxruntime, run_jobs
+    from edgeinpaint.runtime.workers import run_pipeline
+
+    artifacts = cached_artifacts(tiny_weights)
+    images = _photos(tmp / "b_images", n, 512)
+    mask = _mask(tmp / "b_mask.png", 512)
+    out: dict[str, float] = {}
+    for mode in ("in_process", "pipeline"):
+        inpainter = open_onnxruntime(artifacts)
+        jobs = plan_jobs(images, mask, tmp / f"b_{mode}")
+        t0 = time.perf_counter()
+        summary = run_jobs(inpainter, jobs) if mode == "in_process" else run_pipeline(inpainter, jobs, workers=workers)
+        out[f"{mode}_images_per_s"] = round(len(summary.done) / (time.perf_counter() - t0), 3)
+    out["pipeline_over_in_process"] = round(out["pipeline_images_per_s"] / out["in_process_images_per_s"], 3)
+    return out
+
+
+def hd_crop_vs_original(weights: Path) -> dict[str, float]:
+    import cv2
+    import skimage.data
+
+    from edgeinpaint.export.artifacts import cached_artifacts
+    from edgeinpaint.images import Decoded
+    from edgeinpaint.runtime.hd import HDConfig, HDStrategy
+    from edgeinpaint.runtime.pipeline import open_onnxruntime
+
+    rgb = cv2.resize(skimage.data.astronaut(), (2048, 1536), interpolation=cv2.INTER_CUBIC)
+    hole = np.zeros((1536, 2048), np.uint8)
+    rng = np.random.default_rng(1)
+    while hole.mean() < 0.02:  # a few strokes
+        p0 = rng.integers([0, 0], [2048, 1536])
+        p1 = p0 + rng.integers(-250, 250, 2)
+        cv2.line(hole, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), 1, int(rng.integers(15, 35)))
+    mask = hole.astype(bool)
+    inpainter = open_onnxruntime(cached_artifacts(weights))
+    decoded = Decoded(rgb, None, Path("hd.png"))
+    times, outputs = {}, {}
+    for strategy in (HDStrategy.ORIGINAL, HDStrategy.CROP):
+        inpainter.hd = HDConfig(strategy=strategy, trigger=1024)
+        inpainter(decoded, mask)  # warm-up
+        t0 = time.perf_counter()
+        outputs[strategy] = inpainter(decoded, mask)
+        times[strategy] = time.perf_counter() - t0
+    return {
+        "hole_share": round(float(mask.mean()), 4),
+        "original_s": round(times[HDStrategy.ORIGINAL], 3),
+        "crop_s": round(times[HDStrategy.CROP], 3),
+        "crop_speedup": round(times[HDStrategy.ORIGINAL] / times[HDStrategy.CROP], 2),
+        "outside_hole_identical": bool(np.array_equal(outputs[HDStrategy.CROP][~mask], rgb[~mask])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default="demo")
+    parser.add_argument("--tiny-weights", default=None, help="a tiny model for (b); default: skip (b)")
+    parser.add_argument("--images", type=int, default=120)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    from edgeinpaint.weights.registry import resolve_weights
+
+    weights = resolve_weights(args.weights)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = {"a_pipeline_vs_engine": pipeline_vs_engine(weights, args.images, Path(tmp), args.workers)}
+        if args.tiny_weights:
+            results["b_multiprocess_vs_in_process"] = multiprocess_vs_inprocess(
+                Path(args.tiny_weights), args.images, Path(tmp), args.workers
+            )
+        results["c_hd_crop_vs_original"] = hd_crop_vs_original(weights)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
