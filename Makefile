@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # constraints/cpu.txt pins the CPU build of torch; GPU users install their own torch first.
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints/cpu.txt
 
-.PHONY: venv install install-dev demo test lint typecheck pytest clean
+.PHONY: venv install install-dev demo test lint typecheck pytest cpp clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,5 +34,10 @@ pytest:
 
 test: install-dev lint typecheck pytest
 
+# The C++ host (needs cmake, libopencv-dev, nlohmann-json3-dev, libssl-dev; .ci/run installs them).
+cpp:
+	cmake -S hosts/cpp -B hosts/cpp/build $$(command -v ninja >/dev/null && echo -G Ninja)
+	cmake --build hosts/cpp/build -j 2
+
 clean:
-	rm -rf $(VENV) demo-output build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo-output build hosts/cpp/build .pytest_cache .mypy_cache .ruff_cache

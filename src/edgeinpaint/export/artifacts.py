@@ -149,7 +149,15 @@ def _export_canny(
     from edgeinpaint.canny.parity import canny_parity
 
     file = "canny.onnx"
-    options: dict[str, object] = {"opset": opset, **weights.canny.to_json(), "exact": True}
+    from edgeinpaint.canny.graph import gaussian_kernel
+
+    options: dict[str, object] = {
+        "opset": opset,
+        **weights.canny.to_json(),
+        "exact": True,
+        # scipy's kernel values, exact in JSON, for hosts that reimplement the graph (hosts/cpp)
+        "gaussian_kernel": [float(v) for v in gaussian_kernel(weights.canny.sigma)],
+    }
     if (entry := reusable(output, previous, file, weights.sha256, options)) is not None:
         manifest.put(entry)
         return

@@ -52,6 +52,11 @@ def _wrapper(module: torch.nn.Module) -> torch.nn.Module:
             self.net = net
 
         def forward(self, a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            if a.shape[1] == 3:
+                # Inpaint generator: repeat the mask over RGB instead of broadcasting it, the same
+                # arithmetic, but runtimes without channel broadcasting (OpenCV 4.6 DNN) accept it.
+                mask3 = torch.cat([mask, mask, mask], dim=1)
+                return self.net(torch.cat([a * (1.0 - mask3) + mask3, b], dim=1))  # type: ignore[operator]
             return self.net.predict(a, b, mask)  # type: ignore[operator]
 
     return Predict(module).eval()
@@ -121,7 +126,11 @@ def export_generator(module: torch.nn.Module, role: str, path: Path, opset: int 
                 opset_version=opset,
                 do_constant_folding=True,
             )
-        model = onnx.load(tmp)
+        from edgeinpaint.export.simplify import freeze_pads
+
+        model = freeze_pads(
+            onnx.load(tmp), sample_feeds(graph, 1, 32, 32, seed=2), sample_feeds(graph, 1, 48, 64, seed=3)
+        )
         model.producer_name = "edgeinpaint"
         model.doc_string = f"EdgeConnect {role}, FP32"
         onnx.checker.check_model(model, full_check=True)

@@ -1,0 +1,195 @@
+"""The C++ host (hosts/cpp): built with CMake, exact Canny, same outputs as the Python runtime.
+
+Needs cmake, a C++17 compiler and Debian's libopencv-dev, nlohmann-json3-dev and libssl-dev
+(.ci/run installs them); skipped with the reason when they are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from edgeinpaint.canny.reference import canny_reference, rgb_to_gray
+from tests.conftest import hole_mask, photo
+
+HOST = Path(__file__).resolve().parents[2] / "hosts" / "cpp"
+
+
+def _missing() -> str | None:
+    if shutil.which("cmake") is None:
+        return "cmake not installed"
+    if subprocess.run(["pkg-config", "--exists", "opencv4"], capture_output=True).returncode != 0:
+        return "OpenCV development files (libopencv-dev) not installed"
+    if not Path("/usr/include/nlohmann/json.hpp").is_file():
+        return "nlohmann-json3-dev not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    reason = _missing()
+    if reason:
+        pytest.skip(f"C++ host not built: {reason}")
+    out = tmp_path_factory.mktemp("cpp_build")
+    generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+    subprocess.run(["cmake", "-S", str(HOST), "-B", str(out), *generator], check=True, capture_output=True)
+    result = subprocess.run(["cmake", "--build", str(out), "-j", "2"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+def test_cpp_canny_is_bit_exact(build: Path, tmp_path: Path) -> None:
+    from edgeinpaint.canny.graph import gaussian_kernel
+
+    for i, (name, sigma) in enumerate((("astronaut", 2.0), ("coffee", 1.5), ("chelsea", 3.0))):
+        gray = rgb_to_gray(photo(name, 97 + i) / 255.0)
+        known = ~hole_mask(*gray.shape, seed=i)
+        gray.tofile(tmp_path / "g.f64")
+        known.astype(np.uint8).tofile(tmp_path / "k.u8")
+        gaussian_kernel(sigma).tofile(tmp_path / "w.f64")
+        h, w = gray.shape
+        args = [str(build / "canny-cpp"), str(tmp_path / "g.f64"), str(tmp_path / "k.u8"), str(h), str(w), "0.1", "0.2"]
+        subprocess.run([*args, str(tmp_path / "w.f64"), str(tmp_path / "e.u8")], check=True)
+        got = np.fromfile(tmp_path / "e.u8", np.uint8).reshape(h, w).astype(bool)
+        ref = canny_reference(gray, sigma, 0.1, 0.2, known=known)
+        assert ref.sum() > 0 and np.array_equal(got, ref), name
+
+
+def test_cpp_host_matches_python(build: Path, tiny_artifacts: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from edgeinpaint.cli import app
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i, name in enumerate(("astronaut", "coffee", "chelsea", "rocket")):
+        Image.fromarray(photo(name, 256)).save(images / f"{name}.png")
+        Image.fromarray((hole_mask(256, 256, seed=i) * 255).astype(np.uint8)).save(masks / f"{name}.png")
+    Image.fromarray(photo("coffee", None)[:101, :133]).save(images / "odd.png")  # padding path
+    Image.fromarray((hole_mask(101, 133) * 255).astype(np.uint8)).save(masks / "odd.png")
+    cpp = subprocess.run(
+        [
+            str(build / "edgeinpaint-cpp"),
+            "--artifacts",
+            str(tiny_artifacts),
+            "--input",
+            str(images),
+            "--mask",
+            str(masks),
+            "--output",
+            str(tmp_path / "cpp"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert cpp.returncode == 0, cpp.stderr
+    py = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "-i",
+            str(images),
+            "-m",
+            str(masks),
+            "-o",
+            str(tmp_path / "py"),
+            "--artifacts",
+            str(tiny_artifacts),
+            "--in-process",
+        ],
+    )
+    assert py.exit_code == 0
+    for f in sorted((tmp_path / "py").iterdir()):
+        a = np.asarray(Image.open(f).convert("RGB")).astype(np.float64)
+        b = np.asarray(Image.open(tmp_path / "cpp" / f.name).convert("RGB")).astype(np.float64)
+        mse = np.mean((a - b) ** 2)
+        assert mse == 0 or 10 * np.log10(255**2 / mse) >= 45, f.name
+
+
+def test_cpp_host_bad_inputs(build: Path, tiny_artifacts: Path, tmp_path: Path) -> None:
+    exe = str(build / "edgeinpaint-cpp")
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    Image.fromarray(photo("astronaut", 64)).save(images / "good.png")
+    Image.fromarray((hole_mask(64, 64) * 255).astype(np.uint8)).save(masks / "good.png")
+    (images / "broken.png").write_bytes(b"not a png")
+    Image.fromarray((hole_mask(64, 64) * 255).astype(np.uint8)).save(masks / "broken.png")
+    Image.fromarray(photo("coffee", 64)).save(images / "size.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(masks / "size.png")
+    run = subprocess.run(
+        [
+            exe,
+            "--artifacts",
+            str(tiny_artifacts),
+            "--input",
+            str(images),
+            "--mask",
+            str(masks),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    assert "broken.png: cannot decode image" in run.stderr and "expected the same size" in run.stderr
+    assert "done 1, failed 2" in run.stdout and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
+    missing = subprocess.run(
+        [
+            exe,
+            "--artifacts",
+            str(tmp_path / "nothing"),
+            "--input",
+            str(images),
+            "--mask",
+            str(masks),
+            "--output",
+            str(tmp_path / "o2"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 1 and "no manifest" in missing.stderr
+    # a tampered model is refused by its sha256
+    tampered = tmp_path / "art"
+    shutil.copytree(tiny_artifacts, tampered)
+    model = tampered / "inpaint_generator.fp32.onnx"
+    model.write_bytes(model.read_bytes()[:-1] + b"\x00")
+    run = subprocess.run(
+        [
+            exe,
+            "--artifacts",
+            str(tampered),
+            "--input",
+            str(images),
+            "--mask",
+            str(masks),
+            "--output",
+            str(tmp_path / "o3"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1 and "sha256" in run.stderr
+    # unknown I/O spec
+    manifest = json.loads((tiny_artifacts / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        if entry["role"] == "edge_generator" and entry["precision"] == "fp32":
+            entry["inputs"][0]["name"] = "grey"
+    odd = tmp_path / "art2"
+    shutil.copytree(tiny_artifacts, odd)
+    (odd / "manifest.json").write_text(json.dumps(manifest))
+    run = subprocess.run(
+        [exe, "--artifacts", str(odd), "--input", str(images), "--mask", str(masks), "--output", str(tmp_path / "o4")],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1 and "unknown I/O spec" in run.stderr
