@@ -14,6 +14,11 @@ from edgeinpaint.hashing import sha256_file
 from edgeinpaint.weights.format import Weights, load_weights
 
 
+#: Bumped whenever the exported graphs change for the same weights and options, so incremental
+#: re-export (and the `run --weights` cache) never reuses files from an older exporter.
+EXPORTER_VERSION = 2
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     """Options of ``edgeinpaint export``.
@@ -106,7 +111,7 @@ def export_artifacts(config: ExportConfig, progress: Callable[[str], None] | Non
         manifest.files = list(previous.files)
     for role, graph in GRAPHS.items():
         file = f"{role}.{specs.Precision.FP32.value}.onnx"
-        options: dict[str, object] = {"opset": config.opset}
+        options: dict[str, object] = {"opset": config.opset, "exporter": EXPORTER_VERSION}
         if (entry := reusable(output, previous, file, weights.sha256, options)) is not None:
             if progress:
                 progress(f"{file}: up to date")
@@ -153,6 +158,7 @@ def _export_canny(
 
     options: dict[str, object] = {
         "opset": opset,
+        "exporter": EXPORTER_VERSION,
         **weights.canny.to_json(),
         "exact": True,
         # scipy's kernel values, exact in JSON, for hosts that reimplement the graph (hosts/cpp)
