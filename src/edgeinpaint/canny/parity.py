@@ -24,13 +24,16 @@ def check_images() -> list[tuple[np.ndarray, np.ndarray]]:
     return [(photo, known), (photo, holed), (synthetic, np.ones_like(synthetic, bool))]
 
 
-def canny_parity(model_path: Path, params: CannyParams) -> int:
-    """Number of pixels where the graph at ``model_path`` differs from skimage on :func:`check_images`."""
+def canny_parity(model_path: Path, params: CannyParams) -> tuple[int, float]:
+    """(pixels differing, F1) of the graph at ``model_path`` vs skimage on :func:`check_images`."""
     from edgeinpaint.canny.stage import GraphCanny
 
     graph = GraphCanny(model_path)
-    total = 0
+    total, tp, count = 0, 0, 0
     for gray, known in check_images():
         ref = canny_reference(gray, params.sigma, params.low, params.high, known=known)
-        total += int((graph(gray, known) != ref).sum())
-    return total
+        got = graph(gray, known)
+        total += int((got != ref).sum())
+        tp += int((got & ref).sum())
+        count += int(got.sum() + ref.sum())
+    return total, (2 * tp / count if count else 1.0)

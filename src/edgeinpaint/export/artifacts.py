@@ -13,10 +13,11 @@ from edgeinpaint.export.manifest import ArtifactFile, Manifest, read_manifest, v
 from edgeinpaint.hashing import sha256_file
 from edgeinpaint.weights.format import Weights, load_weights
 
-
 #: Bumped whenever the exported graphs change for the same weights and options, so incremental
 #: re-export (and the `run --weights` cache) never reuses files from an older exporter.
 EXPORTER_VERSION = 2
+#: The float32 Canny graph must agree with skimage to at least this F1 on the check images.
+CANNY_FP32_F1_FLOOR = 0.999
 
 
 @dataclass(frozen=True)
@@ -149,54 +150,55 @@ def _export_canny(
     opset: int,
     progress: Callable[[str], None] | None,
 ) -> None:
-    """canny.onnx: the exact (float64) Canny graph with the weights' settings, checked against skimage."""
-    from edgeinpaint.canny.graph import save_canny_model
+    """The Canny graphs with the weights' settings, checked against skimage.
+
+    ``canny.onnx`` is the exact float64 graph (ONNX Runtime; must match skimage bit for bit);
+    ``canny.fp32.onnx`` is the float32 graph for TensorRT, which has no float64 (F1 >= 0.999).
+    """
+    from edgeinpaint.canny.graph import gaussian_kernel, save_canny_model
     from edgeinpaint.canny.parity import canny_parity
 
-    file = "canny.onnx"
-    from edgeinpaint.canny.graph import gaussian_kernel
-
-    options: dict[str, object] = {
-        "opset": opset,
-        "exporter": EXPORTER_VERSION,
-        **weights.canny.to_json(),
-        "exact": True,
-        # scipy's kernel values, exact in JSON, for hosts that reimplement the graph (hosts/cpp)
-        "gaussian_kernel": [float(v) for v in gaussian_kernel(weights.canny.sigma)],
-    }
-    if (entry := reusable(output, previous, file, weights.sha256, options)) is not None:
-        manifest.put(entry)
-        return
-    if progress:
-        progress(f"{file}: exporting")
-    tmp = output / f".{file}.tmp"
-    try:
-        save_canny_model(tmp, weights.canny.sigma, weights.canny.low, weights.canny.high, exact=True, opset=opset)
-        mismatched = canny_parity(tmp, weights.canny)
-        if mismatched:
-            raise ExportError(
-                f"{file}: the Canny graph differs from skimage on {mismatched} pixels of the check images"
+    for file, exact in (("canny.onnx", True), ("canny.fp32.onnx", False)):
+        options: dict[str, object] = {
+            "opset": opset,
+            "exporter": EXPORTER_VERSION,
+            **weights.canny.to_json(),
+            "exact": exact,
+            # scipy's kernel values, exact in JSON, for hosts that reimplement the graph (hosts/cpp)
+            "gaussian_kernel": [float(v) for v in gaussian_kernel(weights.canny.sigma)],
+        }
+        if (entry := reusable(output, previous, file, weights.sha256, options)) is not None:
+            manifest.put(entry)
+            continue
+        if progress:
+            progress(f"{file}: exporting")
+        tmp = output / f".{file}.tmp"
+        try:
+            save_canny_model(tmp, weights.canny.sigma, weights.canny.low, weights.canny.high, exact=exact, opset=opset)
+            mismatched, f1 = canny_parity(tmp, weights.canny)
+            if (exact and mismatched) or f1 < CANNY_FP32_F1_FLOOR:
+                raise ExportError(
+                    f"{file}: the Canny graph differs from skimage on {mismatched} pixels of the check images "
+                    f"(F1 {f1:.5f})"
+                )
+            os.replace(tmp, output / file)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        gray_spec = {**specs.CANNY_INPUTS[0].to_json(), "dtype": "float64" if exact else "float32"}
+        manifest.put(
+            ArtifactFile(
+                file=file,
+                role="canny",
+                precision="fp64" if exact else "fp32",
+                inputs=[gray_spec, specs.CANNY_INPUTS[1].to_json()],
+                outputs=[s.to_json() for s in specs.CANNY_OUTPUTS],
+                opset=opset,
+                sha256=sha256_file(output / file),
+                accuracy={"pixels_differing_from_skimage": mismatched, "f1_vs_skimage": round(f1, 6)},
+                options=options,
             )
-        os.replace(tmp, output / file)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    manifest.put(
-        ArtifactFile(
-            file=file,
-            role="canny",
-            precision="fp64",
-            inputs=[
-                {**specs.CANNY_INPUTS[0].to_json(), "dtype": "float64"},
-                specs.CANNY_INPUTS[1].to_json(),
-            ],
-            outputs=[s.to_json() for s in specs.CANNY_OUTPUTS],
-            opset=opset,
-            sha256=sha256_file(output / file),
-            accuracy={"pixels_differing_from_skimage": 0},
-            options=options,
         )
-    )
 
 
 def cached_artifacts(

@@ -304,7 +304,8 @@ def _build_engines(
     from edgeinpaint.export.tensorrt import build_engine, parse_shapes
 
     profile = parse_shapes(config.shapes)
-    targets = [manifest.find(r, precision) for r in (*GENERATORS, "fused")]
+    # The float32 Canny graph too: TensorRT has no float64 ("CUDA Canny").
+    targets = [manifest.find("canny", "fp32"), *(manifest.find(r, precision) for r in (*GENERATORS, "fused"))]
     for entry in targets:
         assert entry is not None
         layout = "NHWC" if entry.role == "fused" and config.fused_uint8 else "NCHW"
@@ -315,7 +316,7 @@ def _build_engines(
             output / entry.file,
             engine,
             inputs,
-            precision,
+            entry.precision,
             profile,
             entry.sha256,
             config.workspace_gib,
