@@ -86,25 +86,9 @@ def environment(threads: int | None) -> dict[str, Any]:
 
 def bench_samples(size: int, batch: int, canny: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> list[Sample]:
     """``batch`` real photos (scikit-image) at size², with seeded free-form holes of 10-35%."""
-    import cv2
-    import skimage.data
+    from edgeinpaint.calibration.sources import photo_samples
 
-    from edgeinpaint.images import Decoded
-    from edgeinpaint.runtime.stages import preprocess
-    from edgeinpaint.trainer.masks import MaskSampler
-
-    names = ("astronaut", "coffee", "chelsea", "rocket")
-    sampler = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.35))
-    out = []
-    for i in range(batch):
-        img = getattr(skimage.data, names[i % len(names)])()[..., :3]
-        h, w = img.shape[:2]
-        s = min(h, w)
-        crop = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-        rgb8 = np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA))
-        hole = sampler.sample(np.random.default_rng([5, i]), size, size)
-        out.append(preprocess(Decoded(rgb8, None, Path(f"{names[i % 4]}.png")), hole, canny))
-    return out
+    return photo_samples(canny, batch, size, seed=5)
 
 
 def _psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:

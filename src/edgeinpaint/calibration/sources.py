@@ -100,22 +100,34 @@ def inpaint_feeds(samples: list[Sample], edge: Engine) -> list[dict[str, np.ndar
     return feeds
 
 
-def builtin_samples(canny: CannyFn, resolution: int = 256) -> list[Sample]:
-    """Accuracy-check samples when no calibration directory is given: scikit-image's bundled photos
-    (astronaut, coffee, chelsea) with seeded free-form holes of 10-35%."""
+PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
+
+
+def sample_photo(name: str, size: int) -> np.ndarray:
+    """A scikit-image bundled photo, centre-cropped square and resized: (size, size, 3) uint8."""
     import cv2
     import skimage.data
 
+    img = getattr(skimage.data, name)()[..., :3]
+    h, w = img.shape[:2]
+    s = min(h, w)
+    crop = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
+    return np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA))
+
+
+def photo_samples(canny: CannyFn, count: int, size: int, seed: int) -> list[Sample]:
+    """``count`` preprocessed photos (:data:`PHOTOS`, cycled) with seeded free-form holes of 10-35%."""
     from edgeinpaint.trainer.masks import MaskSampler
 
     sampler = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.35))
     out = []
-    for i, name in enumerate(("astronaut", "coffee", "chelsea")):
-        img = getattr(skimage.data, name)()[..., :3]
-        h, w = img.shape[:2]
-        s = min(h, w)
-        crop = img[(h - s) // 2 : (h - s) // 2 + s, (w - s) // 2 : (w - s) // 2 + s]
-        rgb8 = np.ascontiguousarray(cv2.resize(crop, (resolution, resolution), interpolation=cv2.INTER_AREA))
-        hole = sampler.sample(np.random.default_rng([11, i]), resolution, resolution)
-        out.append(preprocess(Decoded(rgb8, None, Path(f"{name}.png")), hole, canny))
+    for i in range(count):
+        name = PHOTOS[i % len(PHOTOS)]
+        hole = sampler.sample(np.random.default_rng([seed, i]), size, size)
+        out.append(preprocess(Decoded(sample_photo(name, size), None, Path(f"{name}.png")), hole, canny))
     return out
+
+
+def builtin_samples(canny: CannyFn, resolution: int = 256) -> list[Sample]:
+    """Accuracy-check samples when no calibration directory is given: three bundled photos."""
+    return photo_samples(canny, 3, resolution, seed=11)

@@ -22,3 +22,12 @@ class Engine(Protocol):
     ) -> Mapping[str, np.ndarray]: ...
 
     def close(self) -> None: ...
+
+
+def deliver(named: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
+    """Return ``named``, or copy it into the caller's preallocated ``out`` arrays and return those."""
+    if out is None:
+        return named
+    for key, arr in out.items():
+        arr[...] = named[key]
+    return out

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from edgeinpaint.errors import DependencyError
+from edgeinpaint.runtime.engines import deliver
 
 
 class OnnxRuntimeEngine:
@@ -55,11 +56,7 @@ class OnnxRuntimeEngine:
             None, {k: np.ascontiguousarray(feeds[k], dtype=np.float32) for k in self.input_names}
         )
         named = dict(zip(self.output_names, results, strict=True))
-        if out is not None:
-            for key, arr in out.items():
-                arr[...] = named[key]
-            return out
-        return named
+        return deliver(named, out)
 
     def close(self) -> None:
         del self.session

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from edgeinpaint.errors import DependencyError, EdgeInpaintError
+from edgeinpaint.runtime.engines import deliver
 
 
 def _check(result: Any) -> Any:
@@ -139,12 +140,7 @@ class TensorRTEngine:  # pragma: no cover - needs an NVIDIA GPU with TensorRT
         else:
             self._enqueue(buffers)
         _check(cudart.cudaStreamSynchronize(self.stream))
-        result = {name: buffers[name][2].copy() for name in self.output_names}
-        if out is not None:
-            for key_name, arr in out.items():
-                arr[...] = result[key_name]
-            return out
-        return result
+        return deliver({name: buffers[name][2].copy() for name in self.output_names}, out)
 
     def close(self) -> None:
         cudart = self.cudart

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from edgeinpaint.runtime.engines import deliver
+
 
 class TorchEngine:
     """A generator module behind the :class:`Engine` protocol.
@@ -47,11 +49,7 @@ class TorchEngine:
             ]
             result = self.module.predict(*args).float().cpu().numpy()
         named = {self.output_names[0]: result}
-        if out is not None:
-            for key, arr in out.items():
-                arr[...] = named[key]
-            return out
-        return named
+        return deliver(named, out)
 
     def close(self) -> None:
         del self.module
