@@ -10,6 +10,7 @@ exit path (normal end, Ctrl-C, SIGTERM, a worker that dies).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import queue
 import signal
@@ -62,6 +63,22 @@ def output_layout(max_pixels: int) -> SlotLayout:
 def _quiet_worker() -> None:
     # Ctrl-C reaches the whole process group: the engine process coordinates shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # terminate() from the engine process: unwind through `finally` so an output being written
+    # removes its temp file instead of leaving it behind.
+    signal.signal(signal.SIGTERM, _exit_on_term)
+
+
+def _exit_on_term(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _remove_stale_temps(jobs: list[Job]) -> None:
+    """Temp files of outputs whose writer was killed mid-write (SIGKILL cannot be caught)."""
+    for folder in {job.output.parent for job in jobs}:
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp*"):
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 def reader_main(
@@ -281,6 +298,8 @@ def run_pipeline(
                 p.terminate()
         for p in procs:
             p.join(timeout=5)
+        if any(p.exitcode not in (0, None) for p in procs):
+            _remove_stale_temps(todo_jobs)
         for q in (todo, free_in, ready_in, free_out, ready_out, results):
             q.cancel_join_thread()
             q.close()
