@@ -121,3 +121,10 @@ def test_ddp_two_cpu_processes_stay_in_sync(data: Path, tmp_path: Path) -> None:
     assert np.array_equal(p0, p1)  # gradients were all-reduced
     b0, b1 = np.load(f"{result}_0_batch.npy"), np.load(f"{result}_1_batch.npy")
     assert not np.array_equal(b0, b1)  # each rank saw its own slice of the data
+
+
+def test_pure_reconstruction_run_has_no_inpaint_discriminator(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(tiny_config(data, tmp_path / "l1", "inpaint", inpaint_adv_weight=0.0, l1_known_weight=0.1))
+    assert "inpaint_discriminator" not in trainer.nets and "inpaint_discriminator" not in trainer.optimizers
+    losses = trainer.step()
+    assert "inpaint_d" not in losses and losses["inpaint_adv"] == 0.0 and np.isfinite(losses["inpaint_l1"])

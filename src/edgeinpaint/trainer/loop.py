@@ -116,6 +116,10 @@ class Trainer:
         self.arch = Architecture(config.base_channels, config.residual_blocks)
         self.canny = CannyParams(config.sigma, config.low, config.high)
         built, trained = STAGE_NETWORKS[config.stage]
+        if config.inpaint_adv_weight == 0:
+            # A pure reconstruction run: the inpaint discriminator is neither built nor trained.
+            built = tuple(n for n in built if n != "inpaint_discriminator")
+            trained = tuple(n for n in trained if n != "inpaint_discriminator")
         self.trained = trained
         self.nets: dict[str, Any] = {}
         use_sigmoid = config.gan_loss != "hinge"
@@ -252,11 +256,14 @@ class Trainer:
         if ckpt.get("stage") != self.config.stage:
             raise EdgeInpaintError(f"{path}: checkpoint is for stage {ckpt.get('stage')!r}, not {self.config.stage!r}")
         for name, state in ckpt["models"].items():
-            self.nets[name].load_state_dict(state)
+            if name in self.nets:
+                self.nets[name].load_state_dict(state)
         for name, state in ckpt["optimizers"].items():
-            self.optimizers[name].load_state_dict(state)
+            if name in self.optimizers:
+                self.optimizers[name].load_state_dict(state)
         for name, state in ckpt.get("schedulers", {}).items():
-            self.schedulers[name].load_state_dict(state)
+            if name in self.schedulers:
+                self.schedulers[name].load_state_dict(state)
         if ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng"]["torch"])
