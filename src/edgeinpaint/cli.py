@@ -581,11 +581,9 @@ def bench(
             raise EdgeInpaintError(f"--size {s}: expected a multiple of 4, at least {specs.MIN_SIDE}")
     failures = run_checks([], check or [])  # validate expressions before measuring
     result = run_bench(config, progress=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
-    console.print(
-        report.table(
-            result.rows, f"edgeinpaint bench — {result.environment['cpu']} ({result.environment['cores']} cores)"
-        )
-    )
+    title = f"edgeinpaint bench — {result.environment['cpu']} ({result.environment['cores']} cores)"
+    # The table is wide: never squeeze it into 80 columns when stdout is a pipe or a file.
+    Console(width=max(console.width, 200)).print(report.table(result.rows, title))
     if json_out:
         report.write_json(json_out, result.rows, result.environment)
     if csv_out:

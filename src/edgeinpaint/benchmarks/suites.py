@@ -139,7 +139,6 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                         _row(backend_name, precision, batch, size, "model", status="unavailable", reason=reason)
                     )
             continue
-        rss0 = rss_mb()
         t0 = time.perf_counter()
         if backend is specs.Backend.TORCH:
             from edgeinpaint.runtime.pipeline import open_torch
@@ -171,7 +170,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                 gflops = 2 * gmac[size] * stats.images_per_s
                 row.update(
                     cold_start_ms=round(cold_ms, 1),
-                    rss_mb=round(rss_mb() - rss0, 1),
+                    rss_mb=round(rss_mb(), 1),
                     peak_rss_mb=round(peak_rss_mb(), 1),
                     psnr_vs_fp32=round(_psnr(ours, ref), 2),
                     gmac_per_image=round(gmac[size], 3),

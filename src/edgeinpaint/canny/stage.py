@@ -68,6 +68,7 @@ class GraphCanny:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # see OnnxRuntimeEngine
         if threads:
             options.intra_op_num_threads = threads
         source = str(model) if isinstance(model, (str, Path)) else model.SerializeToString()
