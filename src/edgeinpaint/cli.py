@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import importlib
 import json
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -433,7 +434,7 @@ def train(
             raise EdgeInpaintError(f"--set {item!r}: expected key=value")
         overrides[key.strip()] = value.strip()
     cfg = load_config(config, overrides)
-    rank0 = int(__import__("os").environ.get("RANK", "0")) == 0
+    rank0 = int(os.environ.get("RANK", "0")) == 0
     with Progress(
         TextColumn(f"[bold]train {cfg.stage}"),
         BarColumn(),

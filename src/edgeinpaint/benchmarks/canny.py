@@ -15,6 +15,7 @@ import json
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def _pipeline_share(weights: str, graph: object, repeat: int) -> dict[str, float
     inpainter = open_onnxruntime(cached_artifacts(resolve_weights(weights)))
     rgb = cv2.resize(skimage.data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
     hole = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.3)).sample(np.random.default_rng(0), 256, 256)
-    decoded = Decoded(rgb, None, __import__("pathlib").Path("x.png"))
+    decoded = Decoded(rgb, None, Path("x.png"))
     from edgeinpaint.canny.reference import rgb_to_gray
 
     gray = rgb_to_gray(rgb / 255.0)
