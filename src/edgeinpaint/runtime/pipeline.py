@@ -12,7 +12,7 @@ from edgeinpaint import specs
 from edgeinpaint.canny.stage import CannyBackend, CannyFn, CannySpec, make_canny
 from edgeinpaint.errors import ArtifactError, EdgeInpaintError
 from edgeinpaint.export.manifest import read_manifest, verify_file
-from edgeinpaint.images import Decoded, encode_image, to_uint8
+from edgeinpaint.images import PNG_COMPRESSION, Decoded, encode_image, to_uint8
 from edgeinpaint.runtime.engines import Engine
 from edgeinpaint.runtime.files import Job
 from edgeinpaint.runtime.hd import HDConfig, inpaint_hd
@@ -170,10 +170,16 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class WriteOptions:
-    """How outputs are written. quality: JPEG/WebP quality. skip_existing: leave existing outputs."""
+    """How outputs are written.
+
+    Attributes:
+        quality: JPEG/WebP quality. skip_existing: leave existing outputs.
+        png_compression: zlib level for PNG outputs (same pixels at every level).
+    """
 
     quality: int = 95
     skip_existing: bool = False
+    png_compression: int = PNG_COMPRESSION
 
 
 def run_jobs(
@@ -203,7 +209,8 @@ def run_jobs(
         try:
             loaded = load_job(job, load)
             summary.warnings.extend((job.relative, w) for w in loaded.warnings)
-            encode_image(inpainter(loaded.decoded, loaded.hole), job.output, quality=write.quality)
+            painted = inpainter(loaded.decoded, loaded.hole)
+            encode_image(painted, job.output, quality=write.quality, png_compression=write.png_compression)
             summary.done.append(job.relative)
         except EdgeInpaintError as exc:
             error = str(exc)

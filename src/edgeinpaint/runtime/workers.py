@@ -139,7 +139,14 @@ def _to8(decoded: Decoded) -> np.ndarray:
 
 
 def writer_main(
-    jobs: list[Job], ready: Any, free: Any, results: Any, ring_name: str, layout: SlotLayout, slots: int, quality: int
+    jobs: list[Job],
+    ready: Any,
+    free: Any,
+    results: Any,
+    ring_name: str,
+    layout: SlotLayout,
+    slots: int,
+    write: WriteOptions,
 ) -> None:
     """Encode output slots atomically and report each job's outcome."""
     _quiet_worker()
@@ -150,7 +157,8 @@ def writer_main(
             job = jobs[index]
             error = None
             try:
-                encode_image(np.array(ring.view(slot, "rgb8", (h, w, 3))), job.output, quality=quality)
+                pixels = np.array(ring.view(slot, "rgb8", (h, w, 3)))
+                encode_image(pixels, job.output, quality=write.quality, png_compression=write.png_compression)
             except EdgeInpaintError as exc:
                 error = str(exc)
             except OSError as exc:
@@ -259,7 +267,7 @@ def run_pipeline(
             procs.append(
                 ctx.Process(
                     target=writer_main,
-                    args=(todo_jobs, ready_out, free_out, results, out_ring.name, out_layout, n_slots, write.quality),
+                    args=(todo_jobs, ready_out, free_out, results, out_ring.name, out_layout, n_slots, write),
                     daemon=True,
                 )
             )
