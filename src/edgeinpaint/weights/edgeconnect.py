@@ -13,9 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from edgeinpaint.architecture import Architecture
 from edgeinpaint.errors import WeightsError
 from edgeinpaint.hashing import sha256_file
-from edgeinpaint.models.blocks import Architecture
 from edgeinpaint.weights.format import CannyParams, Weights, load_state_checked
 
 EDGE_FILE = "EdgeModel_gen.pth"

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edgeinpaint.architecture import Architecture
 from edgeinpaint.errors import WeightsError
 from edgeinpaint.hashing import sha256_file
-from edgeinpaint.models.blocks import Architecture
 
 if TYPE_CHECKING:
     from torch import nn
