@@ -242,6 +242,7 @@ def run(
         None, "--format", help="Output format (png, jpg, webp, ...); default: the input's."
     ),
     quality: int = typer.Option(95, min=1, max=100, help="JPEG/WebP quality."),
+    cuda_graph: bool = typer.Option(False, help="--backend tensorrt: capture and replay CUDA graphs per image size."),
     png_compression: int = typer.Option(
         1, min=0, max=9, help="PNG zlib level (1: fast; 6: PIL's default, ~10% smaller)."
     ),
@@ -278,7 +279,7 @@ def run(
     alpha = mask == "alpha"
     jobs = plan_jobs(input, Path(mask) if not alpha else input, output, output_suffix=suffix)
     inpainter = _open_inpainter(
-        backend, weights, artifacts, threads, canny_backend, precision, open_onnxruntime, open_torch
+        backend, weights, artifacts, threads, canny_backend, precision, open_onnxruntime, open_torch, cuda_graph
     )
     inpainter.edge_source = edge_source
     inpainter.hd = HDConfig(strategy=strategy, trigger=hd_trigger, resize_limit=resize_limit)
@@ -389,6 +390,7 @@ def _open_inpainter(
     precision: specs.Precision,
     open_ort: Callable[..., Any],
     open_torch: Callable[..., Any],
+    cuda_graph: bool = False,
 ) -> Any:
     from edgeinpaint.export.artifacts import cached_artifacts
     from edgeinpaint.runtime.backends import resolve_backend
@@ -404,7 +406,9 @@ def _open_inpainter(
     chosen, why = resolve_backend(backend, artifacts)
     if backend is specs.Backend.AUTO:
         err_console.print(f"[dim]{why}[/]", highlight=False)
-    return open_ort(artifacts, threads=threads, canny=canny, precision=precision.value, backend=chosen)
+    return open_ort(
+        artifacts, threads=threads, canny=canny, precision=precision.value, backend=chosen, cuda_graph=cuda_graph
+    )
 
 
 @app.command(context_settings={"allow_extra_args": False})

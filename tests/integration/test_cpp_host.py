@@ -44,6 +44,12 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def run_host(build: Path, artifacts: Path, images: Path, masks: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """edgeinpaint-cpp --artifacts A --input I --mask M --output O."""
+    args = ["--artifacts", str(artifacts), "--input", str(images), "--mask", str(masks), "--output", str(out)]
+    return subprocess.run([str(build / "edgeinpaint-cpp"), *args], capture_output=True, text=True)
+
+
 def test_cpp_canny_is_bit_exact(build: Path, tmp_path: Path) -> None:
     from edgeinpaint.canny.graph import gaussian_kernel
 
@@ -74,21 +80,7 @@ def test_cpp_host_matches_python(build: Path, tiny_artifacts: Path, tmp_path: Pa
         Image.fromarray((hole_mask(256, 256, seed=i) * 255).astype(np.uint8)).save(masks / f"{name}.png")
     Image.fromarray(photo("coffee", None)[:101, :133]).save(images / "odd.png")  # padding path
     Image.fromarray((hole_mask(101, 133) * 255).astype(np.uint8)).save(masks / "odd.png")
-    cpp = subprocess.run(
-        [
-            str(build / "edgeinpaint-cpp"),
-            "--artifacts",
-            str(tiny_artifacts),
-            "--input",
-            str(images),
-            "--mask",
-            str(masks),
-            "--output",
-            str(tmp_path / "cpp"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    cpp = run_host(build, tiny_artifacts, images, masks, tmp_path / "cpp")
     assert cpp.returncode == 0, cpp.stderr
     py = CliRunner().invoke(
         app,
@@ -114,7 +106,6 @@ def test_cpp_host_matches_python(build: Path, tiny_artifacts: Path, tmp_path: Pa
 
 
 def test_cpp_host_bad_inputs(build: Path, tiny_artifacts: Path, tmp_path: Path) -> None:
-    exe = str(build / "edgeinpaint-cpp")
     images, masks = tmp_path / "images", tmp_path / "masks"
     images.mkdir()
     masks.mkdir()
@@ -124,60 +115,18 @@ def test_cpp_host_bad_inputs(build: Path, tiny_artifacts: Path, tmp_path: Path) 
     Image.fromarray((hole_mask(64, 64) * 255).astype(np.uint8)).save(masks / "broken.png")
     Image.fromarray(photo("coffee", 64)).save(images / "size.png")
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(masks / "size.png")
-    run = subprocess.run(
-        [
-            exe,
-            "--artifacts",
-            str(tiny_artifacts),
-            "--input",
-            str(images),
-            "--mask",
-            str(masks),
-            "--output",
-            str(tmp_path / "out"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    run = run_host(build, tiny_artifacts, images, masks, tmp_path / "out")
     assert run.returncode == 1
     assert "broken.png: cannot decode image" in run.stderr and "expected the same size" in run.stderr
     assert "done 1, failed 2" in run.stdout and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
-    missing = subprocess.run(
-        [
-            exe,
-            "--artifacts",
-            str(tmp_path / "nothing"),
-            "--input",
-            str(images),
-            "--mask",
-            str(masks),
-            "--output",
-            str(tmp_path / "o2"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    missing = run_host(build, tmp_path / "nothing", images, masks, tmp_path / "o2")
     assert missing.returncode == 1 and "no manifest" in missing.stderr
     # a tampered model is refused by its sha256
     tampered = tmp_path / "art"
     shutil.copytree(tiny_artifacts, tampered)
     model = tampered / "inpaint_generator.fp32.onnx"
     model.write_bytes(model.read_bytes()[:-1] + b"\x00")
-    run = subprocess.run(
-        [
-            exe,
-            "--artifacts",
-            str(tampered),
-            "--input",
-            str(images),
-            "--mask",
-            str(masks),
-            "--output",
-            str(tmp_path / "o3"),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    run = run_host(build, tampered, images, masks, tmp_path / "o3")
     assert run.returncode == 1 and "sha256" in run.stderr
     # unknown I/O spec
     manifest = json.loads((tiny_artifacts / "manifest.json").read_text())
@@ -187,9 +136,5 @@ def test_cpp_host_bad_inputs(build: Path, tiny_artifacts: Path, tmp_path: Path) 
     odd = tmp_path / "art2"
     shutil.copytree(tiny_artifacts, odd)
     (odd / "manifest.json").write_text(json.dumps(manifest))
-    run = subprocess.run(
-        [exe, "--artifacts", str(odd), "--input", str(images), "--mask", str(masks), "--output", str(tmp_path / "o4")],
-        capture_output=True,
-        text=True,
-    )
+    run = run_host(build, odd, images, masks, tmp_path / "o4")
     assert run.returncode == 1 and "unknown I/O spec" in run.stderr

@@ -12,6 +12,7 @@ from edgeinpaint.export.tensorrt import (
     ShapeProfile,
     check_compatible,
     engine_cache_key,
+    engine_up_to_date,
     parse_shapes,
     timing_cache_name,
 )
@@ -85,3 +86,18 @@ def test_cache_keys_change_with_every_input() -> None:
     ]
     assert base not in variants and len(set(variants)) == len(variants)
     assert timing_cache_name(DEVICE) == "timing.trt10.13.0.sm89.cache"
+
+
+def test_engine_up_to_date_reads_the_sidecar_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    engine = tmp_path / "inpaint_generator.fp16.engine"
+    key = engine_cache_key("a" * 64, "fp16", ShapeProfile(), 4.0, 3, DEVICE)
+    assert not engine_up_to_date(engine, key)  # nothing built yet
+    engine.write_bytes(b"serialized")
+    engine.with_suffix(".engine.json").write_text(json.dumps(sidecar(cache_key=key).to_json()))
+    assert engine_up_to_date(engine, key)
+    other = engine_cache_key("a" * 64, "fp16", parse_shapes("batch=1:2:4"), 4.0, 3, DEVICE)
+    assert not engine_up_to_date(engine, other)  # a new profile rebuilds
+    engine.with_suffix(".engine.json").write_text("{broken")
+    assert not engine_up_to_date(engine, key)

@@ -100,7 +100,6 @@ def _psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: None) -> BenchResult:
     """Measure every configuration; unavailable ones become rows with the reason."""
     from edgeinpaint.benchmarks.roofline import graph_gmac, matmul_peak_gflops
-    from edgeinpaint.canny.stage import CannyBackend
     from edgeinpaint.runtime.backends import TABLE
     from edgeinpaint.runtime.pipeline import open_onnxruntime
     from edgeinpaint.runtime.stages import composite, infer
@@ -186,7 +185,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                     result.rows.extend(_stage_rows(config, backend_name, precision, batch, size, samples, inpainter))
         inpainter.close()
     if config.pipeline is not None:
-        result.rows.extend(_pipeline_rows(config, CannyBackend.GRAPH, progress))
+        result.rows.extend(_pipeline_rows(config, progress))
     return result
 
 
@@ -249,7 +248,7 @@ def _stage_rows(
     return rows
 
 
-def _pipeline_rows(config: BenchConfig, canny: Any, progress: Callable[[str], None]) -> list[Row]:
+def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list[Row]:
     """End-to-end `run` throughput on real files: in-process vs the shared-memory pipeline."""
     import tempfile
 

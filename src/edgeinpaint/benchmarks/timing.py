@@ -16,7 +16,6 @@ class Stats:
     median_ms: float
     p90_ms: float
     p99_ms: float
-    mean_ms: float
     calls: int
     images_per_s: float
 
@@ -28,7 +27,6 @@ class Stats:
             median_ms=float(np.median(arr)),
             p90_ms=float(np.percentile(arr, 90)),
             p99_ms=float(np.percentile(arr, 99)),
-            mean_ms=float(np.mean(arr)),
             calls=len(seconds),
             images_per_s=batch * len(seconds) / total if total > 0 else float("inf"),
         )

@@ -301,9 +301,16 @@ def _build_fused(
 def _build_engines(
     config: ExportConfig, precision: str, output: Path, manifest: Manifest, progress: Callable[[str], None]
 ) -> None:  # pragma: no cover - GPU only
-    from edgeinpaint.export.tensorrt import build_engine, parse_shapes
+    from edgeinpaint.export.tensorrt import (
+        build_engine,
+        current_device,
+        engine_cache_key,
+        engine_up_to_date,
+        parse_shapes,
+    )
 
     profile = parse_shapes(config.shapes)
+    device = current_device()
     # The float32 Canny graph too: TensorRT has no float64 ("CUDA Canny").
     targets = [manifest.find("canny", "fp32"), *(manifest.find(r, precision) for r in (*GENERATORS, "fused"))]
     for entry in targets:
@@ -311,6 +318,12 @@ def _build_engines(
         layout = "NHWC" if entry.role == "fused" and config.fused_uint8 else "NCHW"
         inputs = {str(i["name"]): (int(i["shape"][3 if layout == "NHWC" else 1]), layout) for i in entry.inputs}  # type: ignore[index]
         engine = output / entry.file.replace(".onnx", ".engine")
+        key = engine_cache_key(
+            entry.sha256, entry.precision, profile, config.workspace_gib, config.optimization_level, device
+        )
+        if engine_up_to_date(engine, key):  # same ONNX, options, TensorRT version and GPU
+            progress(f"{engine.name}: up to date")
+            continue
         progress(f"{engine.name}: building TensorRT engine")
         build_engine(
             output / entry.file,
@@ -321,4 +334,5 @@ def _build_engines(
             entry.sha256,
             config.workspace_gib,
             config.optimization_level,
+            device,
         )

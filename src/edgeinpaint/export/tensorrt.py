@@ -108,6 +108,7 @@ class EngineSidecar:
     profile: dict[str, list[int]]
     workspace_gib: float
     optimization_level: int
+    cache_key: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -126,6 +127,17 @@ def engine_cache_key(
         sort_keys=True,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def engine_up_to_date(engine_path: Path, cache_key: str) -> bool:
+    """True when ``engine_path`` and its sidecar exist and the sidecar records ``cache_key``."""
+    sidecar = engine_path.with_suffix(".engine.json")
+    if not engine_path.is_file() or not sidecar.is_file():
+        return False
+    try:
+        return bool(EngineSidecar.from_json(json.loads(sidecar.read_text())).cache_key == cache_key)
+    except (ValueError, TypeError, KeyError):
+        return False
 
 
 def timing_cache_name(device: Device) -> str:
@@ -186,6 +198,7 @@ def build_engine(
     onnx_sha256: str,
     workspace_gib: float = 4.0,
     optimization_level: int = 3,
+    device: Device | None = None,
 ) -> EngineSidecar:  # pragma: no cover - needs TensorRT and a GPU
     """Build and serialize one strongly typed engine plus its sidecar.
 
@@ -194,7 +207,7 @@ def build_engine(
     """
     import tensorrt as trt
 
-    device = current_device()
+    device = device or current_device()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flags = 0
@@ -229,6 +242,7 @@ def build_engine(
         profile=profile.to_json(),
         workspace_gib=workspace_gib,
         optimization_level=optimization_level,
+        cache_key=engine_cache_key(onnx_sha256, precision, profile, workspace_gib, optimization_level, device),
     )
     engine_path.with_suffix(".engine.json").write_text(json.dumps(sidecar.to_json(), indent=2))
     return sidecar

@@ -67,12 +67,15 @@ def open_onnxruntime(
     precision: str = "fp32",
     canny: CannyBackend = CannyBackend.GRAPH,
     backend: specs.Backend = specs.Backend.ONNXRUNTIME,
+    cuda_graph: bool = False,
 ) -> Inpainter:
     """Load an artifacts directory (sha256-verified) on ONNX Runtime (any provider) or native TensorRT.
 
     Args:
         canny: ``graph`` runs the exported exact Canny graph (canny.onnx), ``reference`` skimage;
-            both give identical edges (tests pin it).
+            both give identical edges (tests pin it). Canny runs on the CPU for every backend:
+            the exact graph is float64, which GPUs' TensorRT cannot run.
+        cuda_graph: with the native TensorRT backend, replay CUDA graphs per input shape.
     """
     from edgeinpaint.runtime.engines.onnxruntime import OnnxRuntimeEngine
 
@@ -92,7 +95,8 @@ def open_onnxruntime(
                 f"edgeinpaint export --weights {weights_path} --output {artifacts} --precision {precision} --engine"
             )
             verify_file(artifacts, entry)
-            engines.append(TensorRTEngine(artifacts / entry.file.replace(".onnx", ".engine"), entry.sha256, rebuild))
+            engine_path = artifacts / entry.file.replace(".onnx", ".engine")
+            engines.append(TensorRTEngine(engine_path, entry.sha256, rebuild, cuda_graph=cuda_graph))
         else:
             from edgeinpaint.runtime.backends import ort_provider_options
 
