@@ -21,13 +21,24 @@ import numpy as np
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm-up
-    times = []
+    return _interleaved_ms({"fn": fn}, repeat)["fn"]
+
+
+def _interleaved_ms(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median ms of each function, timed round-robin so machine noise hits all of them alike.
+
+    The project's CI machines are shared: timing A's repeats and then B's lets a noisy minute
+    land on one side; interleaving keeps the ratios honest.
+    """
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1e3
+        for key, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[key].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) * 1e3 for k, v in times.items()}
 
 
 def run(sizes: list[int], repeat: int, threads: int | None, weights: str | None) -> list[dict[str, float | int | str]]:
@@ -50,11 +61,17 @@ def run(sizes: list[int], repeat: int, threads: int | None, weights: str | None)
         known = ~MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.3)).sample(np.random.default_rng(0), n, n)
         g8 = np.round(gray * 255).astype(np.uint8)
         assert np.array_equal(graph(gray, known), canny(gray, 2.0, 0.1, 0.2, mask=known))
-        t_graph = _median_ms(functools.partial(graph, gray, known), repeat)
-        t_graph32 = _median_ms(functools.partial(graph32, gray, known), repeat)
-        t_sk = _median_ms(functools.partial(canny, gray, 2.0, 0.1, 0.2, mask=known), repeat)
         blurred = functools.partial(cv2.GaussianBlur, g8, (0, 0), 2.0)
-        t_cv = _median_ms(lambda: cv2.Canny(blurred(), 25, 51, L2gradient=True), repeat)  # noqa: B023
+        ms = _interleaved_ms(
+            {
+                "graph": functools.partial(graph, gray, known),
+                "graph32": functools.partial(graph32, gray, known),
+                "skimage": functools.partial(canny, gray, 2.0, 0.1, 0.2, mask=known),
+                "cv2": lambda: cv2.Canny(blurred(), 25, 51, L2gradient=True),  # noqa: B023
+            },
+            repeat,
+        )
+        t_graph, t_graph32, t_sk, t_cv = ms["graph"], ms["graph32"], ms["skimage"], ms["cv2"]
         rows.append(
             {
                 "size": n,
@@ -90,8 +107,10 @@ def _pipeline_share(weights: str, graph: object, repeat: int) -> dict[str, float
     from edgeinpaint.canny.reference import rgb_to_gray
 
     gray = rgb_to_gray(rgb / 255.0)
-    t_total = _median_ms(lambda: inpainter(decoded, hole), repeat)
-    t_canny = _median_ms(lambda: inpainter.canny(gray, ~hole), repeat)
+    ms = _interleaved_ms(
+        {"total": lambda: inpainter(decoded, hole), "canny": lambda: inpainter.canny(gray, ~hole)}, repeat
+    )
+    t_total, t_canny = ms["total"], ms["canny"]
     return {
         "size": "pipeline@256",
         "weights": weights,
@@ -104,7 +123,7 @@ def _pipeline_share(weights: str, graph: object, repeat: int) -> dict[str, float
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="256,512,1024")
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--threads", type=int, default=None, help="ORT intra-op threads (default: all cores)")
     parser.add_argument(
         "--weights", default=None, help="also measure Canny's share of the 256² pipeline with these weights"

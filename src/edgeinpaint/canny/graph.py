@@ -17,14 +17,20 @@ The graph reproduces ``skimage.feature.canny(gray, sigma, low, high, mask=known)
 
 Sigma and thresholds are baked in at export: the Gaussian's size depends on sigma, static kernels
 let TensorRT pick real convolutions, and the weights fix these values anyway (the manifest records
-them). Computation is float32 (TensorRT has no float64); skimage computes in float64, so pixels
-whose magnitude lies within float32 rounding of a threshold or of an NMS tie can differ (see
-tests/unit/test_canny_graph.py for the measured agreement).
+them).
 
-TensorRT ONNX parser support (onnx-tensorrt operators.md, TensorRT 10.x): Conv, Pad (constant/edge),
-MaxPool, Mul/Add/Sub/Div/Sqrt/Abs, Greater/GreaterOrEqual/LessOrEqual/Equal, And/Or/Not, Where,
-Cast, Slice, Split, ReduceMax and Loop (with a condition) are
-listed as supported; verified on hardware is still open (no GPU here).
+Two variants. The exact graph (``canny.onnx``, ONNX Runtime) computes in float64 in scipy's
+summation order and is bit-identical with skimage; its hysteresis works on rows packed 32 pixels
+per uint32 word (opset 18 bitwise ops). The float32 graph (``canny.fp32.onnx``, TensorRT, which has
+no float64, and the fused model) uses Conv kernels and a MaxPool hysteresis; pixels whose
+magnitude lies within float32 rounding of a threshold or an NMS tie can differ (F1 ≥ 0.999 in
+tests, 1.0 on photos). Neither uses ``Where``: ONNX Runtime's kernel for it is ~15x slower than a
+Mul, so selects are exact arithmetic.
+
+TensorRT ONNX parser support for the float32 graph (onnx-tensorrt operators.md, TensorRT 10.x):
+Conv, Pad (constant/edge), MaxPool, Mul/Add/Sub/Div/Sqrt/Abs, Greater/GreaterOrEqual/Less/LessOrEqual/
+Equal, And/Or, Cast, Slice, Split, ReduceMax and Loop (with a condition) are listed as supported;
+verified on hardware is still open (no GPU here).
 """
 
 from __future__ import annotations
@@ -120,6 +126,19 @@ def _correlate1d(b: _Builder, x: str, weights: np.ndarray, axis: int, mode: str,
     return acc
 
 
+def _sobel_exact(b: _Builder, x: str, axis: int) -> str:
+    """scipy.ndimage.sobel(x, axis) in float64, bit-identical with fewer passes than two correlate1d.
+
+    scipy correlates [-1, 0, 1] along ``axis`` (antisymmetric branch: x·0 + (x[i+1] − x[i−1])·1)
+    then [1, 2, 1] along the other axis (x·2 + (x[i−1] + x[i+1])·1). Multiplying by 1 and adding
+    +0 are exact, and x·2 == x + x, so the same values come from a Sub and two Adds.
+    """
+    _, (before, _, after) = _taps(b, x, axis, 1, "edge")
+    d = b.op("Sub", [after, before])
+    _, (before, centre, after) = _taps(b, d, 5 - axis, 1, "edge")
+    return b.op("Add", [b.op("Add", [centre, centre]), b.op("Add", [before, after])])
+
+
 def build_canny_nodes(
     b: _Builder, gray: str, known: str, sigma: float, low: float, high: float, exact: bool = True
 ) -> str:
@@ -131,7 +150,7 @@ def build_canny_nodes(
         exact: float64 with scipy's summation order (bit-exact with skimage; ONNX Runtime CPU),
             or float32 with Conv kernels (TensorRT, which has no float64, and the fused model).
     """
-    from onnx import TensorProto, helper
+    from onnx import TensorProto
 
     dtype = np.float64 if exact else np.float32
     onnx_dtype = TensorProto.DOUBLE if exact else TensorProto.FLOAT
@@ -165,9 +184,7 @@ def build_canny_nodes(
 
     # 2. Sobel with scipy 'reflect' (half-sample symmetric) border == ONNX 'edge' for one pixel.
     if exact:
-        deriv, smooth = np.array([-1.0, 0.0, 1.0]), np.array([1.0, 2.0, 1.0])
-        isobel = _correlate1d(b, _correlate1d(b, smoothed, deriv, 2, "edge", dtype), smooth, 3, "edge", dtype)
-        jsobel = _correlate1d(b, _correlate1d(b, smoothed, deriv, 3, "edge", dtype), smooth, 2, "edge", dtype)
+        isobel, jsobel = _sobel_exact(b, smoothed, 2), _sobel_exact(b, smoothed, 3)
     else:
         sob = np.zeros((2, 1, 3, 3), np.float32)
         sob[0, 0] = [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]  # isobel: derivative along axis 0 (rows)
@@ -193,21 +210,33 @@ def build_canny_nodes(
     i_ge_j = b.op("GreaterOrEqual", [ai, aj])
     i_le_j = b.op("LessOrEqual", [ai, aj])
     # Safe ratios: where a denominator is 0 the pixel has magnitude 0 and fails m >= low anyway.
-    safe_ai = b.op("Where", [b.op("Equal", [ai, zero]), one, ai])
-    safe_aj = b.op("Where", [b.op("Equal", [aj, zero]), one, aj])
+    # ONNX Runtime's Where costs ~15 float64 Muls at 512² (a generic broadcasting kernel), so the
+    # selects below are arithmetic: a·c + b·(1−c) with c in {0, 1} is exactly a or b for finite
+    # values (x·1 = x, x·0 = ±0, x ± 0 = x), and every operand here is finite.
+    safe_ai = b.op("Add", [ai, b.op("Cast", [b.op("Equal", [ai, zero])], to=onnx_dtype)])
+    safe_aj = b.op("Add", [aj, b.op("Cast", [b.op("Equal", [aj, zero])], to=onnx_dtype)])
     j_over_i = b.op("Div", [aj, safe_ai])
     i_over_j = b.op("Div", [ai, safe_aj])
-    w1 = b.op("Where", [i_ge_j, j_over_i, i_over_j])
-    n11 = b.op("Where", [i_ge_j, s[(1, 0)], s[(0, 1)]])
-    n21 = b.op("Where", [i_ge_j, s[(-1, 0)], s[(0, -1)]])
-    w2 = b.op("Where", [i_le_j, i_over_j, j_over_i])
-    m11 = b.op("Where", [i_le_j, s[(0, 1)], s[(-1, 0)]])
-    m21 = b.op("Where", [i_le_j, s[(0, -1)], s[(1, 0)]])
-    wgt = b.op("Where", [c1, w1, w2])
-    a1 = b.op("Where", [c1, n11, m11])
-    a2 = b.op("Where", [c1, s[(1, 1)], s[(-1, 1)]])
-    b1 = b.op("Where", [c1, n21, m21])
-    b2 = b.op("Where", [c1, s[(-1, -1)], s[(1, -1)]])
+
+    def flag(cond: str) -> tuple[str, str]:
+        f = b.op("Cast", [cond], to=onnx_dtype)
+        return f, b.op("Sub", [one, f])
+
+    def select(cond: tuple[str, str], x: str, y: str) -> str:
+        return b.op("Add", [b.op("Mul", [x, cond[0]]), b.op("Mul", [y, cond[1]])])
+
+    f_ge, f_le, f_c1 = flag(i_ge_j), flag(i_le_j), flag(c1)
+    w1 = select(f_ge, j_over_i, i_over_j)
+    n11 = select(f_ge, s[(1, 0)], s[(0, 1)])
+    n21 = select(f_ge, s[(-1, 0)], s[(0, -1)])
+    w2 = select(f_le, i_over_j, j_over_i)
+    m11 = select(f_le, s[(0, 1)], s[(-1, 0)])
+    m21 = select(f_le, s[(0, -1)], s[(1, 0)])
+    wgt = select(f_c1, w1, w2)
+    a1 = select(f_c1, n11, m11)
+    a2 = select(f_c1, s[(1, 1)], s[(-1, 1)])
+    b1 = select(f_c1, n21, m21)
+    b2 = select(f_c1, s[(-1, -1)], s[(1, -1)])
     one_minus_w = b.op("Sub", [one, wgt])
 
     def interp(x2: str, x1: str) -> str:
@@ -217,7 +246,7 @@ def build_canny_nodes(
     keep = b.op("And", [keep, b.op("Or", [c1, c2])])
 
     # 4. Allowed region: known eroded by 3x3, outside the image counts as unknown.
-    one32, zero32 = b.const(1.0), b.const(0.0)
+    one32 = b.const(1.0)
     unknown_padded = b.op(
         "Pad",
         [b.op("Sub", [one32, known]), b.const([0, 0, 1, 1, 0, 0, 1, 1], np.int64), one32],
@@ -234,9 +263,41 @@ def build_canny_nodes(
 
     # 5. Hysteresis: grow the strong set inside the candidate set by 3x3 dilation until nothing
     #    changes. The fixed point is exactly the union of 8-connected candidate components that
-    #    contain a strong pixel (skimage's ndi.label formulation). Several dilations per loop
-    #    iteration amortise the convergence test. (Label propagation with pointer jumping was
-    #    measured too: on photos it needed as many iterations, each 4x dearer.)
+    #    contain a strong pixel (skimage's ndi.label formulation). (Label propagation with pointer
+    #    jumping was measured too: on photos it needed as many iterations, each 4x dearer.)
+    if exact:
+        return _hysteresis_bits(b, candidate, strong)
+    return _hysteresis_maxpool(b, candidate, strong)
+
+
+def _loop(b: _Builder, body: _Builder, state: str, grown: str, state_type: int, start: str) -> str:
+    """ONNX Loop carrying one tensor until the body reports no change (``grown`` == input)."""
+    from onnx import TensorProto, helper
+
+    body.nodes.append(helper.make_node("Identity", [grown], ["hyst_edges_out"]))
+    body_graph = helper.make_graph(
+        body.nodes,
+        "hysteresis_body",
+        [
+            helper.make_tensor_value_info("hyst_iter", TensorProto.INT64, []),
+            helper.make_tensor_value_info("hyst_cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info(state, state_type, None),
+        ],
+        [
+            helper.make_tensor_value_info("hyst_cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("hyst_edges_out", state_type, None),
+        ],
+        initializer=body.inits,
+    )
+    trip = b.const(MAX_HYSTERESIS_ITERATIONS, np.int64, "trip")
+    cond = b.const(True, np.bool_, "cond")
+    return b.op("Loop", [trip, cond, start], hint="edges", body=body_graph)
+
+
+def _hysteresis_maxpool(b: _Builder, candidate: str, strong: str) -> str:
+    """Hysteresis on float maps: MaxPool 3x3 then ·candidate (TensorRT-friendly, used by the fp32 graph)."""
+    from onnx import TensorProto, helper
+
     cand_f = b.op("Cast", [candidate], to=TensorProto.FLOAT)
     strong_f = b.op("Cast", [strong], to=TensorProto.FLOAT)
     body = _Builder(prefix="hyst_")
@@ -246,26 +307,81 @@ def build_canny_nodes(
             "Mul",
             [body.op("MaxPool", [grown], kernel_shape=[3, 3], pads=[1, 1, 1, 1], strides=[1, 1]), cand_f],
         )
-    changed = body.op("Greater", [body.op("ReduceMax", [body.op("Sub", [grown, "hyst_edges_in"])], keepdims=0), zero32])
+    diff = body.op("Sub", [grown, "hyst_edges_in"])
+    changed = body.op("Greater", [body.op("ReduceMax", [diff], keepdims=0), body.const(0.0)])
     body.nodes.append(helper.make_node("Identity", [changed], ["hyst_cond_out"]))
-    body.nodes.append(helper.make_node("Identity", [grown], ["hyst_edges_out"]))
-    body_graph = helper.make_graph(
-        body.nodes,
-        "hysteresis_body",
-        [
-            helper.make_tensor_value_info("hyst_iter", TensorProto.INT64, []),
-            helper.make_tensor_value_info("hyst_cond_in", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("hyst_edges_in", TensorProto.FLOAT, None),
-        ],
-        [
-            helper.make_tensor_value_info("hyst_cond_out", TensorProto.BOOL, []),
-            helper.make_tensor_value_info("hyst_edges_out", TensorProto.FLOAT, None),
-        ],
-        initializer=body.inits,
-    )
-    trip = b.const(MAX_HYSTERESIS_ITERATIONS, np.int64, "trip")
-    cond = b.const(True, np.bool_, "cond")
-    return b.op("Loop", [trip, cond, strong_f], hint="edges", body=body_graph)
+    return _loop(b, body, "hyst_edges_in", grown, TensorProto.FLOAT, strong_f)
+
+
+#: Pixels per packed word in the bit-parallel hysteresis.
+WORD_BITS = 32
+
+
+def _hysteresis_bits(b: _Builder, candidate: str, strong: str) -> str:
+    """Bit-parallel hysteresis (ONNX Runtime): 32 pixels per uint32 word, one dilation ≈ 17 tiny ops.
+
+    A MaxPool dilation touches every pixel as a float (0.12 ms at 512² on 2 cores, ~60 of them per
+    photo); on packed rows a 3x3 dilation is shifts and ORs over W/32 words, so the loop costs
+    little more than its op dispatch. Rows are packed along W (bit k of word j = pixel 32·j + k),
+    after padding W to a multiple of 32 with non-candidates. Bitwise ops need opset 18; this graph
+    only runs on ONNX Runtime (the float32 graph keeps MaxPool for TensorRT, whose parser lacks
+    BitShift).
+    """
+    from onnx import TensorProto, helper
+
+    # Pad W to a multiple of WORD_BITS: pad = (-W) mod 32, computed from the runtime shape.
+    width = b.op("Slice", [b.op("Shape", [candidate]), b.const([3], np.int64), b.const([4], np.int64)])
+    extra = b.op("Mod", [b.op("Sub", [b.const([WORD_BITS], np.int64), width]), b.const([WORD_BITS], np.int64)])
+    zeros7 = b.const([0] * 7, np.int64)
+    pads = b.op("Concat", [zeros7, extra], axis=0)
+
+    powers = b.const(2 ** np.arange(WORD_BITS), np.int64)
+
+    def pack(x: str) -> str:
+        # (N, 1, H, W) bool -> (N, 1, H, Wp/32) uint32: Σ bit·2^k in int64 (ReduceSum has no uint32).
+        f = b.op("Pad", [b.op("Cast", [x], to=TensorProto.INT64), pads], mode="constant")
+        f = b.op("Mul", [b.op("Reshape", [f, b.const([0, 0, 0, -1, WORD_BITS], np.int64)]), powers])
+        return b.op("Cast", [b.op("ReduceSum", [f, b.const([-1], np.int64)], keepdims=0)], to=TensorProto.UINT32)
+
+    cand_w, strong_w = pack(candidate), pack(strong)
+    body = _Builder(prefix="hyst_")
+    one = body.const(1, np.uint32)
+    top = body.const(WORD_BITS - 1, np.uint32)
+
+    def shift(x: str, amount: str, direction: str) -> str:
+        return body.op("BitShift", [x, amount], direction=direction)
+
+    def neighbours(x: str, axis: int) -> tuple[str, str]:
+        # x shifted by one word/row towards +axis and -axis, zeros entering (outside = no edge).
+        pad = [0] * 8
+        pad[axis], pad[axis + 4] = 1, 1
+        padded = body.op("Pad", [x, body.const(pad, np.int64)], mode="constant")
+        axes = body.const([axis], np.int64)
+        before = body.op("Slice", [padded, body.const([0], np.int64), body.const([-2], np.int64), axes])
+        after = body.op("Slice", [padded, body.const([2], np.int64), body.const([2**62], np.int64), axes])
+        return before, after
+
+    grown = "hyst_edges_in"
+    for _ in range(DILATIONS_PER_ITERATION):
+        left, right = neighbours(grown, 3)  # word j-1 and word j+1 of the same row
+        row = body.op("BitwiseOr", [shift(grown, one, "LEFT"), shift(grown, one, "RIGHT")])
+        carries = body.op("BitwiseOr", [shift(left, top, "RIGHT"), shift(right, top, "LEFT")])
+        row = body.op("BitwiseOr", [body.op("BitwiseOr", [row, carries]), grown])
+        up, down = neighbours(row, 2)
+        # cand_w is read from the outer scope (ONNX subgraphs see outer values by name).
+        grown = body.op("BitwiseAnd", [body.op("BitwiseOr", [body.op("BitwiseOr", [row, up]), down]), cand_w])
+    # Growth only adds bits, so a word changed iff its value grew.
+    as64 = [body.op("Cast", [x], to=TensorProto.INT64) for x in (grown, "hyst_edges_in")]
+    changed = body.op("Greater", [body.op("ReduceMax", [body.op("Sub", as64)], keepdims=0), body.const(0, np.int64)])
+    body.nodes.append(helper.make_node("Identity", [changed], ["hyst_cond_out"]))
+    words = _loop(b, body, "hyst_edges_in", grown, TensorProto.UINT32, strong_w)
+
+    # Unpack: bit k of each word -> pixel, drop the padding columns.
+    column = b.op("Unsqueeze", [words, b.const([-1], np.int64)])  # (N, 1, H, Wp/32, 1)
+    shifted = b.op("BitShift", [column, b.const(np.arange(WORD_BITS), np.uint32)], direction="RIGHT")
+    bits = b.op("BitwiseAnd", [shifted, b.const(1, np.uint32)])
+    flat = b.op("Reshape", [b.op("Cast", [bits], to=TensorProto.FLOAT), b.const([0, 0, 0, -1], np.int64)])
+    return b.op("Slice", [flat, b.const([0], np.int64), width, b.const([3], np.int64)])
 
 
 def build_canny_model(
@@ -315,6 +431,8 @@ def build_canny_model(
         [helper.make_tensor_value_info("edges", TensorProto.FLOAT, ["N", 1, "H", "W"])],
         initializer=b.inits,
     )
+    # The exact graph's bit-parallel hysteresis uses opset-18 bitwise ops (ONNX Runtime only).
+    opset = max(opset, 18) if exact else opset
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
     model.doc_string = f"skimage-exact Canny: sigma={sigma} low={low} high={high}"
     for key, value in (("sigma", sigma), ("low", low), ("high", high), ("exact", exact)):

@@ -15,7 +15,7 @@ from edgeinpaint.weights.format import Weights, load_weights
 
 #: Bumped whenever the exported graphs change for the same weights and options, so incremental
 #: re-export (and the `run --weights` cache) never reuses files from an older exporter.
-EXPORTER_VERSION = 2
+EXPORTER_VERSION = 3
 #: The float32 Canny graph must agree with skimage to at least this F1 on the check images.
 CANNY_FP32_F1_FLOOR = 0.999
 
