@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import queue
 import signal
 import time
@@ -31,6 +32,12 @@ from edgeinpaint.runtime.shm import SlotLayout, SlotRing
 from edgeinpaint.runtime.stages import Sample, preprocess
 
 POLL = 0.05
+#: Scheduling of reader/writer processes: "idle" (Linux SCHED_IDLE), "nice" (niceness 19) or
+#: "normal". The engine process is the throughput limit; I/O workers should run in the cycles its
+#: thread pool leaves idle and be preempted the moment an engine thread wakes, not share the
+#: cores with it. Starvation cannot stall a run: when the ring drains, the engine blocks and the
+#: workers get the cores.
+WORKER_PRIORITY = os.environ.get("EDGEINPAINT_WORKER_PRIORITY", "idle")
 
 
 @dataclass
@@ -61,11 +68,20 @@ def output_layout(max_pixels: int) -> SlotLayout:
 
 
 def _quiet_worker() -> None:
+    _lower_priority(WORKER_PRIORITY)
     # Ctrl-C reaches the whole process group: the engine process coordinates shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # terminate() from the engine process: unwind through `finally` so an output being written
     # removes its temp file instead of leaving it behind.
     signal.signal(signal.SIGTERM, _exit_on_term)
+
+
+def _lower_priority(mode: str) -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not permitted: keep normal
+        if mode == "idle":
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+        elif mode == "nice":
+            os.nice(19)
 
 
 def _exit_on_term(signum: int, frame: Any) -> None:
@@ -359,22 +375,25 @@ def _engine_loop(
 
     def flush(key: tuple[int, int]) -> None:
         items = pending.pop(key)
-        samples = []
-        for _index, slot, (h, w, hp, wp) in items:
-            samples.append(
-                Sample(
-                    rgb8=np.array(in_ring.view(slot, "rgb8", (h, w, 3))),
-                    hole=np.array(in_ring.view(slot, "hole", (h, w))),
-                    image=np.array(in_ring.view(slot, "image", (3, hp, wp))),
-                    gray=np.array(in_ring.view(slot, "gray", (1, hp, wp))),
-                    edges=np.array(in_ring.view(slot, "edges", (1, hp, wp))),
-                    mask=np.array(in_ring.view(slot, "mask", (1, hp, wp))),
-                )
+        # Views into the ring, not copies: infer() stacks them into its batch anyway, and the
+        # slots go back to the readers only once the batch is done with them.
+        samples = [
+            Sample(
+                rgb8=in_ring.view(slot, "rgb8", (h, w, 3)),
+                hole=in_ring.view(slot, "hole", (h, w)),
+                image=in_ring.view(slot, "image", (3, hp, wp)),
+                gray=in_ring.view(slot, "gray", (1, hp, wp)),
+                edges=in_ring.view(slot, "edges", (1, hp, wp)),
+                mask=in_ring.view(slot, "mask", (1, hp, wp)),
             )
-            free_in.put(slot)
+            for _index, slot, (h, w, hp, wp) in items
+        ]
         t0 = time.perf_counter()
         outputs = inpainter.batch(samples)
         stats.engine_busy_s += time.perf_counter() - t0
+        del samples
+        for _index, slot, _info in items:
+            free_in.put(slot)
         for (index, _, _), out in zip(items, outputs, strict=True):
             emit(index, out)
 
