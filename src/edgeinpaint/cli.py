@@ -234,6 +234,9 @@ def run(
         2, min=1, help="Reader processes (writers: half as many) of the shared-memory pipeline."
     ),
     in_process: bool = typer.Option(False, help="Run everything in this process (the simple path; identical outputs)."),
+    blend: str = typer.Option(
+        "auto", help="Composite: 'paste' (the paper), 'poisson' (gradient-domain), or 'auto' (the weights' choice)."
+    ),
     hd_strategy: str = typer.Option("crop", help="Above --hd-trigger: crop (around holes), resize, or original."),
     hd_trigger: int = typer.Option(1024, help="Longer side (px) above which --hd-strategy applies."),
     resize_limit: int = typer.Option(1024, help="Longer side for --hd-strategy resize."),
@@ -282,6 +285,7 @@ def run(
         backend, weights, artifacts, threads, canny_backend, precision, open_onnxruntime, open_torch, cuda_graph
     )
     inpainter.edge_source = edge_source
+    _set_blend(inpainter, blend)
     inpainter.hd = HDConfig(strategy=strategy, trigger=hd_trigger, resize_limit=resize_limit)
     load, write = (
         LoadOptions(alpha_mask=alpha, strict=strict),
@@ -381,6 +385,17 @@ def canny_command(
         raise typer.Exit(1)
 
 
+def _set_blend(inpainter: Any, blend: str) -> None:
+    """Apply --blend: 'auto' keeps the weights' recorded composite."""
+    from edgeinpaint.weights.format import BLENDS
+
+    if blend == "auto":
+        return
+    if blend not in BLENDS:
+        raise EdgeInpaintError(f"--blend {blend!r}: expected auto, {', '.join(BLENDS)}")
+    inpainter.blend = blend
+
+
 def _open_inpainter(
     backend: specs.Backend,
     weights: str | None,
@@ -470,6 +485,9 @@ def evaluate(
     baseline: list[str] | None = typer.Option(None, help="OpenCV baseline(s) in the same run: telea, ns."),
     report: Path | None = typer.Option(None, help="Write results (.json with per-image rows, or .csv summary)."),
     threads: int | None = typer.Option(None, help="CPU threads."),
+    blend: str = typer.Option(
+        "auto", help="Composite: 'paste' (the paper), 'poisson' (gradient-domain), or 'auto' (the weights' choice)."
+    ),
 ) -> None:
     """PSNR / SSIM / L1 of the composite, overall and by hole-ratio bin, against OpenCV baselines."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -504,6 +522,7 @@ def evaluate(
     inpainter = open_onnxruntime(
         cached_artifacts(resolve_weights(weights), progress=lambda m: err_console.print(m)), threads=threads
     )
+    _set_blend(inpainter, blend)
     methods: dict[str, Callable[..., Any]] = {
         "edgeinpaint": lambda rgb, hole: inpainter(Decoded(rgb, None, Path("x")), hole)
     }

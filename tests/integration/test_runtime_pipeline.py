@@ -66,6 +66,8 @@ def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
         ("inproc", ["--in-process"]),
         ("mp1", ["--workers", "2"]),
         ("mp4", ["--workers", "2", "--batch-size", "4"]),
+        ("inproc_poisson", ["--in-process", "--blend", "poisson"]),
+        ("mp4_poisson", ["--workers", "2", "--batch-size", "4", "--blend", "poisson"]),
     ):
         code, text = run_cli(
             "-i", str(images), "-m", str(masks), "-o", str(tmp_path / label), "--artifacts", str(tiny_artifacts), *extra
@@ -74,6 +76,9 @@ def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
         outs[label] = tree(tmp_path / label)
     assert len(outs["inproc"]) == 8 and "nested/astronaut4.png" not in outs["inproc"]
     assert outs["inproc"] == outs["mp1"] == outs["mp4"]
+    assert outs["inproc_poisson"] == outs["mp4_poisson"] != outs["inproc"]
+    code, text = run_cli("-i", str(images), "-m", str(masks), "--artifacts", str(tiny_artifacts), "--blend", "feather")
+    assert code == 1 and "--blend 'feather'" in text
     assert shm_segments() == before
 
 

@@ -113,3 +113,28 @@ def test_build_reports_missing_network(tiny_weights: Path, tmp_path: Path) -> No
     save_weights(weights, path)
     with pytest.raises(WeightsError, match="expected a inpaint_generator"):
         load_weights(path).build("inpaint_generator")
+
+
+def test_blend_is_a_serving_setting_of_the_weights(tiny_weights: Path, tmp_path: Path) -> None:
+    import dataclasses
+    import json
+
+    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.runtime.pipeline import open_onnxruntime
+
+    weights = load_weights(tiny_weights)
+    assert weights.blend == "paste"  # files without the key: the paper's composite
+    path = tmp_path / "poisson.safetensors"
+    save_weights(dataclasses.replace(weights, blend="poisson"), path)
+    assert load_weights(path).blend == "poisson"
+    export_artifacts(ExportConfig(weights=path, output=tmp_path / "art"))
+    assert open_onnxruntime(tmp_path / "art").blend == "poisson"
+    # An unknown value is refused with the file named.
+    from safetensors.numpy import load_file, save_file
+
+    meta = weights.metadata()
+    meta["blend"] = "feather"
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(str(tiny_weights)), str(bad), metadata={"edgeinpaint": json.dumps(meta)})
+    with pytest.raises(WeightsError, match=r"bad\.safetensors.*feather"):
+        load_weights(tmp_path / "bad.safetensors")

@@ -69,6 +69,7 @@ def weights_record(weights: Weights) -> dict[str, object]:
         "sha256": weights.sha256,
         "architecture": weights.architecture.to_json(),
         "canny": weights.canny.to_json(),
+        "blend": weights.blend,
         "provenance": weights.provenance,
     }
 

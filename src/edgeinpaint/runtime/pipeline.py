@@ -29,6 +29,8 @@ class Inpainter:
         edge: edge generator engine. inpaint: inpaint generator engine.
         canny: Canny stage. edge_source: composite (default) or raw edges for the inpaint generator.
         hd: high-resolution strategy for large images.
+        blend: how the output is composited: "paste" (the paper) or "poisson"; the weights'
+            recorded choice unless overridden.
     """
 
     edge: Engine
@@ -37,6 +39,7 @@ class Inpainter:
     edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE
     hd: HDConfig = field(default_factory=HDConfig)
     canny_spec: CannySpec | None = None
+    blend: str = "paste"
 
     def __call__(self, decoded: Decoded, hole: np.ndarray) -> np.ndarray:
         """Inpaint one decoded image; returns (H, W, 3) uint8 (the input itself when nothing is a hole)."""
@@ -54,7 +57,7 @@ class Inpainter:
     def batch(self, samples: list[Sample]) -> list[np.ndarray]:
         """Inpaint preprocessed samples of one padded size; (H, W, 3) uint8 each."""
         outputs = infer(samples, self.edge, self.inpaint, self.edge_source)
-        return [composite(s, o) for s, o in zip(samples, outputs, strict=True)]
+        return [composite(s, o, self.blend) for s, o in zip(samples, outputs, strict=True)]
 
     def close(self) -> None:
         self.edge.close()
@@ -109,7 +112,13 @@ def open_onnxruntime(
         if entry is None:
             raise ArtifactError(f"{artifacts}: no canny.onnx in the manifest; re-run `edgeinpaint export`")
         spec = CannySpec(canny, params, verify_file(artifacts, entry))
-    return Inpainter(edge=engines[0], inpaint=engines[1], canny=make_canny(spec, threads), canny_spec=spec)
+    return Inpainter(
+        edge=engines[0],
+        inpaint=engines[1],
+        canny=make_canny(spec, threads),
+        canny_spec=spec,
+        blend=str(manifest.weights.get("blend", "paste")),
+    )
 
 
 def open_torch(
@@ -141,7 +150,7 @@ def open_torch(
         threads,
     )
     spec = CannySpec(canny, weights.canny)
-    return Inpainter(edge=edge, inpaint=inpaint, canny=make_canny(spec, threads), canny_spec=spec)
+    return Inpainter(edge=edge, inpaint=inpaint, canny=make_canny(spec, threads), canny_spec=spec, blend=weights.blend)
 
 
 @dataclass

@@ -86,15 +86,17 @@ def infer(
     return np.asarray(inpaint.run({"image": image, "edges": guide, "mask": mask})["inpainted"])
 
 
-def composite(sample: Sample, output: np.ndarray) -> np.ndarray:
+def composite(sample: Sample, output: np.ndarray, blend: str = "paste") -> np.ndarray:
     """Crop the padding, round the hole to uint8 and keep every known pixel byte-identical.
 
     Args:
         output: (3, Hp, Wp) raw inpaint output in [0, 1].
+        blend: "paste" (the paper) or "poisson" (runtime/blend.py).
 
     Returns:
         (H, W, 3) uint8.
     """
+    from edgeinpaint.runtime.blend import blend as blend_into
+
     h, w = sample.size
-    painted = to_uint8(output[:, :h, :w].transpose(1, 2, 0))
-    return np.where(sample.hole[..., None], painted, sample.rgb8)
+    return blend_into(output[:, :h, :w].transpose(1, 2, 0), sample.rgb8, sample.hole, blend)

@@ -52,6 +52,12 @@ class TrainConfig:
     #: / mean(mask)); lower values focus a small, briefly trained model on the hole, which is all
     #: the composite keeps.
     l1_known_weight: float = 1.0
+    #: Weight of an L1 loss on image gradients (finite differences) over the hole and its border.
+    #: 0 = the paper. With the Poisson composite (``blend = "poisson"``) only the output's gradients
+    #: reach the image, so a model meant for it is trained on them (see weights/bundled/MODEL_CARD.md).
+    gradient_weight: float = 0.0
+    #: Serving composite recorded in the weights: "paste" (the paper) or "poisson".
+    blend: str = "paste"
     perceptual_weight: float = 0.1
     style_weight: float = 250.0
     inpaint_adv_weight: float = 0.1
@@ -80,6 +86,10 @@ class TrainConfig:
     val_size: int = 16
 
     def validate(self) -> None:
+        from edgeinpaint.weights.format import BLENDS
+
+        if self.blend not in BLENDS:
+            raise EdgeInpaintError(f"unknown blend {self.blend!r}; expected one of {', '.join(BLENDS)}")
         if self.stage not in STAGES:
             raise EdgeInpaintError(f"unknown stage {self.stage!r}; expected one of {', '.join(STAGES)}")
         if self.amp not in ("none", "bf16", "fp16"):

@@ -28,7 +28,7 @@ from edgeinpaint.models.edge_generator import edge_input
 from edgeinpaint.models.inpaint_generator import inpaint_input
 from edgeinpaint.trainer.config import TrainConfig
 from edgeinpaint.trainer.data import CropPolicy, InpaintingDataset, collate, list_images
-from edgeinpaint.trainer.losses import AdversarialLoss, VGG19Loss, feature_matching, find_vgg19
+from edgeinpaint.trainer.losses import AdversarialLoss, VGG19Loss, feature_matching, find_vgg19, gradient_l1
 from edgeinpaint.trainer.masks import MaskSampler
 from edgeinpaint.weights.format import CannyParams, save_weights, weights_from_modules
 
@@ -301,6 +301,7 @@ class Trainer:
                     "iteration": self.iteration,
                     "config": self.config.to_json(),
                 },
+                blend=self.config.blend,
             ),
             self.out / "weights.safetensors",
         )
@@ -397,6 +398,10 @@ class Trainer:
                 l1 = (raw - image).abs().mul(weight).mean() * c.l1_weight / mask.mean().clamp_min(1e-3)
                 total = adv + l1
                 logs["inpaint_adv"], logs["inpaint_l1"] = adv.detach(), l1.detach()
+                if c.gradient_weight > 0:
+                    grad = gradient_l1(raw, image, mask) * c.gradient_weight
+                    logs["inpaint_gradient"] = grad.detach()
+                    total = total + grad
                 if self.vgg is not None:
                     perc = self.vgg.perceptual(raw.float(), image) * c.perceptual_weight
                     style = self.vgg.style((raw * mask).float(), image * mask) * c.style_weight
@@ -469,6 +474,8 @@ class Trainer:
             if "inpaint_generator" in self.nets:
                 raw = self.nets["inpaint_generator"].predict(s["image"], guide, m)
                 comp = raw * m + s["image"] * (1 - m)
+                if self.config.blend != "paste":  # what serving will do with this output
+                    comp = _served_composite(raw, s["image"], m, self.config.blend)
                 mse = float(((comp - s["image"]) ** 2).mean())
                 metrics["psnr"] = 10 * math.log10(1.0 / max(mse, 1e-10))
                 metrics["hole_l1"] = float((comp - s["image"]).abs().sum() / (3 * m.sum()).clamp_min(1))
@@ -477,6 +484,20 @@ class Trainer:
         for name, net in self.nets.items():
             net.train(name in self.trained)
         return totals
+
+
+def _served_composite(raw: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, blend: str) -> torch.Tensor:
+    """(1, 3, H, W) composite as the runtime makes it (runtime/blend.py), back in [0, 1]."""
+    from edgeinpaint.images import to_uint8
+    from edgeinpaint.runtime.blend import blend as blend_into
+
+    out = blend_into(
+        raw[0].permute(1, 2, 0).float().cpu().numpy(),
+        to_uint8(image[0].permute(1, 2, 0).cpu().numpy()),
+        mask[0, 0].cpu().numpy() > 0.5,
+        blend,
+    )
+    return torch.from_numpy(out / 255.0).permute(2, 0, 1)[None].to(raw.device, raw.dtype)
 
 
 def train(

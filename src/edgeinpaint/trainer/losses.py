@@ -158,3 +158,24 @@ class VGG19Loss(nn.Module):
             (nn.functional.l1_loss(self.gram(fx[k]), self.gram(fy[k])) for k in self.style_layers),
             torch.zeros((), device=x.device),
         )
+
+
+def gradient_l1(output: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """L1 between forward differences of ``output`` and ``truth`` where either pixel is in the hole.
+
+    A difference between a hole pixel and its known neighbour counts: that is the seam the Poisson
+    composite has to honour. Normalised by the number of such differences.
+
+    Args:
+        output, truth: (N, C, H, W). mask: (N, 1, H, W), 1 = hole.
+    """
+    total = output.new_zeros(())
+    count = output.new_zeros(())
+    for dim in (2, 3):
+        d_out = output.diff(dim=dim)
+        d_truth = truth.diff(dim=dim)
+        n = mask.size(dim)
+        touch = torch.maximum(mask.narrow(dim, 0, n - 1), mask.narrow(dim, 1, n - 1))
+        total = total + ((d_out - d_truth).abs() * touch).sum()
+        count = count + touch.sum() * output.size(1)
+    return total / count.clamp_min(1.0)

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 METADATA_KEY = "edgeinpaint"
 NETWORKS = ("edge_generator", "inpaint_generator")
+#: Serving composites a weights file may ask for (see Weights.blend).
+BLENDS = ("paste", "poisson")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Weights:
         tensors: network name -> state dict (numpy float32 arrays, folded).
         architecture: generator hyper-parameters.
         canny: Canny settings for serving.
+        blend: how the raw output is composited when serving: "paste" (the paper: output in the
+            hole, input outside) or "poisson" (the output's gradients, boundary from the input;
+            runtime/blend.py). A serving setting of the weights, like Canny's.
         provenance: free-form origin information (source files, iteration, command).
         path: file the weights came from, if any. sha256: that file's digest.
     """
@@ -66,6 +71,7 @@ class Weights:
     tensors: dict[str, dict[str, np.ndarray]]
     architecture: Architecture = field(default_factory=Architecture)
     canny: CannyParams = field(default_factory=CannyParams)
+    blend: str = "paste"
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     sha256: str | None = None
@@ -75,6 +81,7 @@ class Weights:
             "format": FORMAT_VERSION,
             "architecture": self.architecture.to_json(),
             "canny": self.canny.to_json(),
+            "blend": self.blend,
             "networks": sorted(self.tensors),
             "provenance": self.provenance,
         }
@@ -181,6 +188,9 @@ def load_weights(path: Path) -> Weights:
         meta = json.loads(meta_raw)
         arch = Architecture.from_json(meta["architecture"])
         canny = CannyParams(**{k: float(v) for k, v in meta["canny"].items()})
+        blend = str(meta.get("blend", "paste"))
+        if blend not in BLENDS:
+            raise ValueError(f"blend {blend!r} is not one of {', '.join(BLENDS)}")
     except (ValueError, KeyError, TypeError) as exc:
         raise WeightsError(f"{path}: invalid edgeinpaint metadata ({exc})") from exc
     if int(meta.get("format", 0)) > FORMAT_VERSION:
@@ -195,6 +205,7 @@ def load_weights(path: Path) -> Weights:
         tensors=tensors,
         architecture=arch,
         canny=canny,
+        blend=blend,
         provenance=dict(meta.get("provenance", {})),
         path=path,
         sha256=sha256_file(path),
@@ -207,6 +218,7 @@ def weights_from_modules(
     architecture: Architecture,
     canny: CannyParams,
     provenance: dict[str, Any],
+    blend: str = "paste",
 ) -> Weights:
     """Fold spectral norm and collect both generators into a :class:`Weights`."""
     from edgeinpaint.models.blocks import fold_spectral_norm
@@ -215,4 +227,4 @@ def weights_from_modules(
     for name, module in (("edge_generator", edge_generator), ("inpaint_generator", inpaint_generator)):
         if module is not None:
             tensors[name] = {k: v.detach().cpu().float().numpy() for k, v in fold_spectral_norm(module).items()}
-    return Weights(tensors=tensors, architecture=architecture, canny=canny, provenance=provenance)
+    return Weights(tensors=tensors, architecture=architecture, canny=canny, blend=blend, provenance=provenance)
