@@ -67,10 +67,19 @@ def test_cpp_canny_is_bit_exact(build: Path, tmp_path: Path) -> None:
         assert ref.sum() > 0 and np.array_equal(got, ref), name
 
 
-def test_cpp_host_matches_python(build: Path, tiny_artifacts: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("blend", ["paste", "poisson"])
+def test_cpp_host_matches_python(build: Path, tiny_artifacts: Path, tmp_path: Path, blend: str) -> None:
     from typer.testing import CliRunner
 
     from edgeinpaint.cli import app
+
+    if blend != "paste":  # the same files, with weights that ask for the Poisson composite
+        artifacts = tmp_path / "artifacts"
+        shutil.copytree(tiny_artifacts, artifacts)
+        manifest = json.loads((artifacts / "manifest.json").read_text())
+        manifest["weights"]["blend"] = blend
+        (artifacts / "manifest.json").write_text(json.dumps(manifest))
+        tiny_artifacts = artifacts
 
     images, masks = tmp_path / "images", tmp_path / "masks"
     images.mkdir()

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "blend.hpp"
 #include "manifest.hpp"
 
 namespace edgeinpaint {
@@ -33,6 +34,7 @@ Inpainter Inpainter::load(const std::string& dir, const Options& options) {
   const Manifest m = read_manifest(dir, options.precision);
   Inpainter p;
   p.canny_ = m.canny;
+  p.blend_ = m.blend;
   auto make = options.engine == EngineKind::OpenCV ? make_opencv_engine : make_ort_engine;
   p.edge_ = make(m.edge);
   p.inpaint_ = make(m.inpaint);
@@ -90,6 +92,10 @@ cv::Mat Inpainter::inpaint(const cv::Mat& rgb, const cv::Mat& mask) const {
   const cv::Mat out = inpaint_->run({{"image", image_b}, {"edges", guide}, {"mask", mask_b}});
   const float* op = out.ptr<float>();
   cv::Mat result = rgb.clone();
+  if (blend_ == "poisson") {
+    poisson_blend(op, hp, wp, rgb, mask, result);
+    return result;
+  }
   for (int y = 0; y < h; ++y) {
     const unsigned char* mk = mask.ptr<unsigned char>(y);
     cv::Vec3b* dst = result.ptr<cv::Vec3b>(y);

@@ -49,6 +49,9 @@ Manifest read_manifest(const std::string& dir, const std::string& precision) {
   } catch (const std::exception& e) {
     throw Error(path + ": no weights.canny settings (" + std::string(e.what()) + ")");
   }
+  out.blend = m.at("weights").value("blend", std::string("paste"));
+  if (out.blend != "paste" && out.blend != "poisson")
+    throw Error(path + ": unknown weights.blend '" + out.blend + "'; this host knows paste and poisson");
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"edge_generator", {"gray", "edges", "mask"}}, {"inpaint_generator", {"image", "edges", "mask"}}};
   for (const auto& entry : m.at("files")) {

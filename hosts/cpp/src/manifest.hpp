@@ -8,6 +8,7 @@ namespace edgeinpaint {
 struct Manifest {
   std::string edge, inpaint;  // verified ONNX paths
   CannyParams canny;
+  std::string blend = "paste";  // weights.blend: "paste" (the paper) or "poisson"
 };
 
 std::string sha256_file(const std::string& path);

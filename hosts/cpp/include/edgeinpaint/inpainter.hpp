@@ -44,10 +44,12 @@ class Inpainter {
   std::vector<cv::Mat> inpaint_batch(const std::vector<cv::Mat>& rgbs, const std::vector<cv::Mat>& masks) const;
 
   const CannyParams& canny_params() const { return canny_; }
+  const std::string& blend() const { return blend_; }
 
  private:
   std::shared_ptr<Engine> edge_, inpaint_;
   CannyParams canny_;
+  std::string blend_ = "paste";
 };
 
 std::shared_ptr<Engine> make_opencv_engine(const std::string& onnx_path);
