@@ -24,7 +24,7 @@ def test_canny_cli_backends_agree_with_skimage(tmp_path: Path) -> None:
         Image.fromarray((hole_mask(97, 97, seed=i) * 255).astype(np.uint8)).save(masks / f"{name}.png")
     (images / "broken.png").write_bytes(b"nope")
     outs = {}
-    for backend in ("onnxruntime", "reference"):
+    for backend in ("onnxruntime", "fast", "reference"):
         out = tmp_path / backend
         result = runner.invoke(
             app,
@@ -53,3 +53,5 @@ def test_canny_cli_backends_agree_with_skimage(tmp_path: Path) -> None:
         hole = np.asarray(Image.open(masks / name)) > 127
         ref = canny_reference(rgb_to_gray(rgb / 255.0), 1.5, 0.1, 0.2, known=~hole)
         assert np.array_equal(edges > 0, ref)
+        fast = outs["fast"][name] > 0
+        assert 2 * (fast & ref).sum() / (fast.sum() + ref.sum()) >= 0.999

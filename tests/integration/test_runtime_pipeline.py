@@ -68,6 +68,9 @@ def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
         ("mp4", ["--workers", "2", "--batch-size", "4"]),
         ("inproc_poisson", ["--in-process", "--blend", "poisson"]),
         ("mp4_poisson", ["--workers", "2", "--batch-size", "4", "--blend", "poisson"]),
+        ("inproc_exact", ["--in-process", "--canny", "exact"]),
+        ("mp1_exact", ["--workers", "2", "--canny", "exact"]),
+        ("inproc_reference", ["--in-process", "--canny", "reference"]),
     ):
         code, text = run_cli(
             "-i", str(images), "-m", str(masks), "-o", str(tmp_path / label), "--artifacts", str(tiny_artifacts), *extra
@@ -77,6 +80,8 @@ def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
     assert len(outs["inproc"]) == 8 and "nested/astronaut4.png" not in outs["inproc"]
     assert outs["inproc"] == outs["mp1"] == outs["mp4"]
     assert outs["inproc_poisson"] == outs["mp4_poisson"] != outs["inproc"]
+    # The exact graph gives skimage's edges, so the same bytes as the skimage reference.
+    assert outs["inproc_exact"] == outs["mp1_exact"] == outs["inproc_reference"]
     code, text = run_cli("-i", str(images), "-m", str(masks), "--artifacts", str(tiny_artifacts), "--blend", "feather")
     assert code == 1 and "--blend 'feather'" in text
     assert shm_segments() == before

@@ -90,15 +90,31 @@ def test_thresholds_follow_skimage_rounding() -> None:
 
 
 def test_float32_graph_f1() -> None:
-    """The float32 graph (TensorRT, fused model) differs only at float rounding: F1 >= 0.999."""
-    g = GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=False))
-    for name in ("astronaut", "coffee", "chelsea"):
-        gray = gray_of(name, 256)
-        known = ~hole_mask(256, 256)
+    """The float32 graphs (TensorRT/fused: MaxPool hysteresis; ``--canny fast``: bit-parallel)
+    differ from skimage only at float rounding (F1 >= 0.999) and agree with each other exactly."""
+    maxpool = GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=False))
+    bits = GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=False, hysteresis="bits"))
+    for i, name in enumerate(("astronaut", "coffee", "chelsea")):
+        gray = gray_of(name, 256 - 37 * i)
+        known = ~hole_mask(*gray.shape, seed=i)
         ref = canny_reference(gray, 2.0, 0.1, 0.2, known=known)
-        got = g(gray, known)
+        got = maxpool(gray, known)
         f1 = 2 * (got & ref).sum() / (got.sum() + ref.sum())
         assert f1 >= 0.999, name
+        assert np.array_equal(bits(gray, known), got), name
+
+
+def test_graph_variants_use_the_ops_their_runtime_has() -> None:
+    # TensorRT's parser has no BitShift/Bitwise* (onnx-tensorrt docs/operators.md): its graph keeps
+    # MaxPool and opset 17; the ONNX Runtime graphs use opset 18 bitwise ops.
+    trt = build_canny_model(2.0, 0.1, 0.2, exact=False)
+    assert trt.opset_import[0].version == 17
+    assert not {n.op_type for n in trt.graph.node} & {"BitShift", "BitwiseOr", "BitwiseAnd", "Where"}
+    for model in (build_canny_model(2.0, 0.1, 0.2), build_canny_model(2.0, 0.1, 0.2, exact=False, hysteresis="bits")):
+        assert model.opset_import[0].version == 18
+        assert {p.key: p.value for p in model.metadata_props}["canny_hysteresis"] == "bits"
+    with pytest.raises(ValueError, match="hysteresis"):
+        build_canny_model(2.0, 0.1, 0.2, hysteresis="scan")
 
 
 def test_onnx_checker_and_metadata() -> None:
@@ -108,4 +124,4 @@ def test_onnx_checker_and_metadata() -> None:
     onnx.checker.check_model(model, full_check=True)
     meta = {p.key: p.value for p in model.metadata_props}
     assert meta["canny_sigma"] == "2.5"
-    assert {n.op_type for n in model.graph.node} >= {"Loop", "MaxPool"}
+    assert {n.op_type for n in model.graph.node} >= {"Loop", "MaxPool", "BitShift"}

@@ -1,10 +1,15 @@
-"""Canny benchmark: the exact graph on ONNX Runtime CPU vs skimage vs cv2.Canny, as ratios in one run.
+"""Canny benchmark: the graphs on ONNX Runtime CPU vs skimage vs cv2.Canny, as ratios in one run.
 
-    python -m edgeinpaint.benchmarks.canny --sizes 256,512,1024 --repeat 7
+Graphs: ``exact`` (canny.onnx, float64, bit-identical with skimage), ``fast`` (canny.fast.onnx,
+float32 with bit-parallel hysteresis; its F1 against skimage is printed), and the float32 graph
+built for TensorRT (MaxPool hysteresis) run on ONNX Runtime for reference.
 
-Also reports the Canny share of the per-image pipeline time at 256² (graph Canny + both generators
-of the given weights on ONNX Runtime). cv2.Canny is a different algorithm (no masked blur, L1/L2
-norm choice, 45° rounding): listed as the speed reference users ask about, not a substitute.
+    python -m edgeinpaint.benchmarks.canny --sizes 256,512,1024 --weights demo
+
+With --weights, also the Canny share of one 256² image through the single-process pipeline (decode,
+Canny, both generators, composite, encode) for the exact and fast graphs. cv2.Canny is a different
+algorithm (no masked blur, L1/L2 norm choice, 45° rounding): listed as the speed reference users
+ask about, not a substitute.
 """
 
 from __future__ import annotations
@@ -51,8 +56,11 @@ def run(sizes: list[int], repeat: int, threads: int | None, weights: str | None)
     from edgeinpaint.canny.stage import GraphCanny
     from edgeinpaint.trainer.masks import MaskSampler
 
-    graph = GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=True), threads=threads)
-    graph32 = GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=False), threads=threads)
+    graphs = {
+        "exact": GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=True), threads=threads),
+        "fast": GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=False, hysteresis="bits"), threads=threads),
+        "fp32_tensorrt_graph": GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=False), threads=threads),
+    }
     base = skimage.data.astronaut()
     rows: list[dict[str, float | int | str]] = []
     for n in sizes:
@@ -60,63 +68,62 @@ def run(sizes: list[int], repeat: int, threads: int | None, weights: str | None)
         gray = rgb_to_gray(rgb / 255.0)
         known = ~MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.3)).sample(np.random.default_rng(0), n, n)
         g8 = np.round(gray * 255).astype(np.uint8)
-        assert np.array_equal(graph(gray, known), canny(gray, 2.0, 0.1, 0.2, mask=known))
+        ref = canny(gray, 2.0, 0.1, 0.2, mask=known)
+        assert np.array_equal(graphs["exact"](gray, known), ref)
+        fast = graphs["fast"](gray, known)
         blurred = functools.partial(cv2.GaussianBlur, g8, (0, 0), 2.0)
-        ms = _interleaved_ms(
-            {
-                "graph": functools.partial(graph, gray, known),
-                "graph32": functools.partial(graph32, gray, known),
-                "skimage": functools.partial(canny, gray, 2.0, 0.1, 0.2, mask=known),
-                "cv2": lambda: cv2.Canny(blurred(), 25, 51, L2gradient=True),  # noqa: B023
-            },
-            repeat,
-        )
-        t_graph, t_graph32, t_sk, t_cv = ms["graph"], ms["graph32"], ms["skimage"], ms["cv2"]
-        rows.append(
-            {
-                "size": n,
-                "graph_fp64_ms": round(t_graph, 2),
-                "graph_fp32_ms": round(t_graph32, 2),
-                "skimage_ms": round(t_sk, 2),
-                "cv2_ms": round(t_cv, 2),
-                "skimage_over_graph": round(t_sk / t_graph, 3),
-                "skimage_over_graph_fp32": round(t_sk / t_graph32, 3),
-                "cv2_over_graph": round(t_cv / t_graph, 3),
-            }
-        )
+        fns: dict[str, Callable[[], object]] = {k: functools.partial(g, gray, known) for k, g in graphs.items()}
+        fns["skimage"] = functools.partial(canny, gray, 2.0, 0.1, 0.2, mask=known)
+        fns["cv2"] = lambda: cv2.Canny(blurred(), 25, 51, L2gradient=True)  # noqa: B023
+        ms = _interleaved_ms(fns, repeat)
+        row: dict[str, float | int | str] = {"size": n}
+        row.update({f"{k}_ms": round(v, 2) for k, v in ms.items()})
+        for k in graphs:
+            row[f"skimage_over_{k}"] = round(ms["skimage"] / ms[k], 3)
+        row["fast_f1_vs_skimage"] = round(float(2 * (fast & ref).sum() / max(1, fast.sum() + ref.sum())), 6)
+        rows.append(row)
     if weights is not None:
-        rows.append(_pipeline_share(weights, graph, repeat))
+        for backend in ("exact", "fast"):
+            rows.append(_pipeline_share(weights, backend, repeat))
     return rows
 
 
-def _pipeline_share(weights: str, graph: object, repeat: int) -> dict[str, float | int | str]:
-    """Canny's share of one 256² image through the whole single-process pipeline."""
+def _pipeline_share(weights: str, backend: str, repeat: int) -> dict[str, float | int | str]:
+    """Canny's share of one 256² image through the single-process pipeline: decode a PNG, Canny,
+    both generators, composite, encode a PNG (what ``edgeinpaint run --in-process`` does per image)."""
+    import tempfile
+
     import cv2
     import skimage.data
+    from PIL import Image
 
+    from edgeinpaint.canny.reference import rgb_to_gray
+    from edgeinpaint.canny.stage import CannyBackend
     from edgeinpaint.export.artifacts import cached_artifacts
-    from edgeinpaint.images import Decoded
+    from edgeinpaint.images import decode_image, encode_image
     from edgeinpaint.runtime.pipeline import open_onnxruntime
     from edgeinpaint.trainer.masks import MaskSampler
     from edgeinpaint.weights.registry import resolve_weights
 
-    inpainter = open_onnxruntime(cached_artifacts(resolve_weights(weights)))
+    inpainter = open_onnxruntime(cached_artifacts(resolve_weights(weights)), canny=CannyBackend(backend))
     rgb = cv2.resize(skimage.data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
     hole = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.3)).sample(np.random.default_rng(0), 256, 256)
-    decoded = Decoded(rgb, None, Path("x.png"))
-    from edgeinpaint.canny.reference import rgb_to_gray
-
     gray = rgb_to_gray(rgb / 255.0)
-    ms = _interleaved_ms(
-        {"total": lambda: inpainter(decoded, hole), "canny": lambda: inpainter.canny(gray, ~hole)}, repeat
-    )
-    t_total, t_canny = ms["total"], ms["canny"]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.png", Path(tmp) / "out.png"
+        Image.fromarray(rgb).save(src)
+
+        def one_image() -> None:
+            encode_image(inpainter(decode_image(src), hole), dst)
+
+        ms = _interleaved_ms({"total": one_image, "canny": lambda: inpainter.canny(gray, ~hole)}, repeat)
     return {
         "size": "pipeline@256",
         "weights": weights,
-        "pipeline_ms": round(t_total, 2),
-        "canny_ms": round(t_canny, 2),
-        "canny_share": round(t_canny / t_total, 4),
+        "canny": backend,
+        "image_ms": round(ms["total"], 2),
+        "canny_ms": round(ms["canny"], 2),
+        "canny_share": round(ms["canny"] / ms["total"], 4),
     }
 
 

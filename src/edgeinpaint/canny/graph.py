@@ -45,6 +45,8 @@ from edgeinpaint import specs
 
 #: Max number of loop iterations (a safety bound; convergence is the real exit).
 MAX_HYSTERESIS_ITERATIONS = 100_000
+#: Hysteresis implementations (identical results): bit-parallel words or float MaxPool.
+HYSTERESIS = ("bits", "maxpool")
 #: 3x3 dilations per loop iteration (one convergence test each).
 DILATIONS_PER_ITERATION = 4
 
@@ -140,7 +142,14 @@ def _sobel_exact(b: _Builder, x: str, axis: int) -> str:
 
 
 def build_canny_nodes(
-    b: _Builder, gray: str, known: str, sigma: float, low: float, high: float, exact: bool = True
+    b: _Builder,
+    gray: str,
+    known: str,
+    sigma: float,
+    low: float,
+    high: float,
+    exact: bool = True,
+    hysteresis: str | None = None,
 ) -> str:
     """Append the Canny subgraph to ``b``; returns the name of the (N, 1, H, W) float32 {0, 1} edge map.
 
@@ -149,8 +158,14 @@ def build_canny_nodes(
         known: (N, 1, H, W) float32, 1 = known pixel.
         exact: float64 with scipy's summation order (bit-exact with skimage; ONNX Runtime CPU),
             or float32 with Conv kernels (TensorRT, which has no float64, and the fused model).
+        hysteresis: "bits" (packed words, opset 18, ONNX Runtime) or "maxpool" (TensorRT);
+            default: bits for the exact graph, maxpool otherwise. Same edges either way.
     """
     from onnx import TensorProto
+
+    hysteresis = hysteresis or ("bits" if exact else "maxpool")
+    if hysteresis not in HYSTERESIS:
+        raise ValueError(f"hysteresis {hysteresis!r}: expected one of {HYSTERESIS}")
 
     dtype = np.float64 if exact else np.float32
     onnx_dtype = TensorProto.DOUBLE if exact else TensorProto.FLOAT
@@ -165,19 +180,18 @@ def build_canny_nodes(
             return _correlate1d(b, _correlate1d(b, x, kernel, 2, "constant", dtype), kernel, 3, "constant", dtype)
 
     else:
-        kv = b.const(kernel.astype(np.float32).reshape(1, 1, -1, 1), hint="gauss_v")
-        kh = b.const(kernel.astype(np.float32).reshape(1, 1, 1, -1), hint="gauss_h")
+        # Both channels (image, mask) in one grouped Conv per axis: half the calls of four.
+        kv = b.const(np.tile(kernel.astype(np.float32).reshape(1, 1, -1, 1), (2, 1, 1, 1)), hint="gauss_v")
+        kh = b.const(np.tile(kernel.astype(np.float32).reshape(1, 1, 1, -1), (2, 1, 1, 1)), hint="gauss_h")
 
         def blur(x: str) -> str:
-            return b.op("Conv", [b.op("Conv", [x, kv], pads=[r, 0, r, 0]), kh], pads=[0, r, 0, r])
+            vertical = b.op("Conv", [x, kv], pads=[r, 0, r, 0], group=2)
+            return b.op("Conv", [vertical, kh], pads=[0, r, 0, r], group=2)
 
     masked = b.op("Mul", [gray, known_d])
-    if exact:
-        # Blur image and mask as two channels of one tensor: half the ops, same arithmetic.
-        both = blur(b.op("Concat", [masked, known_d], axis=1))
-        blurred_image, blurred_known = b.op("Split", [both, b.const([1, 1], np.int64)], axis=1, outputs=2)
-    else:
-        blurred_image, blurred_known = blur(masked), blur(known_d)
+    # Blur image and mask as two channels of one tensor: half the ops, same arithmetic.
+    both = blur(b.op("Concat", [masked, known_d], axis=1))
+    blurred_image, blurred_known = b.op("Split", [both, b.const([1, 1], np.int64)], axis=1, outputs=2)
     # eps = float64 machine epsilon, as skimage (its value only matters where G(known) == 0).
     bleed = b.op("Add", [blurred_known, b.const(np.finfo(np.float64).eps, dtype)])
     smoothed = b.op("Div", [blurred_image, bleed], hint="smoothed")
@@ -265,7 +279,7 @@ def build_canny_nodes(
     #    changes. The fixed point is exactly the union of 8-connected candidate components that
     #    contain a strong pixel (skimage's ndi.label formulation). (Label propagation with pointer
     #    jumping was measured too: on photos it needed as many iterations, each 4x dearer.)
-    if exact:
+    if hysteresis == "bits":
         return _hysteresis_bits(b, candidate, strong)
     return _hysteresis_maxpool(b, candidate, strong)
 
@@ -391,6 +405,7 @@ def build_canny_model(
     rgb_input: bool = False,
     exact: bool = True,
     opset: int = specs.OPSET,
+    hysteresis: str | None = None,
 ) -> Any:
     """The Canny ONNX model.
 
@@ -400,7 +415,8 @@ def build_canny_model(
             coefficients instead of ``gray`` (N, 1, H, W).
         exact: float64 arithmetic in scipy's order (bit-exact with skimage; ``gray`` is float64)
             or float32 with Conv kernels (TensorRT, fused model).
-        opset: ONNX opset.
+        opset: ONNX opset (raised to 18 for the bit-parallel hysteresis).
+        hysteresis: see :func:`build_canny_nodes`.
 
     Returns:
         onnx.ModelProto with inputs ``gray`` (or ``image``) and ``known`` (1 = known), output
@@ -418,7 +434,8 @@ def build_canny_model(
         gray = b.op("Conv", [in_name, coeffs], hint="gray")
         if exact:
             gray = b.op("Cast", [gray], to=TensorProto.DOUBLE)
-    edges = build_canny_nodes(b, gray, "known", sigma, low, high, exact=exact)
+    hysteresis = hysteresis or ("bits" if exact else "maxpool")
+    edges = build_canny_nodes(b, gray, "known", sigma, low, high, exact=exact, hysteresis=hysteresis)
     b.nodes.append(helper.make_node("Identity", [edges], ["edges"]))
     dims = ["N", 3 if rgb_input else 1, "H", "W"]
     graph = helper.make_graph(
@@ -432,20 +449,28 @@ def build_canny_model(
         initializer=b.inits,
     )
     # The exact graph's bit-parallel hysteresis uses opset-18 bitwise ops (ONNX Runtime only).
-    opset = max(opset, 18) if exact else opset
+    opset = max(opset, 18) if hysteresis == "bits" else opset
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
     model.doc_string = f"skimage-exact Canny: sigma={sigma} low={low} high={high}"
     for key, value in (("sigma", sigma), ("low", low), ("high", high), ("exact", exact)):
         entry = model.metadata_props.add()
         entry.key, entry.value = f"canny_{key}", repr(float(value))
+    entry = model.metadata_props.add()
+    entry.key, entry.value = "canny_hysteresis", hysteresis
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
 def save_canny_model(
-    path: Path, sigma: float, low: float, high: float, exact: bool = True, opset: int = specs.OPSET
+    path: Path,
+    sigma: float,
+    low: float,
+    high: float,
+    exact: bool = True,
+    opset: int = specs.OPSET,
+    hysteresis: str | None = None,
 ) -> None:
     """Write a Canny graph with a gray input (``canny.onnx`` is the exact float64 one)."""
     import onnx
 
-    onnx.save(build_canny_model(sigma, low, high, exact=exact, opset=opset), str(path))
+    onnx.save(build_canny_model(sigma, low, high, exact=exact, opset=opset, hysteresis=hysteresis), str(path))

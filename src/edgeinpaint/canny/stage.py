@@ -1,4 +1,4 @@
-"""The runtime's Canny stage: the exact graph on ONNX Runtime (default) or the skimage reference."""
+"""The runtime's Canny stage: the fast float32 graph (default) or the exact graph on ONNX Runtime, or skimage."""
 
 from __future__ import annotations
 
@@ -18,9 +18,17 @@ CannyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 class CannyBackend(str, enum.Enum):
-    """Where Canny runs: ``graph`` = the exported ONNX graph on ONNX Runtime; ``reference`` = skimage."""
+    """Where Canny runs.
 
-    GRAPH = "graph"
+    ``fast`` (default): the float32 graph with bit-parallel hysteresis (canny.fast.onnx), 1.1-1.8x
+    faster than skimage on CPUs; F1 0.99999 against skimage on photos (15 of 1.68 M edge pixels
+    differ, where a float32 magnitude lies within rounding of a threshold or an NMS tie).
+    ``exact``: the float64 graph (canny.onnx) in scipy's summation order, bit-identical with
+    skimage, 1.5-2x slower than it. ``reference``: skimage itself.
+    """
+
+    EXACT = "exact"
+    FAST = "fast"
     REFERENCE = "reference"
 
 
@@ -29,8 +37,8 @@ class CannySpec:
     """Picklable recipe for a Canny stage (worker processes rebuild it with :func:`make_canny`).
 
     Attributes:
-        backend: graph or reference. params: sigma/thresholds. model: canny.onnx for the graph
-            (None = build the exact graph in memory).
+        backend: exact, fast or reference. params: sigma/thresholds. model: the exported graph
+            file (None = build the backend's graph in memory).
     """
 
     backend: CannyBackend
@@ -44,7 +52,7 @@ def make_canny(spec: CannySpec, threads: int | None = 1) -> CannyFn:
         return reference_canny(spec.params)
     if spec.model is not None:
         return GraphCanny(spec.model, threads=threads)
-    return graph_canny(spec.params, threads)
+    return graph_canny(spec.params, threads, fast=spec.backend is CannyBackend.FAST)
 
 
 def reference_canny(params: CannyParams) -> CannyFn:
@@ -57,7 +65,7 @@ def reference_canny(params: CannyParams) -> CannyFn:
 
 
 class GraphCanny:
-    """The exact Canny graph in an ONNX Runtime session.
+    """A Canny graph (exact or fast) in an ONNX Runtime session.
 
     Args:
         model: path to ``canny.onnx`` or a ModelProto (``edgeinpaint canny`` builds one in memory).
@@ -95,8 +103,9 @@ class GraphCanny:
         return self.batch(gray[None, None], known[None, None])[0, 0]
 
 
-def graph_canny(params: CannyParams, threads: int | None = None) -> GraphCanny:
-    """A :class:`GraphCanny` built in memory for ``params`` (exact float64 graph)."""
+def graph_canny(params: CannyParams, threads: int | None = None, fast: bool = False) -> GraphCanny:
+    """A :class:`GraphCanny` built in memory for ``params`` (exact float64 graph, or the fast one)."""
     from edgeinpaint.canny.graph import build_canny_model
 
-    return GraphCanny(build_canny_model(params.sigma, params.low, params.high, exact=True), threads=threads)
+    model = build_canny_model(params.sigma, params.low, params.high, exact=not fast, hysteresis="bits")
+    return GraphCanny(model, threads=threads)

@@ -154,14 +154,22 @@ def _export_canny(
     """The Canny graphs with the weights' settings, checked against skimage.
 
     ``canny.onnx`` is the exact float64 graph (ONNX Runtime; must match skimage bit for bit);
-    ``canny.fp32.onnx`` is the float32 graph for TensorRT, which has no float64 (F1 >= 0.999).
+    ``canny.fast.onnx`` the float32 graph with bit-parallel hysteresis (ONNX Runtime, ``--canny
+    fast``); ``canny.fp32.onnx`` the float32 graph with MaxPool hysteresis for TensorRT, which has
+    no float64 and no BitShift (onnx-tensorrt docs/operators.md). Float32 ones: F1 >= 0.999.
     """
     from edgeinpaint.canny.graph import gaussian_kernel, save_canny_model
     from edgeinpaint.canny.parity import canny_parity
 
-    for file, exact in (("canny.onnx", True), ("canny.fp32.onnx", False)):
+    for file, exact, hysteresis, tag in (
+        ("canny.onnx", True, "bits", "fp64"),
+        ("canny.fast.onnx", False, "bits", "fast"),
+        ("canny.fp32.onnx", False, "maxpool", "fp32"),
+    ):
+        file_opset = max(opset, 18) if hysteresis == "bits" else opset
         options: dict[str, object] = {
-            "opset": opset,
+            "opset": file_opset,
+            "hysteresis": hysteresis,
             "exporter": EXPORTER_VERSION,
             **weights.canny.to_json(),
             "exact": exact,
@@ -175,7 +183,15 @@ def _export_canny(
             progress(f"{file}: exporting")
         tmp = output / f".{file}.tmp"
         try:
-            save_canny_model(tmp, weights.canny.sigma, weights.canny.low, weights.canny.high, exact=exact, opset=opset)
+            save_canny_model(
+                tmp,
+                weights.canny.sigma,
+                weights.canny.low,
+                weights.canny.high,
+                exact=exact,
+                opset=opset,
+                hysteresis=hysteresis,
+            )
             mismatched, f1 = canny_parity(tmp, weights.canny)
             if (exact and mismatched) or f1 < CANNY_FP32_F1_FLOOR:
                 raise ExportError(
@@ -191,10 +207,10 @@ def _export_canny(
             ArtifactFile(
                 file=file,
                 role="canny",
-                precision="fp64" if exact else "fp32",
+                precision=tag,
                 inputs=[gray_spec, specs.CANNY_INPUTS[1].to_json()],
                 outputs=[s.to_json() for s in specs.CANNY_OUTPUTS],
-                opset=opset,
+                opset=file_opset,
                 sha256=sha256_file(output / file),
                 accuracy={"pixels_differing_from_skimage": mismatched, "f1_vs_skimage": round(f1, 6)},
                 options=options,

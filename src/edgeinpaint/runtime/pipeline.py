@@ -68,16 +68,17 @@ def open_onnxruntime(
     artifacts: Path,
     threads: int | None = None,
     precision: str = "fp32",
-    canny: CannyBackend = CannyBackend.GRAPH,
+    canny: CannyBackend = CannyBackend.FAST,
     backend: specs.Backend = specs.Backend.ONNXRUNTIME,
     cuda_graph: bool = False,
 ) -> Inpainter:
     """Load an artifacts directory (sha256-verified) on ONNX Runtime (any provider) or native TensorRT.
 
     Args:
-        canny: ``graph`` runs the exported exact Canny graph (canny.onnx), ``reference`` skimage;
-            both give identical edges (tests pin it). Canny runs on the CPU for every backend:
-            the exact graph is float64, which GPUs' TensorRT cannot run.
+        canny: ``fast`` (default) runs the exported float32 Canny graph (canny.fast.onnx),
+            ``exact`` the float64 one (canny.onnx), bit-identical with ``reference`` (skimage;
+            tests pin it). Canny runs on the CPU (ONNX Runtime) for every backend; it is a few
+            ms next to the generators and keeps the GPU free for them.
         cuda_graph: with the native TensorRT backend, replay CUDA graphs per input shape.
     """
     from edgeinpaint.runtime.engines.onnxruntime import OnnxRuntimeEngine
@@ -107,15 +108,18 @@ def open_onnxruntime(
             engines.append(OnnxRuntimeEngine(path, providers=ort_provider_options(backend, artifacts), threads=threads))
     params = CannyParams(**manifest.weights["canny"])
     spec = CannySpec(canny, params)
-    if canny is CannyBackend.GRAPH:
-        entry = manifest.find("canny", "fp64")
+    if canny is not CannyBackend.REFERENCE:
+        tag = "fp64" if canny is CannyBackend.EXACT else "fast"
+        entry = manifest.find("canny", tag)
         if entry is None:
-            raise ArtifactError(f"{artifacts}: no canny.onnx in the manifest; re-run `edgeinpaint export`")
+            raise ArtifactError(f"{artifacts}: no {tag} Canny graph in the manifest; re-run `edgeinpaint export`")
         spec = CannySpec(canny, params, verify_file(artifacts, entry))
     return Inpainter(
         edge=engines[0],
         inpaint=engines[1],
-        canny=make_canny(spec, threads),
+        # One thread unless told: the Canny graph is hundreds of small ops, where waking a second
+        # thread costs more than it saves (measured at 256²; readers use one thread too).
+        canny=make_canny(spec, threads or 1),
         canny_spec=spec,
         blend=str(manifest.weights.get("blend", "paste")),
     )
@@ -125,7 +129,7 @@ def open_torch(
     weights_path: Path,
     threads: int | None = None,
     device: str = "cpu",
-    canny: CannyBackend = CannyBackend.GRAPH,
+    canny: CannyBackend = CannyBackend.FAST,
 ) -> Inpainter:
     """Load a weights file into PyTorch modules (the reference backend)."""
     from edgeinpaint.errors import require_torch
