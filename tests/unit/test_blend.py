@@ -55,3 +55,20 @@ def test_poisson_edge_cases() -> None:
     assert np.allclose(c[0], (rgb[0, 1] / 255.0 + rgb[1, 0] / 255.0) / 2 - 0.3)
     with pytest.raises(ValueError, match="unknown blend"):
         blend(raw, rgb, single, "feather")
+
+
+def test_gradient_loss_ignores_colour_and_known_regions() -> None:
+    # The training term behind blend = "poisson": only differences touching the hole count, and a
+    # constant colour offset (which the Poisson composite removes) costs nothing.
+    import torch
+
+    from edgeinpaint.trainer.losses import gradient_l1
+
+    truth = torch.rand(2, 3, 32, 32)
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[..., 8:20, 10:24] = 1
+    assert gradient_l1(truth + 0.3, truth, mask).item() < 1e-6
+    far = torch.ones_like(mask)
+    far[..., 6:22, 8:26] = 0  # noise kept two pixels away from the hole
+    assert gradient_l1(truth + torch.rand_like(truth) * far, truth, mask).item() < 1e-6
+    assert gradient_l1(truth + torch.rand_like(truth) * mask, truth, mask).item() > 0.1
