@@ -129,24 +129,52 @@ def pipeline_vs_engine(weights: Path, n: int, tmp: Path, workers: int, rounds: i
     }
 
 
-def multiprocess_vs_inprocess(tiny_weights: Path, n: int, tmp: Path, workers: int) -> dict[str, float]:
+def multiprocess_vs_inprocess(tiny_weights: Path, n: int, tmp: Path, workers: int, rounds: int = 2) -> dict[str, Any]:
+    """(b): the same jobs in-process and through the pipeline, alternating, with CPU accounting.
+
+    The CPU seconds per image (this process + the pipeline's workers) bound what any
+    multi-process design can reach on this machine: ``cores × in-process wall / pipeline CPU``.
+    """
+    import os
+    import resource
+
     from edgeinpaint.export.artifacts import cached_artifacts
     from edgeinpaint.runtime.files import plan_jobs
     from edgeinpaint.runtime.pipeline import open_onnxruntime, run_jobs
-    from edgeinpaint.runtime.workers import run_pipeline
+    from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
+
+    def cpu_s() -> float:
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
     artifacts = cached_artifacts(tiny_weights)
     images = _photos(tmp / "b_images", n, 512)
     mask = _mask(tmp / "b_mask.png", 512)
-    out: dict[str, float] = {}
-    for mode in ("in_process", "pipeline"):
-        inpainter = open_onnxruntime(artifacts)
-        jobs = plan_jobs(images, mask, tmp / f"b_{mode}")
-        t0 = time.perf_counter()
-        summary = run_jobs(inpainter, jobs) if mode == "in_process" else run_pipeline(inpainter, jobs, workers=workers)
-        out[f"{mode}_images_per_s"] = round(len(summary.done) / (time.perf_counter() - t0), 3)
-    out["pipeline_over_in_process"] = round(out["pipeline_images_per_s"] / out["in_process_images_per_s"], 3)
-    return out
+    inpainter = open_onnxruntime(artifacts)
+    rows: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for mode in ("in_process", "pipeline"):
+            jobs = plan_jobs(images, mask, tmp / f"b_{mode}{r}")
+            stats = PipelineStats()
+            c0, t0 = cpu_s(), time.perf_counter()
+            if mode == "in_process":
+                summary = run_jobs(inpainter, jobs)
+            else:
+                summary = run_pipeline(inpainter, jobs, workers=workers, stats=stats)
+            wall, cpu = time.perf_counter() - t0, cpu_s() - c0
+            assert not summary.failed, summary.failed[:2]
+            rows.setdefault(f"{mode}_images_per_s", []).append(len(summary.done) / wall)
+            rows.setdefault(f"{mode}_cpu_ms_per_image", []).append(1e3 * cpu / len(summary.done))
+            if mode == "pipeline":
+                rows.setdefault("pipeline_startup_s", []).append(stats.startup_s)
+    mean = {k: sum(v) / len(v) for k, v in rows.items()}
+    cores = os.cpu_count() or 1
+    return {
+        **{k: [round(x, 3) for x in v] for k, v in rows.items()},
+        "pipeline_over_in_process": round(mean["pipeline_images_per_s"] / mean["in_process_images_per_s"], 3),
+        # The most any pipeline could reach with this much work per image on these cores.
+        "cpu_bound_ratio": round(cores * 1e3 / mean["in_process_images_per_s"] / mean["pipeline_cpu_ms_per_image"], 3),
+    }
 
 
 def hd_crop_vs_original(weights: Path) -> dict[str, float]:
