@@ -56,6 +56,8 @@ class TrainConfig:
     #: 0 = the paper. With the Poisson composite (``blend = "poisson"``) only the output's gradients
     #: reach the image, so a model meant for it is trained on them (see weights/bundled/MODEL_CARD.md).
     gradient_weight: float = 0.0
+    #: Pyramid levels of the gradient loss (1 = full resolution only).
+    gradient_scales: int = 1
     #: Serving composite recorded in the weights: "paste" (the paper) or "poisson".
     blend: str = "paste"
     perceptual_weight: float = 0.1

@@ -399,7 +399,7 @@ class Trainer:
                 total = adv + l1
                 logs["inpaint_adv"], logs["inpaint_l1"] = adv.detach(), l1.detach()
                 if c.gradient_weight > 0:
-                    grad = gradient_l1(raw, image, mask) * c.gradient_weight
+                    grad = gradient_l1(raw, image, mask, c.gradient_scales) * c.gradient_weight
                     logs["inpaint_gradient"] = grad.detach()
                     total = total + grad
                 if self.vgg is not None:

@@ -160,15 +160,29 @@ class VGG19Loss(nn.Module):
         )
 
 
-def gradient_l1(output: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def gradient_l1(output: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor, scales: int = 1) -> torch.Tensor:
     """L1 between forward differences of ``output`` and ``truth`` where either pixel is in the hole.
 
     A difference between a hole pixel and its known neighbour counts: that is the seam the Poisson
-    composite has to honour. Normalised by the number of such differences.
+    composite has to honour. Normalised by the number of such differences. With ``scales`` > 1 the
+    same is added on 2x, 4x, ... average-pooled images (the hole max-pooled): the Poisson composite
+    integrates the gradients, so a small bias that runs across a hole becomes a large colour error,
+    and coarse scales see it where single-pixel differences drown it in texture.
 
     Args:
-        output, truth: (N, C, H, W). mask: (N, 1, H, W), 1 = hole.
+        output, truth: (N, C, H, W). mask: (N, 1, H, W), 1 = hole. scales: pyramid levels.
     """
+    total = _gradient_l1(output, truth, mask)
+    for level in range(1, scales):
+        k = 2**level
+        if min(output.shape[-2:]) < 2 * k:
+            break
+        pool = torch.nn.functional.avg_pool2d
+        total = total + _gradient_l1(pool(output, k), pool(truth, k), torch.nn.functional.max_pool2d(mask, k))
+    return total
+
+
+def _gradient_l1(output: torch.Tensor, truth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     total = output.new_zeros(())
     count = output.new_zeros(())
     for dim in (2, 3):
