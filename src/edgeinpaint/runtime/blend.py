@@ -41,6 +41,9 @@ def poisson_correction(output: np.ndarray, known: np.ndarray, hole: np.ndarray) 
     h, w = hole.shape
     ys, xs = np.nonzero(hole)
     n = ys.size
+    if n == h * w:
+        # No known pixel to meet: the system is singular (any constant solves it). Keep the output.
+        return np.zeros((n, output.shape[2]))
     index = np.full((h, w), -1, np.int64)
     index[ys, xs] = np.arange(n)
     residual = known.astype(np.float64) - output.astype(np.float64)
@@ -60,10 +63,6 @@ def poisson_correction(output: np.ndarray, known: np.ndarray, hole: np.ndarray) 
         np.add.at(rhs, src[~in_hole], residual[qy[inside][~in_hole], qx[inside][~in_hole]])
     values = np.concatenate([diagonal] + [-np.ones(c.size) for c in cols])
     matrix = sparse.csc_matrix((values, (np.concatenate(rows), np.concatenate([np.arange(n), *cols]))), shape=(n, n))
-    # A hole component that fills the whole image has no known border: its system is singular
-    # (any constant solves it). The caller never blends then (nothing to match); guard anyway.
-    if n == h * w:
-        return np.zeros((n, output.shape[2]))
     return np.asarray(splu(matrix).solve(rhs))
 
 
