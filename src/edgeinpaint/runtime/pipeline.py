@@ -17,7 +17,7 @@ from edgeinpaint.runtime.engines import Engine
 from edgeinpaint.runtime.files import Job
 from edgeinpaint.runtime.hd import HDConfig, inpaint_hd
 from edgeinpaint.runtime.loading import LoadOptions, load_job
-from edgeinpaint.runtime.stages import Sample, composite, infer, preprocess
+from edgeinpaint.runtime.stages import Sample, composite, crop_output, infer, preprocess
 from edgeinpaint.weights.format import CannyParams
 
 
@@ -58,6 +58,12 @@ class Inpainter:
         """Inpaint preprocessed samples of one padded size; (H, W, 3) uint8 each."""
         outputs = infer(samples, self.edge, self.inpaint, self.edge_source)
         return [composite(s, o, self.blend) for s, o in zip(samples, outputs, strict=True)]
+
+    def raw(self, samples: list[Sample]) -> list[np.ndarray]:
+        """The generators' outputs before compositing, (H, W, 3) float32 each (the pipeline's
+        writers composite them, so a Poisson blend never holds up the engines)."""
+        outputs = infer(samples, self.edge, self.inpaint, self.edge_source)
+        return [crop_output(s, o) for s, o in zip(samples, outputs, strict=True)]
 
     def close(self) -> None:
         self.edge.close()

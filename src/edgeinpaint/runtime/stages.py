@@ -98,5 +98,10 @@ def composite(sample: Sample, output: np.ndarray, blend: str = "paste") -> np.nd
     """
     from edgeinpaint.runtime.blend import blend as blend_into
 
+    return blend_into(crop_output(sample, output), sample.rgb8, sample.hole, blend)
+
+
+def crop_output(sample: Sample, output: np.ndarray) -> np.ndarray:
+    """(3, Hp, Wp) raw output -> (H, W, 3) float32 at the image's own size (padding cropped)."""
     h, w = sample.size
-    return blend_into(output[:, :h, :w].transpose(1, 2, 0), sample.rgb8, sample.hole, blend)
+    return np.ascontiguousarray(output[:, :h, :w].transpose(1, 2, 0), dtype=np.float32)

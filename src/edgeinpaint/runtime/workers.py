@@ -1,8 +1,9 @@
 """Shared-memory multi-process pipeline: readers -> engine (this process) -> writers.
 
 Readers decode, validate and preprocess (gray, Canny, padding) into a bounded ring of input slots;
-the engine process batches same-size samples through the generators and copies each composite
-into an output slot; writers encode and write atomically. Slots circulate through "free" queues,
+the engine process batches same-size samples through the generators and copies each raw output
+(with the input pixels and hole) into an output slot; writers composite (paste or the Poisson
+blend, which would otherwise hold up the engines), encode and write atomically. Slots circulate through "free" queues,
 so a full ring blocks the producer (backpressure) and memory stays bounded. Processes start with
 ``spawn``; worker errors come back as text naming the file; every segment is unlinked on every
 exit path (normal end, Ctrl-C, SIGTERM, a worker that dies).
@@ -64,7 +65,10 @@ def input_layout(max_pixels: int, max_padded: int) -> SlotLayout:
 
 
 def output_layout(max_pixels: int) -> SlotLayout:
-    return SlotLayout((("rgb8", "uint8", 3 * max_pixels),))
+    # rgb8: the finished image, or the input when the writer composites (with raw and hole).
+    return SlotLayout(
+        (("rgb8", "uint8", 3 * max_pixels), ("raw", "float32", 3 * max_pixels), ("hole", "bool", max_pixels))
+    )
 
 
 def _quiet_worker() -> None:
@@ -163,17 +167,23 @@ def writer_main(
     layout: SlotLayout,
     slots: int,
     write: WriteOptions,
+    blend_mode: str,
 ) -> None:
-    """Encode output slots atomically and report each job's outcome."""
+    """Composite (when asked) and encode output slots atomically; report each job's outcome."""
+    from edgeinpaint.runtime.blend import blend
+
     _quiet_worker()
     ring = SlotRing(layout, slots, name=ring_name)
     try:
         while (item := ready.get()) is not None:
-            index, slot, (h, w) = item
+            kind, index, slot, (h, w) = item
             job = jobs[index]
             error = None
             try:
                 pixels = np.array(ring.view(slot, "rgb8", (h, w, 3)))
+                if kind == "composite":  # the raw output and the input: paste or Poisson here
+                    raw = ring.view(slot, "raw", (h, w, 3))
+                    pixels = blend(raw, pixels, ring.view(slot, "hole", (h, w)), blend_mode)
                 encode_image(pixels, job.output, quality=write.quality, png_compression=write.png_compression)
             except EdgeInpaintError as exc:
                 error = str(exc)
@@ -283,7 +293,17 @@ def run_pipeline(
             procs.append(
                 ctx.Process(
                     target=writer_main,
-                    args=(todo_jobs, ready_out, free_out, results, out_ring.name, out_layout, n_slots, write),
+                    args=(
+                        todo_jobs,
+                        ready_out,
+                        free_out,
+                        results,
+                        out_ring.name,
+                        out_layout,
+                        n_slots,
+                        write,
+                        inpainter.blend,
+                    ),
                     daemon=True,
                 )
             )
@@ -365,13 +385,19 @@ def _engine_loop(
         if on_done:
             on_done(job, error)
 
-    def emit(index: int, rgb8: np.ndarray) -> None:
+    def emit(index: int, rgb8: np.ndarray, raw: np.ndarray | None = None, hole: np.ndarray | None = None) -> None:
+        """Hand an image to the writers: finished (``rgb8``), or raw output + input to composite."""
         t0 = time.perf_counter()
         slot = _get(free_out, procs)
         stats.wait_output_s += time.perf_counter() - t0
         h, w = rgb8.shape[:2]
         out_ring.view(slot, "rgb8", (h, w, 3))[...] = rgb8
-        ready_out.put((index, slot, (h, w)))
+        if raw is None:
+            ready_out.put(("image", index, slot, (h, w)))
+        else:
+            out_ring.view(slot, "raw", (h, w, 3))[...] = raw
+            out_ring.view(slot, "hole", (h, w))[...] = hole
+            ready_out.put(("composite", index, slot, (h, w)))
 
     def flush(key: tuple[int, int]) -> None:
         items = pending.pop(key)
@@ -389,13 +415,13 @@ def _engine_loop(
             for _index, slot, (h, w, hp, wp) in items
         ]
         t0 = time.perf_counter()
-        outputs = inpainter.batch(samples)
+        outputs = inpainter.raw(samples)
         stats.engine_busy_s += time.perf_counter() - t0
+        for (index, _, _), sample, out in zip(items, samples, outputs, strict=True):
+            emit(index, sample.rgb8, out, sample.hole)
         del samples
         for _index, slot, _info in items:
             free_in.put(slot)
-        for (index, _, _), out in zip(items, outputs, strict=True):
-            emit(index, out)
 
     while finished < total:
         while True:  # collect writer outcomes without blocking
