@@ -276,3 +276,25 @@ def test_runtime_only_install_runs_without_torch(tiny_artifacts: Path, tmp_path:
         result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr
         assert (out / "a.png").is_file()
+
+
+def test_bundled_demo_weights_run_the_examples(tmp_path: Path) -> None:
+    """What `make demo` does: the bundled weights inpaint examples/ (offline), known pixels kept."""
+    from edgeinpaint.weights.format import load_weights
+    from edgeinpaint.weights.registry import resolve_weights
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    weights = load_weights(resolve_weights("demo"))
+    assert weights.architecture.base_channels == 16 and weights.blend in ("paste", "poisson")
+    env = {"EDGEINPAINT_CACHE": str(tmp_path / "cache")}
+    result = CliRunner().invoke(
+        app,
+        ["run", "--weights", "demo", "-i", str(root / "images"), "-m", str(root / "masks"), "-o", str(tmp_path / "o")],
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    for image in sorted((root / "images").iterdir()):
+        src = np.asarray(Image.open(image).convert("RGB"))
+        out = np.asarray(Image.open(tmp_path / "o" / image.name).convert("RGB"))
+        hole = np.asarray(Image.open(root / "masks" / image.name).convert("L")) > 127
+        assert np.array_equal(out[~hole], src[~hole]) and not np.array_equal(out[hole], src[hole])
