@@ -495,6 +495,12 @@ def evaluate(
     blend: str = typer.Option(
         "auto", help="Composite: 'paste' (the paper), 'poisson' (gradient-domain), or 'auto' (the weights' choice)."
     ),
+    lpips_weights: Path | None = typer.Option(
+        None, help="torchvision AlexNet state dict (alexnet-owt-7be5be79.pth) for LPIPS; never downloaded."
+    ),
+    fid_weights: Path | None = typer.Option(
+        None, help="TorchScript Inception (inception-2015-12-05.pt, StyleGAN2-ADA/clean-fid) for FID; never downloaded."
+    ),
 ) -> None:
     """PSNR / SSIM / L1 of the composite, overall and by hole-ratio bin, against OpenCV baselines."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -537,22 +543,32 @@ def evaluate(
         methods["harmonic" if b == "harmonic" else f"opencv-{b}"] = (
             harmonic_inpaint() if b == "harmonic" else opencv_inpaint(b)
         )
+    lpips = features = None
+    if lpips_weights is not None:
+        from edgeinpaint.trainer.feature_metrics import Lpips
+
+        lpips = Lpips(lpips_weights)
+    if fid_weights is not None:
+        from edgeinpaint.trainer.feature_metrics import InceptionFeatures
+
+        features = InceptionFeatures(fid_weights)
+    if lpips is None or features is None:
+        missing = [n for n, w in (("LPIPS", lpips), ("FID", features)) if w is None]
+        err_console.print(f"[dim]{' and '.join(missing)} off: pass --lpips-weights / --fid-weights (local files)[/]")
     with Progress(TextColumn("[bold]evaluating"), BarColumn(), MofNCompleteColumn(), console=err_console) as progress:
         task = progress.add_task("eval", total=len(pairs))
-        ev = evaluate_methods(methods, pairs, on_image=lambda: progress.advance(task))
+        ev = evaluate_methods(methods, pairs, on_image=lambda: progress.advance(task), lpips=lpips, features=features)
+    summary = ev.summary()
+    columns = [c for c in ("method", "bin", "n", "psnr", "ssim", "l1", "hole_l1", "lpips", "fid") if c in summary[0]]
     table = Table(title=f"{len(pairs)} images")
-    for col in ("method", "bin", "n", "psnr", "ssim", "l1", "hole_l1"):
+    for col in columns:
         table.add_column(col, justify="right" if col not in ("method", "bin") else "left")
-    for row in ev.summary():
-        table.add_row(
-            *(
-                f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c])
-                for c in ("method", "bin", "n", "psnr", "ssim", "l1", "hole_l1")
-            )
-        )
+    for row in summary:
+        table.add_row(*(f"{row[c]:.4f}" if isinstance(row[c], float) else str(row[c]) for c in columns))
     console.print(table)
     for key, text in METRIC_DEFINITIONS.items():
-        console.print(f"[dim]{key}: {text}[/]")
+        if key in columns:
+            console.print(f"[dim]{key}: {text}[/]")
     if report is not None:
         ev.write(report)
         console.print(f"wrote {report}")

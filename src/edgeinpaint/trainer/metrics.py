@@ -6,6 +6,8 @@ Definitions (stated because EdgeConnect's own scripts differ from standard tools
 - SSIM: skimage.metrics.structural_similarity on 8-bit RGB (channel_axis), its default 7x7
   uniform window, data_range 255 — not the official script's 51-px window on gray.
 - L1: mean absolute error in [0, 1] units, over the whole image and over hole pixels only.
+- LPIPS (v0.1, AlexNet) and FID (Inception pool features) only with local weights
+  (trainer/feature_metrics.py); FID over the whole set, in the "all" row.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ METRIC_DEFINITIONS = {
     "ssim": "skimage structural_similarity, RGB uint8 (channel_axis=2), 7x7 uniform window, data_range 255",
     "l1": "mean |output - truth| / 255 over all pixels and channels",
     "hole_l1": "mean |output - truth| / 255 over hole pixels only",
+    "lpips": "LPIPS v0.1 AlexNet (Zhang et al. 2018) of the composite vs the truth, per image, averaged",
+    "fid": "Frechet distance of Inception-2015-12-05 pool features, composites vs truths, whole set",
 }
 
 
@@ -63,6 +67,7 @@ class Evaluation:
     """
 
     rows: dict[str, list[dict[str, float | str]]] = field(default_factory=dict)
+    fid: dict[str, float] = field(default_factory=dict)
 
     def add(self, method: str, image: str, metrics: dict[str, float]) -> None:
         self.rows.setdefault(method, []).append({"image": image, **metrics})
@@ -76,8 +81,11 @@ class Evaluation:
                 groups.setdefault(bin_label(float(r["hole_ratio"])), []).append(r)
             for group, items in sorted(groups.items(), key=lambda kv: (kv[0] != "all", kv[0])):
                 row: dict[str, float | str | int] = {"method": method, "bin": group, "n": len(items)}
-                for key in ("psnr", "ssim", "l1", "hole_l1"):
-                    row[key] = float(np.mean([float(i[key]) for i in items]))
+                for key in ("psnr", "ssim", "l1", "hole_l1", "lpips"):
+                    if key in items[0]:
+                        row[key] = float(np.mean([float(i[key]) for i in items]))
+                if method in self.fid:
+                    row["fid"] = self.fid[method] if group == "all" else float("nan")
                 out.append(row)
         return out
 
@@ -125,14 +133,34 @@ def evaluate_methods(
     methods: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]],
     pairs: Sequence[tuple[str, np.ndarray, np.ndarray]],
     on_image: Callable[[], None] | None = None,
+    lpips: Callable[[np.ndarray, np.ndarray], float] | None = None,
+    features: Callable[[list[np.ndarray]], np.ndarray] | None = None,
 ) -> Evaluation:
-    """Run every method on every (name, truth uint8 RGB, hole) and collect metrics of the composite."""
+    """Run every method on every (name, truth uint8 RGB, hole) and collect metrics of the composite.
+
+    Args:
+        lpips: per-image LPIPS (feature_metrics.Lpips), when its weights are available.
+        features: Inception features (feature_metrics.InceptionFeatures) for FID, likewise.
+    """
+    from edgeinpaint.trainer.feature_metrics import frechet_distance
+
     ev = Evaluation()
+    feats: dict[str, list[np.ndarray]] = {}
     for name, truth, hole in pairs:
+        if features is not None:
+            feats.setdefault("<truth>", []).append(features([truth]))
         for method, fn in methods.items():
             out = fn(truth, hole)
             composite = np.where(hole[..., None], out, truth)
-            ev.add(method, name, image_metrics(composite, truth, hole))
+            metrics = image_metrics(composite, truth, hole)
+            if lpips is not None:
+                metrics["lpips"] = lpips(composite, truth)
+            if features is not None:
+                feats.setdefault(method, []).append(features([composite]))
+            ev.add(method, name, metrics)
         if on_image:
             on_image()
+    if features is not None:
+        truth_feats = np.concatenate(feats.pop("<truth>"))
+        ev.fid = {m: frechet_distance(np.concatenate(f), truth_feats) for m, f in feats.items()}
     return ev
