@@ -3,8 +3,8 @@
 Readers decode, validate and preprocess (gray, Canny, padding) into a bounded ring of input slots;
 the engine process batches same-size samples through the generators and copies each raw output
 (with the input pixels and hole) into an output slot; writers composite (paste or the Poisson
-blend, which would otherwise hold up the engines), encode and write atomically. Slots circulate through "free" queues,
-so a full ring blocks the producer (backpressure) and memory stays bounded. Processes start with
+blend, which would otherwise hold up the engines), encode and write atomically. Slots circulate
+through "free" queues, so a full ring blocks the producer (backpressure) and memory stays bounded. Processes start with
 ``spawn``; worker errors come back as text naming the file; every segment is unlinked on every
 exit path (normal end, Ctrl-C, SIGTERM, a worker that dies).
 """
@@ -189,6 +189,8 @@ def writer_main(
                 error = str(exc)
             except OSError as exc:
                 error = f"{job.output}: cannot write output ({exc.strerror or exc})"
+            except Exception as exc:  # a bug must not hang the pipeline: report it with the file
+                error = f"{job.output}: unexpected {type(exc).__name__}: {exc}"
             free.put(slot)
             results.put((index, error))
     finally:
