@@ -19,13 +19,14 @@ Sigma and thresholds are baked in at export: the Gaussian's size depends on sigm
 let TensorRT pick real convolutions, and the weights fix these values anyway (the manifest records
 them).
 
-Two variants. The exact graph (``canny.onnx``, ONNX Runtime) computes in float64 in scipy's
-summation order and is bit-identical with skimage; its hysteresis works on rows packed 32 pixels
-per uint32 word (opset 18 bitwise ops). The float32 graph (``canny.fp32.onnx``, TensorRT, which has
-no float64, and the fused model) uses Conv kernels and a MaxPool hysteresis; pixels whose
-magnitude lies within float32 rounding of a threshold or an NMS tie can differ (F1 ≥ 0.999 in
-tests, 1.0 on photos). Neither uses ``Where``: ONNX Runtime's kernel for it is ~15x slower than a
-Mul, so selects are exact arithmetic.
+Variants. The exact graph (``canny.onnx``, ONNX Runtime) computes in float64 in scipy's summation
+order and is bit-identical with skimage. The float32 graph uses Conv kernels; pixels whose
+magnitude lies within float32 rounding of a threshold or an NMS tie can differ (F1 0.99999 on
+photos, ≥ 0.999 asserted in tests). Hysteresis comes in two forms with identical results: rows
+packed 32 pixels per uint32 word (opset 18 bitwise ops; ONNX Runtime: ``canny.onnx`` and the
+runtime's default ``canny.fast.onnx``) and a MaxPool loop (``canny.fp32.onnx`` for TensorRT, whose
+parser lacks BitShift, and the fused model). No variant uses ``Where``: ONNX Runtime's kernel for
+it is ~15x slower than a Mul, so selects are exact arithmetic.
 
 TensorRT ONNX parser support for the float32 graph (onnx-tensorrt operators.md, TensorRT 10.x):
 Conv, Pad (constant/edge), MaxPool, Mul/Add/Sub/Div/Sqrt/Abs, Greater/GreaterOrEqual/Less/LessOrEqual/
