@@ -84,11 +84,12 @@ def run(sizes: list[int], repeat: int, threads: int | None, weights: str | None)
         rows.append(row)
     if weights is not None:
         for backend in ("exact", "fast"):
-            rows.append(_pipeline_share(weights, backend, repeat))
+            for blend in ("auto", "paste"):
+                rows.append(_pipeline_share(weights, backend, repeat, blend))
     return rows
 
 
-def _pipeline_share(weights: str, backend: str, repeat: int) -> dict[str, float | int | str]:
+def _pipeline_share(weights: str, backend: str, repeat: int, blend: str = "auto") -> dict[str, float | int | str]:
     """Canny's share of one 256² image through the single-process pipeline: decode a PNG, Canny,
     both generators, composite, encode a PNG (what ``edgeinpaint run --in-process`` does per image)."""
     import tempfile
@@ -106,6 +107,8 @@ def _pipeline_share(weights: str, backend: str, repeat: int) -> dict[str, float 
     from edgeinpaint.weights.registry import resolve_weights
 
     inpainter = open_onnxruntime(cached_artifacts(resolve_weights(weights)), canny=CannyBackend(backend))
+    if blend != "auto":  # "auto": the weights' own composite (the demo weights' is Poisson)
+        inpainter.blend = blend
     rgb = cv2.resize(skimage.data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
     hole = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.3)).sample(np.random.default_rng(0), 256, 256)
     gray = rgb_to_gray(rgb / 255.0)
@@ -121,6 +124,7 @@ def _pipeline_share(weights: str, backend: str, repeat: int) -> dict[str, float 
         "size": "pipeline@256",
         "weights": weights,
         "canny": backend,
+        "blend": inpainter.blend,
         "image_ms": round(ms["total"], 2),
         "canny_ms": round(ms["canny"], 2),
         "canny_share": round(ms["canny"] / ms["total"], 4),
