@@ -72,3 +72,18 @@ def test_gradient_loss_ignores_colour_and_known_regions() -> None:
     far[..., 6:22, 8:26] = 0  # noise kept two pixels away from the hole
     assert gradient_l1(truth + torch.rand_like(truth) * far, truth, mask).item() < 1e-6
     assert gradient_l1(truth + torch.rand_like(truth) * mask, truth, mask).item() > 0.1
+
+
+def test_gradient_loss_pyramid_sees_a_slow_drift() -> None:
+    # A slight ramp across the hole is a large colour error once the Poisson composite integrates
+    # it; the coarse levels of gradient_scales weigh it more than single-pixel differences do.
+    import torch
+
+    from edgeinpaint.trainer.losses import gradient_l1
+
+    truth = torch.rand(1, 3, 64, 64)
+    mask = torch.zeros(1, 1, 64, 64)
+    mask[..., 10:40, 10:40] = 1
+    drift = truth + torch.linspace(0, 0.1, 64).view(1, 1, 1, 64) * mask
+    assert gradient_l1(drift, truth, mask, scales=4) > 5 * gradient_l1(drift, truth, mask, scales=1)
+    assert gradient_l1(truth + 0.2, truth, mask, scales=4).item() < 1e-6

@@ -25,10 +25,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _median_ms(fn: Callable[[], object], repeat: int) -> float:
-    return _interleaved_ms({"fn": fn}, repeat)["fn"]
-
-
 def _interleaved_ms(fns: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
     """Median ms of each function, timed round-robin so machine noise hits all of them alike.
 

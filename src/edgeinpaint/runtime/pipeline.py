@@ -13,11 +13,12 @@ from edgeinpaint.canny.stage import CannyBackend, CannyFn, CannySpec, make_canny
 from edgeinpaint.errors import ArtifactError, EdgeInpaintError
 from edgeinpaint.export.manifest import read_manifest, verify_file
 from edgeinpaint.images import PNG_COMPRESSION, Decoded, encode_image, to_uint8
+from edgeinpaint.runtime.blend import blend as blend_into
 from edgeinpaint.runtime.engines import Engine
 from edgeinpaint.runtime.files import Job
 from edgeinpaint.runtime.hd import HDConfig, inpaint_hd
 from edgeinpaint.runtime.loading import LoadOptions, load_job
-from edgeinpaint.runtime.stages import Sample, composite, crop_output, infer, preprocess
+from edgeinpaint.runtime.stages import Sample, crop_output, infer, preprocess
 from edgeinpaint.weights.format import CannyParams
 
 
@@ -56,8 +57,7 @@ class Inpainter:
 
     def batch(self, samples: list[Sample]) -> list[np.ndarray]:
         """Inpaint preprocessed samples of one padded size; (H, W, 3) uint8 each."""
-        outputs = infer(samples, self.edge, self.inpaint, self.edge_source)
-        return [composite(s, o, self.blend) for s, o in zip(samples, outputs, strict=True)]
+        return [blend_into(r, s.rgb8, s.hole, self.blend) for s, r in zip(samples, self.raw(samples), strict=True)]
 
     def raw(self, samples: list[Sample]) -> list[np.ndarray]:
         """The generators' outputs before compositing, (H, W, 3) float32 each (the pipeline's
@@ -123,9 +123,7 @@ def open_onnxruntime(
     return Inpainter(
         edge=engines[0],
         inpaint=engines[1],
-        # One thread unless told: the Canny graph is hundreds of small ops, where waking a second
-        # thread costs more than it saves (measured at 256²; readers use one thread too).
-        canny=make_canny(spec, threads or 1),
+        canny=make_canny(spec, threads),
         canny_spec=spec,
         blend=str(manifest.weights.get("blend", "paste")),
     )
