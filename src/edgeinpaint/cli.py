@@ -6,6 +6,7 @@ exit 1, with no traceback.
 
 from __future__ import annotations
 
+import enum
 import functools
 import importlib
 import json
@@ -22,8 +23,12 @@ from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
-from edgeinpaint import __version__, specs
-from edgeinpaint.errors import EdgeInpaintError
+from edgeinpaint import __version__
+from edgeinpaint.core import specs
+from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
+from edgeinpaint.core.params import Blend
+from edgeinpaint.core.text import printable
+from edgeinpaint.runtime.hd import HDStrategy
 
 app = typer.Typer(help="Fast, faithful, deployable EdgeConnect inpainting.", no_args_is_help=True, add_completion=False)
 weights_app = typer.Typer(help="Weights files: import official checkpoints, inspect.", no_args_is_help=True)
@@ -34,16 +39,31 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def say(label: str, style: str, message: object, console_: Console | None = None) -> None:
+    """Print ``label`` in ``style`` and ``message`` as plain text: user strings are never markup
+    and their control characters are escaped (core/text.py)."""
+    (console_ or err_console).print(
+        Text.assemble((label, style), " " if label else "", printable(message)), highlight=False, soft_wrap=True
+    )
+
+
 def user_errors(fn: F) -> F:
-    """Turn EdgeInpaintError into 'error: …' on stderr and exit code 1."""
+    """Turn EdgeInpaintError into 'error: …' on stderr and exit code 1.
+
+    Anything else (an EngineFailure, a bug) keeps its traceback: it is a bug report, not a
+    user error, and hiding it would hide what to report.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except EdgeInpaintError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+            say("error:", "bold red", exc)
             raise typer.Exit(1) from None
+        except EngineFailure:
+            say("internal error:", "bold red", "an engine failed while running; please report this with the traceback")
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -147,8 +167,9 @@ def export(
     opset: int = typer.Option(specs.OPSET, help="ONNX opset to pin."),
 ) -> None:
     """Export ONNX (FP32 + the requested precision), the exact Canny graph, the fused model and engines."""
+    from edgeinpaint.core.device import current_device
+    from edgeinpaint.core.sidecar import parse_shapes
     from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
-    from edgeinpaint.export.tensorrt import current_device, parse_shapes
     from edgeinpaint.weights.registry import resolve_weights
 
     if fused_io not in ("uint8", "float"):
@@ -212,36 +233,64 @@ def calibrate(
         console.print(f"calibration cache: {cache}")
 
 
+class Baseline(str, enum.Enum):
+    """evaluate --baseline: OpenCV's Telea / Navier-Stokes, or harmonic interpolation."""
+
+    TELEA = "telea"
+    NS = "ns"
+    HARMONIC = "harmonic"
+
+
+class BlendChoice(str, enum.Enum):
+    """--blend: the weights' own composite (auto) or an override."""
+
+    AUTO = "auto"
+    PASTE = "paste"
+    POISSON = "poisson"
+
+    def resolve(self) -> Blend | None:
+        return None if self is BlendChoice.AUTO else Blend(self.value)
+
+
 @app.command()
 @user_errors
 def run(
     input: Path = typer.Option(..., "--input", "-i", help="Image file or directory (recursive; the tree is mirrored)."),
     mask: str = typer.Option(
-        ..., "--mask", "-m", help="Mask file (for every image), directory paired by stem, or 'alpha'."
+        ...,
+        "--mask",
+        "-m",
+        help="Mask file (for every image) or directory paired by stem; the word 'alpha' takes the hole from "
+        "each image's alpha channel (alpha < 128 = hole; a folder named alpha: pass ./alpha).",
     ),
-    output: Path = typer.Option(Path("outputs"), "--output", "-o", help="Output directory."),
+    output: Path = typer.Option(
+        Path("outputs"), "--output", "-o", help="Output directory (not an input or mask folder)."
+    ),
     weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
     artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
     backend: specs.Backend = typer.Option(specs.Backend.ONNXRUNTIME, help="Inference backend."),
     precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Artifact variant to run."),
     edge_source: specs.EdgeSource = typer.Option(specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."),
-    canny: str = typer.Option(
-        "fast",
-        help="Canny stage: 'fast' (float32 graph, faster than skimage, F1 0.99999 vs skimage), 'exact' "
-        "(float64 graph, edges identical to skimage) or 'reference' (skimage).",
+    canny: specs.CannyVariant = typer.Option(
+        specs.CannyVariant.FAST,
+        help="Canny stage: fast (float32 graph, faster than skimage, F1 0.99999 vs skimage), exact "
+        "(float64 graph, edges identical to skimage), tensorrt (the TensorRT-parsable float32 graph) "
+        "or reference (skimage).",
     ),
-    threads: int | None = typer.Option(None, help="CPU threads for the engines (default: all cores)."),
+    threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores)."),
     batch_size: int = typer.Option(1, min=1, help="Images of one padded size per engine call."),
     workers: int = typer.Option(
         2, min=1, help="Reader processes (writers: half as many) of the shared-memory pipeline."
     ),
     in_process: bool = typer.Option(False, help="Run everything in this process (the simple path; identical outputs)."),
-    blend: str = typer.Option(
-        "auto", help="Composite: 'paste' (the paper), 'poisson' (gradient-domain), or 'auto' (the weights' choice)."
+    blend: BlendChoice = typer.Option(
+        BlendChoice.AUTO, help="Composite: paste (the paper), poisson, or auto (the weights' choice)."
     ),
-    hd_strategy: str = typer.Option("crop", help="Above --hd-trigger: crop (around holes), resize, or original."),
-    hd_trigger: int = typer.Option(1024, help="Longer side (px) above which --hd-strategy applies."),
-    resize_limit: int = typer.Option(1024, help="Longer side for --hd-strategy resize."),
+    hd_strategy: HDStrategy = typer.Option(
+        HDStrategy.CROP, help="Above --hd-trigger: crop (around holes), resize, or original."
+    ),
+    hd_trigger: int = typer.Option(1024, min=16, help="Longer side (px) above which --hd-strategy applies."),
+    resize_limit: int = typer.Option(1024, min=16, help="Longer side for --hd-strategy resize."),
     strict: bool = typer.Option(False, help="A mask of another size is an error (default: resized, with a warning)."),
     format: str | None = typer.Option(
         None, "--format", help="Output format (png, jpg, webp, ...); default: the input's."
@@ -251,6 +300,11 @@ def run(
     png_compression: int = typer.Option(
         1, min=0, max=9, help="PNG zlib level (1: fast; 6: PIL's default, ~10% smaller)."
     ),
+    max_memory: float = typer.Option(
+        2.0,
+        min=0.05,
+        help="GiB of shared memory the pipeline's rings may use; larger images run in the engine process.",
+    ),
     skip_existing: bool = typer.Option(False, help="Skip images whose output exists (resume a killed run)."),
     report: Path | None = typer.Option(
         None, help="Write a JSON report (done, skipped, failed with reasons, warnings)."
@@ -259,74 +313,81 @@ def run(
     """Inpaint images with masks; finishes every good file and exits 1 if any failed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from edgeinpaint.canny.stage import CannyBackend
-    from edgeinpaint.runtime.files import plan_jobs
-    from edgeinpaint.runtime.hd import HDConfig, HDStrategy
+    from edgeinpaint.core.images import IMAGE_SUFFIXES
+    from edgeinpaint.runtime.batch import RunConfig, RunEvents, run_batch, write_report
+    from edgeinpaint.runtime.hd import HDConfig
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
     from edgeinpaint.runtime.loading import LoadOptions
-    from edgeinpaint.runtime.pipeline import WriteOptions, open_onnxruntime, open_torch, run_jobs
+    from edgeinpaint.runtime.pipeline import WriteOptions
 
-    if artifacts is not None and weights is not None:
-        raise EdgeInpaintError("give either --weights or --artifacts, not both")
-    try:
-        canny_backend = CannyBackend(canny)
-        strategy = HDStrategy(hd_strategy)
-    except ValueError as exc:
-        raise EdgeInpaintError(f"{exc}; see `edgeinpaint run --help`") from None
     suffix = None
     if format is not None:
         suffix = "." + format.lower().lstrip(".")
-        from edgeinpaint.images import IMAGE_SUFFIXES
-
         if suffix not in IMAGE_SUFFIXES:
             raise EdgeInpaintError(
                 f"--format {format!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}"
             )
     alpha = mask == "alpha"
-    jobs = plan_jobs(input, Path(mask) if not alpha else input, output, output_suffix=suffix)
-    inpainter = _open_inpainter(
-        backend, weights, artifacts, threads, canny_backend, precision, open_onnxruntime, open_torch, cuda_graph
+    config = RunConfig(
+        input=input,
+        mask=None if alpha else Path(mask),
+        output=output,
+        output_suffix=suffix,
+        source=ModelSource(weights=weights, artifacts=artifacts),
+        engine=EngineOptions(backend, precision, threads, cuda_graph, canny),
+        picture=PictureOptions(
+            edge_source, HDConfig(strategy=hd_strategy, trigger=hd_trigger, resize_limit=resize_limit), blend.resolve()
+        ),
+        load=LoadOptions(alpha_mask=alpha, strict=strict),
+        write=WriteOptions(quality=quality, skip_existing=skip_existing, png_compression=png_compression),
+        in_process=in_process,
+        workers=workers,
+        batch_size=batch_size,
+        max_memory=int(max_memory * (1 << 30)),
     )
-    inpainter.edge_source = edge_source
-    _set_blend(inpainter, blend)
-    inpainter.hd = HDConfig(strategy=strategy, trigger=hd_trigger, resize_limit=resize_limit)
-    load, write = (
-        LoadOptions(alpha_mask=alpha, strict=strict),
-        WriteOptions(quality=quality, skip_existing=skip_existing, png_compression=png_compression),
-    )
-    mode = "in-process" if in_process else f"{workers} reader(s), batch {batch_size}"
     with Progress(
-        TextColumn(f"[bold]inpainting[/] [dim]({backend.value} {precision.value}, {mode})[/]"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         RateColumn(),
         TimeRemainingColumn(),
         console=err_console,
     ) as progress:
-        task = progress.add_task("run", total=len(jobs))
+        task = progress.add_task("inpainting", total=None)
 
-        def on_done(job: Any, error: str | None) -> None:
+        def started(total: int, mode: str) -> None:
+            progress.update(task, total=total, description=f"inpainting ({printable(mode)})")
+
+        def done(job: Any, error: str | None) -> None:
             if error:
-                progress.console.print(f"[red]failed:[/] {error}", highlight=False, soft_wrap=True)
+                say("failed:", "red", error, progress.console)
             progress.advance(task)
 
-        if in_process:
-            summary = run_jobs(inpainter, jobs, load, write, on_done=on_done)
-        else:
-            from edgeinpaint.runtime.workers import run_pipeline
+        def message(text: str) -> None:
+            say("", "", text, progress.console)
 
-            summary = run_pipeline(
-                inpainter, jobs, workers=workers, batch_size=batch_size, load=load, write=write, on_done=on_done
-            )
-    inpainter.close()
-    for _rel, message in summary.warnings:
-        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
-    console.print(f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} -> {output}")
+        outcome = run_batch(config, RunEvents(started, done, message))
+    summary = outcome.summary
+    for _rel, text in summary.warnings:
+        say("warning:", "yellow", text)
+    say(
+        "",
+        "",
+        f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} -> {output}",
+        console,
+    )
+    report_failed = False
     if report is not None:
-        report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(summary.to_json(), indent=2))
-    if not summary.ok:
+        try:
+            write_report(summary, report)
+        except OSError as exc:
+            say("error:", "bold red", f"{report}: cannot write the report ({exc.strerror or exc})")
+            report_failed = True
+    if summary.failed:
+        say("failed files:", "bold red", "")
         for rel, reason in summary.failed:
-            err_console.print(f"  {rel}: {reason}", highlight=False, soft_wrap=True)
+            say("  ", "", f"{rel}: {reason}")
+    if summary.failed or report_failed:
         raise typer.Exit(1)
 
 
@@ -352,83 +413,41 @@ def canny_command(
     sigma: float = typer.Option(2.0, help="Gaussian sigma."),
     low: float = typer.Option(0.1, help="Low hysteresis threshold (gradient magnitude of a [0,1] image)."),
     high: float = typer.Option(0.2, help="High hysteresis threshold."),
-    backend: str = typer.Option(
-        "onnxruntime",
-        help="'onnxruntime' (the exact graph), 'fast' (the float32 graph on ONNX Runtime) or 'reference' (skimage).",
+    variant: specs.CannyVariant = typer.Option(
+        specs.CannyVariant.EXACT,
+        "--canny",
+        help="exact (float64 graph, identical to skimage), fast (float32 graph), tensorrt (TensorRT's graph) "
+        "or reference (skimage itself).",
     ),
 ) -> None:
     """Write Canny edge maps (255 = edge) exactly as EdgeConnect computes them."""
-    from edgeinpaint.canny.stage import reference_canny
-    from edgeinpaint.runtime.files import discover_images, plan_jobs
-    from edgeinpaint.weights.format import CannyParams
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    if not 0 <= low <= high:
-        raise EdgeInpaintError(f"thresholds must satisfy 0 <= low <= high, got low={low}, high={high}")
-    params = CannyParams(sigma, low, high)
-    fn: Callable[..., Any]
-    if backend in ("onnxruntime", "fast"):
-        from edgeinpaint.canny.stage import graph_canny
+    from edgeinpaint.canny.run import write_edge_maps
+    from edgeinpaint.canny.stage import CannySpec, make_canny
+    from edgeinpaint.core.errors import WeightsError
+    from edgeinpaint.core.jobs import discover_images, plan_run
+    from edgeinpaint.core.params import CannyParams
 
-        fn = graph_canny(params, fast=backend == "fast")
-    elif backend == "reference":
-        fn = reference_canny(params)
-    else:
-        raise EdgeInpaintError(f"--backend {backend!r}: expected 'onnxruntime', 'fast' or 'reference'")
+    try:
+        params = CannyParams(sigma, low, high).check("--sigma/--low/--high")
+    except WeightsError as exc:
+        raise EdgeInpaintError(str(exc)) from None
+    fn = make_canny(CannySpec(variant, params))
     jobs: list[tuple[Path, Path | None, Path]]
     if mask is None:
         base, images = discover_images(input)
         jobs = [(p, None, output / p.relative_to(base).with_suffix(".png")) for p in images]
     else:
-        jobs = [(j.image, j.mask, j.output) for j in plan_jobs(input, mask, output, output_suffix=".png")]
-    from edgeinpaint.canny.run import write_edge_maps
-
-    done, failed = write_edge_maps(fn, jobs)
-    console.print(f"done {done}, failed {len(failed)} -> {output}")
+        jobs = [(j.image, j.mask, j.output) for j in plan_run(input, mask, output, output_suffix=".png").jobs]
+    with Progress(TextColumn("[bold]canny"), BarColumn(), MofNCompleteColumn(), console=err_console) as progress:
+        task = progress.add_task("canny", total=len(jobs))
+        done, failed = write_edge_maps(fn, jobs, on_done=lambda _e: progress.advance(task))
+    say("", "", f"done {done}, failed {len(failed)} -> {output}", console)
     for name, reason in failed:
-        err_console.print(f"  {name}: {reason}", highlight=False, soft_wrap=True)
+        say("  ", "", f"{name}: {reason}")
     if failed:
         raise typer.Exit(1)
-
-
-def _set_blend(inpainter: Any, blend: str) -> None:
-    """Apply --blend: 'auto' keeps the weights' recorded composite."""
-    from edgeinpaint.weights.format import BLENDS
-
-    if blend == "auto":
-        return
-    if blend not in BLENDS:
-        raise EdgeInpaintError(f"--blend {blend!r}: expected auto, {', '.join(BLENDS)}")
-    inpainter.blend = blend
-
-
-def _open_inpainter(
-    backend: specs.Backend,
-    weights: str | None,
-    artifacts: Path | None,
-    threads: int | None,
-    canny: Any,
-    precision: specs.Precision,
-    open_ort: Callable[..., Any],
-    open_torch: Callable[..., Any],
-    cuda_graph: bool = False,
-) -> Any:
-    from edgeinpaint.export.artifacts import cached_artifacts
-    from edgeinpaint.runtime.backends import resolve_backend
-    from edgeinpaint.weights.registry import resolve_weights
-
-    if backend is specs.Backend.TORCH:
-        if weights is None:
-            raise EdgeInpaintError("--backend torch needs --weights (it runs the PyTorch modules, not ONNX)")
-        resolve_backend(backend)
-        return open_torch(resolve_weights(weights), threads=threads, canny=canny)
-    if artifacts is None:
-        artifacts = cached_artifacts(resolve_weights(weights or "demo"), progress=lambda m: err_console.print(m))
-    chosen, why = resolve_backend(backend, artifacts)
-    if backend is specs.Backend.AUTO:
-        err_console.print(f"[dim]{why}[/]", highlight=False)
-    return open_ort(
-        artifacts, threads=threads, canny=canny, precision=precision.value, backend=chosen, cuda_graph=cuda_graph
-    )
 
 
 @app.command(context_settings={"allow_extra_args": False})
@@ -444,7 +463,7 @@ def train(
     ),
 ) -> None:
     """Train EdgeConnect (resumes from OUTPUT/last.pt when present; torchrun for multi-GPU)."""
-    from edgeinpaint.errors import require_torch
+    from edgeinpaint.core.errors import require_torch
 
     require_torch()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -487,13 +506,13 @@ def evaluate(
     input: Path = typer.Option(..., "--input", "-i", help="Ground-truth images (file or directory)."),
     mask: Path = typer.Option(..., "--mask", "-m", help="Hole masks (file or directory paired by stem)."),
     weights: str = typer.Option("demo", help="Weights file or bundled name."),
-    baseline: list[str] | None = typer.Option(
+    baseline: list[Baseline] | None = typer.Option(
         None, help="Baseline(s) in the same run: telea, ns (OpenCV), harmonic (Poisson composite of a flat output)."
     ),
     report: Path | None = typer.Option(None, help="Write results (.json with per-image rows, or .csv summary)."),
-    threads: int | None = typer.Option(None, help="CPU threads."),
-    blend: str = typer.Option(
-        "auto", help="Composite: 'paste' (the paper), 'poisson' (gradient-domain), or 'auto' (the weights' choice)."
+    threads: int | None = typer.Option(None, min=1, help="CPU threads."),
+    blend: BlendChoice = typer.Option(
+        BlendChoice.AUTO, help="Composite: paste (the paper), poisson (gradient-domain), or auto (the weights' choice)."
     ),
     lpips_weights: Path | None = typer.Option(
         None, help="torchvision AlexNet state dict (alexnet-owt-7be5be79.pth) for LPIPS; never downloaded."
@@ -505,43 +524,32 @@ def evaluate(
     """PSNR / SSIM / L1 of the composite, overall and by hole-ratio bin, against OpenCV baselines."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from edgeinpaint.export.artifacts import cached_artifacts
-    from edgeinpaint.images import Decoded, decode_image, decode_mask
-    from edgeinpaint.runtime.files import plan_jobs
-    from edgeinpaint.runtime.pipeline import open_onnxruntime
+    from edgeinpaint.core.jobs import pair_images
+    from edgeinpaint.core.stages import as_uint8
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
+    from edgeinpaint.runtime.loading import LoadOptions, load_job
     from edgeinpaint.trainer.metrics import METRIC_DEFINITIONS, evaluate_methods, harmonic_inpaint, opencv_inpaint
-    from edgeinpaint.weights.registry import resolve_weights
 
-    for b in baseline or []:
-        if b not in ("telea", "ns", "harmonic"):
-            raise EdgeInpaintError(f"--baseline {b!r}: expected telea, ns or harmonic")
-    pairs = []
-    for job in plan_jobs(input, mask, Path(".")):
-        if job.mask is None:
-            raise EdgeInpaintError(f"{job.image}: no mask with the same stem")
-        decoded = decode_image(job.image)
-        hole = decode_mask(job.mask)
-        if hole.shape != decoded.size:
-            raise EdgeInpaintError(f"{job.mask}: mask size {hole.shape[::-1]} != image size {decoded.size[::-1]}")
-        pairs.append(
-            (
-                job.relative,
-                decoded.rgb
-                if decoded.rgb.dtype.name == "uint8"
-                else (decoded.to_float() * 255).round().astype("uint8"),
-                hole,
-            )
-        )
-    inpainter = open_onnxruntime(
-        cached_artifacts(resolve_weights(weights), progress=lambda m: err_console.print(m)), threads=threads
+    pairs, failed = [], []
+    for job in pair_images(input, mask):
+        try:  # the same loading as `run`; a bad pair is reported and the rest evaluated
+            loaded = load_job(job, LoadOptions(strict=True))
+        except EdgeInpaintError as exc:
+            failed.append((job.relative, str(exc)))
+            continue
+        pairs.append((job.relative, as_uint8(loaded.decoded.rgb), loaded.hole))
+    if not pairs:
+        raise EdgeInpaintError(f"{input}: no image/mask pair could be read ({len(failed)} failed)")
+    inpainter = open_inpainter(
+        ModelSource(weights=weights),
+        EngineOptions(threads=threads),
+        PictureOptions(blend=blend.resolve()),
+        progress=lambda m: say("", "", m),
     )
-    _set_blend(inpainter, blend)
-    methods: dict[str, Callable[..., Any]] = {
-        "edgeinpaint": lambda rgb, hole: inpainter(Decoded(rgb, None, Path("x")), hole)
-    }
+    methods: dict[str, Callable[..., Any]] = {"edgeinpaint": inpainter}
     for b in baseline or []:
-        methods["harmonic" if b == "harmonic" else f"opencv-{b}"] = (
-            harmonic_inpaint() if b == "harmonic" else opencv_inpaint(b)
+        methods["harmonic" if b is Baseline.HARMONIC else f"opencv-{b.value}"] = (
+            harmonic_inpaint() if b is Baseline.HARMONIC else opencv_inpaint(b.value)
         )
     lpips = features = None
     if lpips_weights is not None:
@@ -571,7 +579,12 @@ def evaluate(
             console.print(f"[dim]{key}: {text}[/]")
     if report is not None:
         ev.write(report)
-        console.print(f"wrote {report}")
+        say("", "", f"wrote {report}", console)
+    inpainter.close()
+    for rel, reason in failed:
+        say("skipped:", "yellow", f"{rel}: {reason}")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

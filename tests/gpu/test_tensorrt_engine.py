@@ -11,7 +11,7 @@ pytestmark = pytest.mark.gpu
 
 def test_build_engines_for_fp16(tiny_weights: Path, tmp_path: Path) -> None:
     pytest.importorskip("tensorrt")
-    from edgeinpaint import specs
+    from edgeinpaint.core import specs
     from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
 
     export_artifacts(

@@ -8,8 +8,9 @@ import numpy as np
 from PIL import Image
 from typer.testing import CliRunner
 
-from edgeinpaint.canny.reference import canny_reference, rgb_to_gray
+from edgeinpaint.canny.reference import canny_reference
 from edgeinpaint.cli import app
+from edgeinpaint.core.images import rgb_to_gray
 from tests.conftest import hole_mask, photo
 
 runner = CliRunner()

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgeinpaint.canny.reference import canny_reference, rgb_to_gray
+from edgeinpaint.canny.reference import canny_reference
+from edgeinpaint.core.images import rgb_to_gray
 from tests.conftest import hole_mask, photo
 
 HOST = Path(__file__).resolve().parents[2] / "hosts" / "cpp"

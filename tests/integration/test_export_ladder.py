@@ -12,12 +12,12 @@ import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
-from edgeinpaint import specs
 from edgeinpaint.cli import app
-from edgeinpaint.errors import ExportError
+from edgeinpaint.core import specs
+from edgeinpaint.core.errors import ExportError
+from edgeinpaint.core.specs import Precision
 from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
-from edgeinpaint.images import Decoded
-from edgeinpaint.runtime.pipeline import open_onnxruntime
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
 from tests.conftest import hole_mask, photo
 
 runner = CliRunner()
@@ -79,17 +79,16 @@ def test_int8_graph_is_qdq_with_zero_points(ladder: Path) -> None:
 def test_fp16_runs_close_to_fp32(ladder: Path) -> None:
     rgb = photo("coffee", 64)
     hole = hole_mask(64, 64)
-    decoded = Decoded(rgb, None, Path("x.png"))
-    a = open_onnxruntime(ladder, precision="fp32")(decoded, hole)
-    b = open_onnxruntime(ladder, precision="fp16")(decoded, hole)
+    a = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(precision=Precision.FP32))(rgb, hole)
+    b = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(precision=Precision.FP16))(rgb, hole)
     mse = np.mean((a.astype(float) - b) ** 2)
     assert mse == 0 or 10 * np.log10(255**2 / mse) >= 40
 
 
 @pytest.mark.parametrize("uint8_io", [True, False])
 def test_fused_model_reproduces_three_stage_run(tiny_artifacts: Path, tmp_path: Path, uint8_io: bool) -> None:
+    from edgeinpaint.core.params import CannyParams
     from edgeinpaint.export.fused import build_fused_model
-    from edgeinpaint.weights.format import CannyParams
 
     manifest = json.loads((tiny_artifacts / "manifest.json").read_text())
     model = build_fused_model(
@@ -99,13 +98,13 @@ def test_fused_model_reproduces_three_stage_run(tiny_artifacts: Path, tmp_path: 
         uint8_io=uint8_io,
     )
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    inpainter = open_onnxruntime(tiny_artifacts)
+    inpainter = open_inpainter(ModelSource(artifacts=tiny_artifacts))
     import cv2
 
     for h, w in ((64, 64), (45, 71)):  # odd sizes exercise the in-graph padding and crop
         rgb = cv2.resize(photo("astronaut", None), (w, h), interpolation=cv2.INTER_AREA)
         hole = hole_mask(h, w, seed=h)
-        ref = inpainter(Decoded(rgb, None, Path("x.png")), hole)
+        ref = inpainter(rgb, hole)
         if uint8_io:
             out = session.run(None, {"image": rgb[None], "mask": (hole * 255).astype(np.uint8)[None, ..., None]})[0][0]
         else:

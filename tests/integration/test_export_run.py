@@ -13,9 +13,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from edgeinpaint.cli import app
-from edgeinpaint.errors import ArtifactError
-from edgeinpaint.export.manifest import read_manifest
-from edgeinpaint.runtime.pipeline import open_onnxruntime
+from edgeinpaint.core.errors import ArtifactError
+from edgeinpaint.core.manifest import read_manifest
+from edgeinpaint.core.specs import Backend
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
 from tests.conftest import hole_mask, photo, write_official_folder
 
 runner = CliRunner()
@@ -154,7 +155,7 @@ def test_tampered_artifact_is_refused(tiny_artifacts: Path, tmp_path: Path) -> N
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="sha256"):
-        open_onnxruntime(copy)
+        open_inpainter(ModelSource(artifacts=copy))
     assert read_manifest(copy).find("edge_generator") is not None
 
 
@@ -222,14 +223,11 @@ def test_missing_inputs_are_one_line_errors(tiny_artifacts: Path, tmp_path: Path
 
 
 def test_torch_backend_matches_onnxruntime(tiny_artifacts: Path, tiny_weights: Path) -> None:
-    from edgeinpaint.images import Decoded
-    from edgeinpaint.runtime.pipeline import open_torch
 
     rgb = photo("astronaut", 64)
     hole = hole_mask(64, 64)
-    decoded = Decoded(rgb=rgb, alpha=None, path=Path("x.png"))
-    a = open_onnxruntime(tiny_artifacts)(decoded, hole)
-    b = open_torch(tiny_weights)(decoded, hole)
+    a = open_inpainter(ModelSource(artifacts=tiny_artifacts))(rgb, hole)
+    b = open_inpainter(ModelSource(weights=str(tiny_weights)), EngineOptions(backend=Backend.TORCH))(rgb, hole)
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
 

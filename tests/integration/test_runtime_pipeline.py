@@ -16,11 +16,10 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from edgeinpaint.cli import app
-from edgeinpaint.images import Decoded
+from edgeinpaint.core.stages import preprocess
 from edgeinpaint.runtime.hd import HDConfig, HDStrategy, hole_boxes
-from edgeinpaint.runtime.pipeline import open_onnxruntime
+from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_inpainter
 from edgeinpaint.runtime.shm import PREFIX
-from edgeinpaint.runtime.stages import preprocess
 from tests.conftest import hole_mask, photo
 
 runner = CliRunner()
@@ -88,11 +87,8 @@ def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
 
 
 def test_results_do_not_depend_on_batch_mates(tiny_artifacts: Path) -> None:
-    inpainter = open_onnxruntime(tiny_artifacts)
-    samples = [
-        preprocess(Decoded(photo(n, 64), None, Path(f"{n}.png")), hole_mask(64, 64, seed=i), inpainter.canny)
-        for i, n in enumerate(NAMES)
-    ]
+    inpainter = open_inpainter(ModelSource(artifacts=tiny_artifacts))
+    samples = [preprocess(photo(n, 64), hole_mask(64, 64, seed=i), inpainter.canny) for i, n in enumerate(NAMES)]
     together = inpainter.batch(samples)
     for s, t in zip(samples, together, strict=True):
         assert np.array_equal(inpainter.batch([s])[0], t)
@@ -205,15 +201,13 @@ def test_alpha_mask_format_and_collisions(tiny_artifacts: Path, tmp_path: Path) 
 def test_hd_crop_and_resize_keep_known_pixels(tiny_artifacts: Path) -> None:
     import cv2
 
-    inpainter = open_onnxruntime(tiny_artifacts)
     rgb = cv2.resize(photo("astronaut", None), (300, 220), interpolation=cv2.INTER_AREA)
     hole = np.zeros((220, 300), bool)
     hole[30:40, 20:60] = True
     hole[150:170, 200:215] = True
-    decoded = Decoded(rgb, None, Path("big.png"))
     for strategy in (HDStrategy.CROP, HDStrategy.RESIZE):
-        inpainter.hd = HDConfig(strategy=strategy, trigger=128, min_margin=16, resize_limit=128)
-        out = inpainter(decoded, hole)
+        hd = HDConfig(strategy=strategy, trigger=128, min_margin=16, resize_limit=128)
+        out = open_inpainter(ModelSource(artifacts=tiny_artifacts), picture=PictureOptions(hd=hd))(rgb, hole)
         assert np.array_equal(out[~hole], rgb[~hole]), strategy
         assert not np.array_equal(out[hole], rgb[hole])
     boxes = hole_boxes(hole, 0.5, 16)

@@ -1,4 +1,4 @@
-"""Backend table: auto picks the first available in speed order and says why; explicit requests fail clearly."""
+"""The engine table: auto picks the fastest backend that really opens and says why; explicit requests fail clearly."""
 
 from __future__ import annotations
 
@@ -6,34 +6,86 @@ from pathlib import Path
 
 import pytest
 
-from edgeinpaint.errors import DependencyError
-from edgeinpaint.runtime import backends
-from edgeinpaint.specs import Backend
+from edgeinpaint.core.errors import DependencyError
+from edgeinpaint.core.specs import Backend
+from edgeinpaint.runtime import engines
+from edgeinpaint.runtime.engines import BackendEntry, EngineRequest, open_engines
+from edgeinpaint.runtime.engines.onnxruntime import ort_provider_options, provider_loads
 
 
-def test_auto_on_this_cpu_machine_picks_onnxruntime() -> None:
-    chosen, why = backends.resolve_backend(Backend.AUTO)
-    assert chosen is Backend.ONNXRUNTIME
-    assert "auto picked onnxruntime" in why and "skipped" in why
+class _Fake:
+    input_names = ("x",)
+    output_names = ("y",)
+
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def run(self, feeds: object) -> dict[str, object]:
+        return {}
+
+    def close(self) -> None:
+        self.closed += 1
 
 
-def test_auto_prefers_the_fastest_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    table = dict(backends.TABLE)
-    table[Backend.ONNXRUNTIME_CUDA] = backends.BackendEntry(Backend.ONNXRUNTIME_CUDA, lambda _a: None, "cuda")
-    monkeypatch.setattr(backends, "TABLE", table)
-    assert backends.resolve_backend(Backend.AUTO)[0] is Backend.ONNXRUNTIME_CUDA
-    table[Backend.TENSORRT] = backends.BackendEntry(Backend.TENSORRT, lambda _a: None, "trt")
-    assert backends.resolve_backend(Backend.AUTO)[0] is Backend.TENSORRT
+def _entry(backend: Backend, unavailable: str | None = None, fails: bool = False) -> BackendEntry:
+    def open_(_r: EngineRequest) -> tuple[_Fake, _Fake]:
+        if fails:
+            raise DependencyError(f"{backend.value} listed but does not load")
+        return _Fake(), _Fake()
+
+    return BackendEntry(backend, lambda _r: unavailable, open_, backend.value)  # type: ignore[arg-type]
 
 
-def test_unavailable_explicit_backend_is_a_clear_error() -> None:
-    with pytest.raises(DependencyError, match="--backend onnxruntime-cuda is unavailable"):
-        backends.resolve_backend(Backend.ONNXRUNTIME_CUDA)
-    with pytest.raises(DependencyError, match="tensorrt"):
-        backends.resolve_backend(Backend.TENSORRT)
+@pytest.fixture
+def table(monkeypatch: pytest.MonkeyPatch) -> dict[Backend, BackendEntry]:
+    t = dict(engines.TABLE)
+    monkeypatch.setattr(engines, "TABLE", t)
+    return t
+
+
+def test_auto_prefers_the_fastest_available(table: dict[Backend, BackendEntry]) -> None:
+    table[Backend.TENSORRT] = _entry(Backend.TENSORRT, "no GPU")
+    table[Backend.ONNXRUNTIME_TENSORRT] = _entry(Backend.ONNXRUNTIME_TENSORRT, "no EP")
+    table[Backend.ONNXRUNTIME_CUDA] = _entry(Backend.ONNXRUNTIME_CUDA)
+    got = open_engines(Backend.AUTO, EngineRequest())
+    assert got.backend is Backend.ONNXRUNTIME_CUDA
+    assert "auto picked onnxruntime-cuda" in got.why and "tensorrt: no GPU" in got.why
+    table[Backend.TENSORRT] = _entry(Backend.TENSORRT)
+    assert open_engines(Backend.AUTO, EngineRequest()).backend is Backend.TENSORRT
+
+
+def test_auto_falls_through_a_provider_that_is_listed_but_does_not_load(table: dict[Backend, BackendEntry]) -> None:
+    # onnxruntime-gpu lists CUDA/TensorRT providers even without a GPU: opening must fail over.
+    table[Backend.TENSORRT] = _entry(Backend.TENSORRT, "no GPU")
+    table[Backend.ONNXRUNTIME_TENSORRT] = _entry(Backend.ONNXRUNTIME_TENSORRT, fails=True)
+    table[Backend.ONNXRUNTIME_CUDA] = _entry(Backend.ONNXRUNTIME_CUDA, fails=True)
+    table[Backend.ONNXRUNTIME] = _entry(Backend.ONNXRUNTIME)
+    got = open_engines(Backend.AUTO, EngineRequest())
+    assert got.backend is Backend.ONNXRUNTIME
+    assert "onnxruntime-cuda: onnxruntime-cuda listed but does not load" in got.why
+
+
+def test_unavailable_explicit_backend_is_a_clear_error(table: dict[Backend, BackendEntry]) -> None:
+    table[Backend.ONNXRUNTIME_CUDA] = _entry(Backend.ONNXRUNTIME_CUDA, "no CUDAExecutionProvider")
+    with pytest.raises(DependencyError, match="--backend onnxruntime-cuda is unavailable: no CUDAExecutionProvider"):
+        open_engines(Backend.ONNXRUNTIME_CUDA, EngineRequest())
+
+
+def test_generators_close_once(table: dict[Backend, BackendEntry]) -> None:
+    table[Backend.ONNXRUNTIME] = _entry(Backend.ONNXRUNTIME)
+    with open_engines(Backend.ONNXRUNTIME, EngineRequest()) as gens:
+        edge = gens.edge
+    gens.close()
+    assert edge.closed == 1  # type: ignore[attr-defined]
+
+
+def test_provider_probe_opens_a_session() -> None:
+    # The CPU provider always loads; an unknown provider name is reported, not trusted from a list.
+    assert provider_loads("CPUExecutionProvider") is None
+    assert "has no NoSuchExecutionProvider" in str(provider_loads("NoSuchExecutionProvider"))
 
 
 def test_tensorrt_ep_caches_live_in_the_artifacts(tmp_path: Path) -> None:
-    providers = backends.ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path)
+    providers = ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path)
     assert [p[0] for p in providers] == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
-    assert providers[0][1]["trt_engine_cache_path"] == str(tmp_path / "trt_ep_cache")
+    assert providers[0][1]["trt_engine_cache_path"] == str(tmp_path / "trt_ep_cache")  # type: ignore[index]

@@ -15,7 +15,7 @@ from edgeinpaint.benchmarks.roofline import graph_gmac
 from edgeinpaint.benchmarks.suites import check
 from edgeinpaint.benchmarks.timing import Stats, measure
 from edgeinpaint.cli import app
-from edgeinpaint.errors import EdgeInpaintError
+from edgeinpaint.core.errors import EdgeInpaintError
 
 
 def test_stats_percentiles_and_throughput() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeinpaint.images import to_uint8
-from edgeinpaint.runtime.blend import blend, poisson_correction
+from edgeinpaint.core.blend import blend, poisson_correction
+from edgeinpaint.core.images import to_uint8
 from tests.conftest import hole_mask, photo
 
 
@@ -53,7 +53,7 @@ def test_poisson_edge_cases() -> None:
     single[0, 0] = True
     c = poisson_correction(raw, rgb / 255.0, single)
     assert np.allclose(c[0], (rgb[0, 1] / 255.0 + rgb[1, 0] / 255.0) / 2 - 0.3)
-    with pytest.raises(ValueError, match="unknown blend"):
+    with pytest.raises(ValueError, match="not a valid Blend"):
         blend(raw, rgb, single, "feather")
 
 

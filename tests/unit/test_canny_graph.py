@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from edgeinpaint.canny.graph import build_canny_model, gaussian_kernel
-from edgeinpaint.canny.reference import canny_reference, rgb_to_gray
+from edgeinpaint.canny.reference import canny_reference
 from edgeinpaint.canny.stage import GraphCanny
+from edgeinpaint.core.images import rgb_to_gray
 from tests.conftest import hole_mask, photo
 
 

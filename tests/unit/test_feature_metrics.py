@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgeinpaint.errors import EdgeInpaintError
+from edgeinpaint.core.errors import EdgeInpaintError
 from edgeinpaint.trainer.feature_metrics import InceptionFeatures, Lpips, _alexnet_features, frechet_distance
 from tests.conftest import hole_mask, photo
 

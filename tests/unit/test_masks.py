@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgeinpaint.errors import InputError
+from edgeinpaint.core.errors import InputError
 from edgeinpaint.trainer.masks import GENERATORS, MaskSampler
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from edgeinpaint.errors import ArtifactError, ExportError
-from edgeinpaint.export.tensorrt import (
+from edgeinpaint.core.errors import ArtifactError, ExportError
+from edgeinpaint.core.sidecar import (
     AxisRange,
     Device,
     EngineSidecar,

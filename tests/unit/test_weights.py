@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgeinpaint.errors import WeightsError
+from edgeinpaint.core.errors import WeightsError
 from edgeinpaint.weights.edgeconnect import import_edgeconnect
 from edgeinpaint.weights.format import load_weights, save_weights
 from tests.conftest import write_official_folder
@@ -120,7 +120,7 @@ def test_blend_is_a_serving_setting_of_the_weights(tiny_weights: Path, tmp_path:
     import json
 
     from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
-    from edgeinpaint.runtime.pipeline import open_onnxruntime
+    from edgeinpaint.runtime.inpainter import ModelSource, open_inpainter
 
     weights = load_weights(tiny_weights)
     assert weights.blend == "paste"  # files without the key: the paper's composite
@@ -128,7 +128,7 @@ def test_blend_is_a_serving_setting_of_the_weights(tiny_weights: Path, tmp_path:
     save_weights(dataclasses.replace(weights, blend="poisson"), path)
     assert load_weights(path).blend == "poisson"
     export_artifacts(ExportConfig(weights=path, output=tmp_path / "art"))
-    assert open_onnxruntime(tmp_path / "art").blend == "poisson"
+    assert open_inpainter(ModelSource(artifacts=tmp_path / "art")).blend == "poisson"
     # An unknown value is refused with the file named.
     from safetensors.numpy import load_file, save_file
 

@@ -47,15 +47,17 @@ def run(sizes: list[int], repeat: int, threads: int | None, weights: str | None)
     import skimage.data
     from skimage.feature import canny
 
-    from edgeinpaint.canny.graph import build_canny_model
-    from edgeinpaint.canny.reference import rgb_to_gray
-    from edgeinpaint.canny.stage import GraphCanny
+    from edgeinpaint.canny.stage import graph_canny
+    from edgeinpaint.core.images import rgb_to_gray
+    from edgeinpaint.core.params import CannyParams
+    from edgeinpaint.core.specs import CannyVariant
     from edgeinpaint.trainer.masks import MaskSampler
 
+    params = CannyParams()
     graphs = {
-        "exact": GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=True), threads=threads),
-        "fast": GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=False, hysteresis="bits"), threads=threads),
-        "fp32_tensorrt_graph": GraphCanny(build_canny_model(2.0, 0.1, 0.2, exact=False), threads=threads),
+        "exact": graph_canny(params, CannyVariant.EXACT, threads),
+        "fast": graph_canny(params, CannyVariant.FAST, threads),
+        "fp32_tensorrt_graph": graph_canny(params, CannyVariant.TENSORRT, threads),
     }
     base = skimage.data.astronaut()
     rows: list[dict[str, float | int | str]] = []
@@ -94,17 +96,18 @@ def _pipeline_share(weights: str, backend: str, repeat: int, blend: str = "auto"
     import skimage.data
     from PIL import Image
 
-    from edgeinpaint.canny.reference import rgb_to_gray
-    from edgeinpaint.canny.stage import CannyBackend
-    from edgeinpaint.export.artifacts import cached_artifacts
-    from edgeinpaint.images import decode_image, encode_image
-    from edgeinpaint.runtime.pipeline import open_onnxruntime
+    from edgeinpaint.core.images import decode_image, encode_image, rgb_to_gray
+    from edgeinpaint.core.params import Blend
+    from edgeinpaint.core.specs import CannyVariant
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
     from edgeinpaint.trainer.masks import MaskSampler
-    from edgeinpaint.weights.registry import resolve_weights
 
-    inpainter = open_onnxruntime(cached_artifacts(resolve_weights(weights)), canny=CannyBackend(backend))
-    if blend != "auto":  # "auto": the weights' own composite (the demo weights' is Poisson)
-        inpainter.blend = blend
+    # "auto": the weights' own composite (the demo weights' is Poisson)
+    inpainter = open_inpainter(
+        ModelSource(weights=weights),
+        EngineOptions(canny=CannyVariant(backend)),
+        PictureOptions(blend=None if blend == "auto" else Blend(blend)),
+    )
     rgb = cv2.resize(skimage.data.astronaut(), (256, 256), interpolation=cv2.INTER_AREA)
     hole = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.3)).sample(np.random.default_rng(0), 256, 256)
     gray = rgb_to_gray(rgb / 255.0)
@@ -113,14 +116,14 @@ def _pipeline_share(weights: str, backend: str, repeat: int, blend: str = "auto"
         Image.fromarray(rgb).save(src)
 
         def one_image() -> None:
-            encode_image(inpainter(decode_image(src), hole), dst)
+            encode_image(inpainter(decode_image(src).rgb, hole), dst)
 
         ms = _interleaved_ms({"total": one_image, "canny": lambda: inpainter.canny(gray, ~hole)}, repeat)
     return {
         "size": "pipeline@256",
         "weights": weights,
         "canny": backend,
-        "blend": inpainter.blend,
+        "blend": inpainter.blend.value,
         "image_ms": round(ms["total"], 2),
         "canny_ms": round(ms["canny"], 2),
         "canny_share": round(ms["canny"] / ms["total"], 4),
@@ -137,9 +140,8 @@ def parity(folder: Path, every: int = 3, max_side: int = 1023) -> dict[str, floa
     from skimage.feature import canny
 
     from edgeinpaint.canny.graph import build_canny_model
-    from edgeinpaint.canny.reference import rgb_to_gray
     from edgeinpaint.canny.stage import GraphCanny
-    from edgeinpaint.images import IMAGE_SUFFIXES
+    from edgeinpaint.core.images import IMAGE_SUFFIXES, rgb_to_gray
     from edgeinpaint.trainer.masks import MaskSampler
 
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[::every]

@@ -54,7 +54,7 @@ def tiny_weights(path: Path, base_channels: int = 2, residual_blocks: int = 1) -
     """A random-weight EdgeConnect small enough that decode/Canny/encode dominate a 512² image."""
     import torch
 
-    from edgeinpaint.architecture import Architecture
+    from edgeinpaint.core.architecture import Architecture
     from edgeinpaint.models import EdgeGenerator, InpaintGenerator
     from edgeinpaint.weights.format import Weights, save_weights
 
@@ -76,21 +76,20 @@ def pipeline_vs_engine(
     """
     from edgeinpaint.benchmarks.suites import bench_samples
     from edgeinpaint.benchmarks.timing import measure
-    from edgeinpaint.export.artifacts import cached_artifacts
-    from edgeinpaint.runtime.files import plan_jobs
-    from edgeinpaint.runtime.pipeline import open_onnxruntime
-    from edgeinpaint.runtime.stages import infer
+    from edgeinpaint.core.jobs import plan_run
+    from edgeinpaint.core.params import Blend
+    from edgeinpaint.core.stages import infer
+    from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_inpainter
     from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
 
-    artifacts = cached_artifacts(weights)
     images = _photos(tmp / "a_images", n, 256)
     mask = _mask(tmp / "a_mask.png", 256)
-    inpainter = open_onnxruntime(artifacts)
-    inpainter.blend = blend
+    inpainter = open_inpainter(ModelSource(weights=str(weights)), picture=PictureOptions(blend=Blend(blend)))
     samples = bench_samples(256, 1, inpainter.canny)
+    edge, inpaint = inpainter.generators.edge, inpainter.generators.inpaint
 
     def engine() -> float:
-        return measure(lambda: infer(samples, inpainter.edge, inpainter.inpaint), 1, duration=4.0).images_per_s
+        return measure(lambda: infer(samples, edge, inpaint), 1, duration=4.0).images_per_s
 
     # The machine's speed drifts by several percent over a minute, so engine and pipeline runs
     # alternate (E P E P E) and each pipeline run is compared with the mean of its neighbours.
@@ -102,7 +101,7 @@ def pipeline_vs_engine(
         t0 = time.perf_counter()
         summary = run_pipeline(
             inpainter,
-            plan_jobs(images, mask, tmp / f"a_out{r}"),
+            plan_run(images, mask, tmp / f"a_out{r}").jobs,
             workers=workers,
             stats=stats,
             on_done=lambda job, err: done_times.append(time.perf_counter()),  # noqa: B023
@@ -147,23 +146,22 @@ def multiprocess_vs_inprocess(tiny_weights: Path, n: int, tmp: Path, workers: in
     import os
     import resource
 
-    from edgeinpaint.export.artifacts import cached_artifacts
-    from edgeinpaint.runtime.files import plan_jobs
-    from edgeinpaint.runtime.pipeline import open_onnxruntime, run_jobs
+    from edgeinpaint.core.jobs import plan_run
+    from edgeinpaint.runtime.inpainter import ModelSource, open_inpainter
+    from edgeinpaint.runtime.pipeline import run_jobs
     from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
 
     def cpu_s() -> float:
         own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
-    artifacts = cached_artifacts(tiny_weights)
     images = _photos(tmp / "b_images", n, 512)
     mask = _mask(tmp / "b_mask.png", 512)
-    inpainter = open_onnxruntime(artifacts)
+    inpainter = open_inpainter(ModelSource(weights=str(tiny_weights)))
     rows: dict[str, list[float]] = {}
     for r in range(rounds):
         for mode in ("in_process", "pipeline"):
-            jobs = plan_jobs(images, mask, tmp / f"b_{mode}{r}")
+            jobs = plan_run(images, mask, tmp / f"b_{mode}{r}").jobs
             stats = PipelineStats()
             c0, t0 = cpu_s(), time.perf_counter()
             if mode == "in_process":
@@ -190,10 +188,8 @@ def hd_crop_vs_original(weights: Path) -> dict[str, float]:
     import cv2
     import skimage.data
 
-    from edgeinpaint.export.artifacts import cached_artifacts
-    from edgeinpaint.images import Decoded
     from edgeinpaint.runtime.hd import HDConfig, HDStrategy
-    from edgeinpaint.runtime.pipeline import open_onnxruntime
+    from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_inpainter
 
     rgb = cv2.resize(skimage.data.astronaut(), (2048, 1536), interpolation=cv2.INTER_CUBIC)
     hole = np.zeros((1536, 2048), np.uint8)
@@ -203,15 +199,15 @@ def hd_crop_vs_original(weights: Path) -> dict[str, float]:
         p1 = p0 + rng.integers(-250, 250, 2)
         cv2.line(hole, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), 1, int(rng.integers(15, 35)))
     mask = hole.astype(bool)
-    inpainter = open_onnxruntime(cached_artifacts(weights))
-    decoded = Decoded(rgb, None, Path("hd.png"))
     times, outputs = {}, {}
     for strategy in (HDStrategy.ORIGINAL, HDStrategy.CROP):
-        inpainter.hd = HDConfig(strategy=strategy, trigger=1024)
-        inpainter(decoded, mask)  # warm-up
+        hd = HDConfig(strategy=strategy, trigger=1024)
+        inpainter = open_inpainter(ModelSource(weights=str(weights)), picture=PictureOptions(hd=hd))
+        inpainter(rgb, mask)  # warm-up
         t0 = time.perf_counter()
-        outputs[strategy] = inpainter(decoded, mask)
+        outputs[strategy] = inpainter(rgb, mask)
         times[strategy] = time.perf_counter() - t0
+        inpainter.close()
     return {
         "hole_share": round(float(mask.mean()), 4),
         "original_s": round(times[HDStrategy.ORIGINAL], 3),

@@ -44,10 +44,10 @@ def paper_size_artifacts(folder: Path) -> Path:
     from edgeinpaint.calibration.qdq import quantize_int8
     from edgeinpaint.calibration.sources import photo_samples
     from edgeinpaint.canny.stage import reference_canny
+    from edgeinpaint.core.params import CannyParams
     from edgeinpaint.export.onnx import export_generator
     from edgeinpaint.export.precision import to_fp16
     from edgeinpaint.models import InpaintGenerator
-    from edgeinpaint.weights.format import CannyParams
 
     torch.manual_seed(0)
     fp32 = folder / "inpaint_generator.fp32.onnx"

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgeinpaint.errors import DependencyError
+from edgeinpaint.core.errors import DependencyError
 
 COLUMNS = (
     "backend",

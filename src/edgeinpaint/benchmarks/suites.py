@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint import __version__, specs
+from edgeinpaint import __version__
 from edgeinpaint.benchmarks.timing import Stats, measure, peak_rss_mb, rss_mb
-from edgeinpaint.errors import EdgeInpaintError
-from edgeinpaint.export.manifest import read_manifest
-from edgeinpaint.runtime.stages import Sample
+from edgeinpaint.core import specs
+from edgeinpaint.core.errors import EdgeInpaintError
+from edgeinpaint.core.manifest import read_manifest
+from edgeinpaint.core.stages import Sample
 
 Row = dict[str, Any]
 
@@ -100,21 +101,20 @@ def _psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: None) -> BenchResult:
     """Measure every configuration; unavailable ones become rows with the reason."""
     from edgeinpaint.benchmarks.roofline import graph_gmac, matmul_peak_gflops
-    from edgeinpaint.runtime.backends import TABLE
-    from edgeinpaint.runtime.pipeline import open_onnxruntime
-    from edgeinpaint.runtime.stages import composite, infer
+    from edgeinpaint.core.stages import infer
+    from edgeinpaint.runtime.engines import TABLE, EngineRequest
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
 
     manifest = read_manifest(config.artifacts)
     result = BenchResult(environment=environment(config.threads))
     progress("measuring the matmul peak")
     peak = matmul_peak_gflops()
     result.environment["matmul_peak_gflops"] = round(peak, 1)
-    reference = open_onnxruntime(config.artifacts, threads=config.threads)
+    reference = open_inpainter(ModelSource(artifacts=config.artifacts), EngineOptions(threads=config.threads))
     gmac: dict[int, float] = {}
     for size in config.sizes:
-        edge = manifest.find("edge_generator", "fp32")
-        inpaint = manifest.find("inpaint_generator", "fp32")
-        assert edge is not None and inpaint is not None
+        edge = manifest.require("edge_generator", "fp32")
+        inpaint = manifest.require("inpaint_generator", "fp32")
         gmac[size] = graph_gmac(config.artifacts / edge.file, size, size) + graph_gmac(
             config.artifacts / inpaint.file, size, size
         )
@@ -126,7 +126,15 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         candidates.insert(0, ("torch", "fp32"))
     for backend_name, precision in candidates:
         backend = specs.Backend(backend_name)
-        reason = TABLE[backend].unavailable(config.artifacts) if backend is not specs.Backend.AUTO else None
+        request = EngineRequest(
+            artifacts=config.artifacts,
+            manifest=manifest,
+            weights=weights,
+            precision=specs.Precision(precision)
+            if precision in {p.value for p in specs.Precision}
+            else specs.Precision.FP32,
+        )
+        reason = TABLE[backend].unavailable(request) if backend is not specs.Backend.AUTO else None
         if backend is specs.Backend.TORCH and (weights is None or not weights.is_file()):
             reason = "needs the weights file (--weights)"
         if reason is None and backend is not specs.Backend.TORCH and manifest.find("edge_generator", precision) is None:
@@ -139,30 +147,30 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                     )
             continue
         t0 = time.perf_counter()
-        if backend is specs.Backend.TORCH:
-            from edgeinpaint.runtime.pipeline import open_torch
-
-            assert weights is not None
-            inpainter = open_torch(weights, threads=config.threads)
-        else:
-            from edgeinpaint.runtime.backends import resolve_backend
-
-            chosen, _ = resolve_backend(backend, config.artifacts)
-            inpainter = open_onnxruntime(config.artifacts, threads=config.threads, precision=precision, backend=chosen)
+        source = (
+            ModelSource(weights=str(weights))
+            if backend is specs.Backend.TORCH
+            else ModelSource(artifacts=config.artifacts)
+        )
+        inpainter = open_inpainter(
+            source, EngineOptions(backend=backend, precision=specs.Precision(precision), threads=config.threads)
+        )
         load_s = time.perf_counter() - t0
         for size in config.sizes:
             for batch in config.batches:
                 progress(f"{backend_name} {precision} batch {batch} size {size}")
                 samples = bench_samples(size, batch, reference.canny)
                 t1 = time.perf_counter()
-                outputs = infer(samples, inpainter.edge, inpainter.inpaint, inpainter.edge_source)
+                raws = inpainter.raw(samples)
                 cold_ms = (load_s + time.perf_counter() - t1) * 1e3
                 load_s = 0.0  # cold start counts the load once, with the first configuration
-                ours = [composite(s, o) for s, o in zip(samples, outputs, strict=True)]
+                # Both pictures with the weights' own composite: the FP32 reference row must read as
+                # identical to the reference (it once compared paste against Poisson: 22 dB).
+                ours = [inpainter.composite(s, r) for s, r in zip(samples, raws, strict=True)]
                 ref = reference.batch(samples)
 
                 def call(samples: list[Sample] = samples, engine: Any = inpainter) -> None:
-                    infer(samples, engine.edge, engine.inpaint, engine.edge_source)
+                    infer(samples, engine.generators.edge, engine.generators.inpaint, engine.edge_source)
 
                 stats = measure(call, batch, iterations=config.iterations, duration=config.duration)
                 row = _row(backend_name, precision, batch, size, "model", stats=stats)
@@ -184,6 +192,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                 if config.stages:
                     result.rows.extend(_stage_rows(config, backend_name, precision, batch, size, samples, inpainter))
         inpainter.close()
+    reference.close()
     if config.pipeline is not None:
         result.rows.extend(_pipeline_rows(config, progress))
     return result
@@ -216,8 +225,7 @@ def _stage_rows(
     config: BenchConfig, backend: str, precision: str, batch: int, size: int, samples: list[Sample], inpainter: Any
 ) -> list[Row]:
     """Where the time goes: Canny, each generator, and pre/post processing, measured separately."""
-    from edgeinpaint.images import Decoded
-    from edgeinpaint.runtime.stages import composite, preprocess
+    from edgeinpaint.core.stages import crop_output, edge_guide, preprocess
 
     gray = np.stack([s.gray for s in samples]).astype(np.float64)
     known = np.stack([~s.mask.astype(bool) for s in samples])
@@ -226,20 +234,27 @@ def _stage_rows(
         "edges": np.stack([s.edges for s in samples]),
         "mask": np.stack([s.mask for s in samples]),
     }
-    pred = inpainter.edge.run(feeds)["edges_pred"]
-    ifeeds = {"image": np.stack([s.image for s in samples]), "edges": pred, "mask": feeds["mask"]}
-    outputs = inpainter.inpaint.run(ifeeds)["inpainted"]
+    edge, inpaint = inpainter.generators.edge, inpainter.generators.inpaint
+    pred = edge.run(feeds)["edges_pred"]
+    # The inpaint stage is timed on the edges serving feeds it (composited), not raw predictions.
+    guide = edge_guide(pred, feeds["edges"], feeds["mask"])
+    ifeeds = {"image": np.stack([s.image for s in samples]), "edges": guide, "mask": feeds["mask"]}
+    outputs = inpaint.run(ifeeds)["inpainted"]
     canny = inpainter.canny
     rows = []
     work: dict[str, Callable[[], object]] = {
         "canny": (lambda: canny.batch(gray, known))
         if hasattr(canny, "batch")
         else (lambda: [canny(g[0], k[0]) for g, k in zip(gray, known, strict=True)]),
-        "edge_generator": lambda: inpainter.edge.run(feeds),
-        "inpaint_generator": lambda: inpainter.inpaint.run(ifeeds),
+        "edge_generator": lambda: edge.run(feeds),
+        "inpaint_generator": lambda: inpaint.run(ifeeds),
         "pre/post": lambda: [
-            composite(preprocess(Decoded(s.rgb8, None, Path("x")), s.hole, lambda g, k: np.zeros(g.shape, bool)), o)
-            for s, o in zip(samples, outputs, strict=True)
+            inpainter.composite(s, crop_output(s, o))
+            for s, o in zip(
+                [preprocess(s.rgb8, s.hole, lambda g, k: np.zeros(g.shape, bool)) for s in samples],
+                outputs,
+                strict=True,
+            )
         ],
     }
     for stage, fn in work.items():
@@ -248,12 +263,18 @@ def _stage_rows(
     return rows
 
 
+def _no_edges(gray: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """A Canny stand-in (pre/post is timed without Canny, which has its own row)."""
+    return np.zeros(gray.shape, bool)
+
+
 def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list[Row]:
     """End-to-end `run` throughput on real files: in-process vs the shared-memory pipeline."""
     import tempfile
 
-    from edgeinpaint.runtime.files import plan_jobs
-    from edgeinpaint.runtime.pipeline import open_onnxruntime, run_jobs
+    from edgeinpaint.core.jobs import plan_run
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.pipeline import run_jobs
     from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
 
     assert config.pipeline is not None
@@ -271,8 +292,8 @@ def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list
             Image.fromarray((hole * 255).astype(np.uint8)).save(masks)
         for mode in ("in-process", "pipeline"):
             out = Path(tmp) / mode
-            jobs = plan_jobs(images, masks, out)
-            inpainter = open_onnxruntime(config.artifacts, threads=config.threads)
+            jobs = plan_run(images, masks, out).jobs
+            inpainter = open_inpainter(ModelSource(artifacts=config.artifacts), EngineOptions(threads=config.threads))
             progress(f"pipeline: {mode} over {len(jobs)} files")
             stats = PipelineStats()
             t0 = time.perf_counter()

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeinpaint.errors import ExportError
+from edgeinpaint.core.atomic import temp_path
+from edgeinpaint.core.errors import ExportError
 
 METHODS = ("entropy", "minmax", "percentile")
 
@@ -62,7 +63,7 @@ def quantize_int8(
         "minmax": CalibrationMethod.MinMax,
         "percentile": CalibrationMethod.Percentile,
     }
-    pre = out.with_name(f".{out.stem}.pre.onnx")
+    pre = temp_path(out)
     try:
         # Shape inference + graph cleanup first, as ORT's quantization docs recommend.
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
@@ -79,7 +80,10 @@ def quantize_int8(
             # The first conv sees raw pixels/edges/mask and the last feeds sigmoid/tanh: both stay
             # FP32 (measured on the demo weights: +1.4 dB composited PSNR for ~3% of the MACs).
             nodes_to_exclude=[convs[0], convs[-1]] if len(convs) > 2 else None,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True},
+            # QuantizeBias=False keeps biases float: quantize_static's default adds INT32 bias
+            # DequantizeLinear nodes, and TensorRT's DequantizeLinear takes only INT8/FP8/INT4 inputs
+            # (onnx-tensorrt docs/operators.md; onnx-tensorrt issue #850 is this exact failure).
+            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
             calibration_cache_path=str(cache) if cache is not None else None,
         )
     finally:

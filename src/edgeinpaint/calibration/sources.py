@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from edgeinpaint.canny.stage import CannyFn
-from edgeinpaint.errors import InputError
-from edgeinpaint.hashing import sha256_file
-from edgeinpaint.images import Decoded, decode_image, decode_mask
-from edgeinpaint.runtime.engines import Engine
-from edgeinpaint.runtime.files import plan_jobs
-from edgeinpaint.runtime.stages import Sample, preprocess
+from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.errors import InputError
+from edgeinpaint.core.hashing import sha256_file
+from edgeinpaint.core.images import decode_image, decode_mask
+from edgeinpaint.core.jobs import pair_images
+from edgeinpaint.core.stages import Sample, edge_guide, preprocess
 
 
 @dataclass(frozen=True)
@@ -43,10 +43,10 @@ class CalibrationSource:
     def files(self) -> list[tuple[Path, Path | None]]:
         pairs: list[tuple[Path, Path | None]]
         if self.masks is not None:
-            jobs = plan_jobs(self.images, self.masks, Path("."))
+            jobs = pair_images(self.images, self.masks)
             pairs = [(j.image, j.mask) for j in jobs if j.mask is not None]
         else:
-            from edgeinpaint.runtime.files import discover_images
+            from edgeinpaint.core.jobs import discover_images
 
             pairs = [(p, None) for p in discover_images(self.images)[1]]
         if not pairs:
@@ -82,7 +82,7 @@ class CalibrationSource:
             else:
                 hole = sampler.sample(np.random.default_rng([7, i]), self.resolution, self.resolution)
             rgb8 = np.clip(np.rint(crop * 255), 0, 255).astype(np.uint8)
-            yield preprocess(Decoded(rgb8, None, image), hole, canny)
+            yield preprocess(rgb8, hole, canny)
 
 
 def edge_feeds(samples: list[Sample]) -> list[dict[str, np.ndarray]]:
@@ -95,7 +95,7 @@ def inpaint_feeds(samples: list[Sample], edge: Engine) -> list[dict[str, np.ndar
     feeds: list[dict[str, np.ndarray]] = []
     for f in edge_feeds(samples):
         pred = edge.run(f)["edges_pred"]
-        guide = pred * f["mask"] + f["edges"] * (1 - f["mask"])
+        guide = edge_guide(pred, f["edges"], f["mask"])
         feeds.append({"image": samples[len(feeds)].image[None], "edges": guide.astype(np.float32), "mask": f["mask"]})
     return feeds
 
@@ -124,7 +124,7 @@ def photo_samples(canny: CannyFn, count: int, size: int, seed: int) -> list[Samp
     for i in range(count):
         name = PHOTOS[i % len(PHOTOS)]
         hole = sampler.sample(np.random.default_rng([seed, i]), size, size)
-        out.append(preprocess(Decoded(sample_photo(name, size), None, Path(f"{name}.png")), hole, canny))
+        out.append(preprocess(sample_photo(name, size), hole, canny))
     return out
 
 

@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint import specs
+from edgeinpaint.core import specs
 
 #: Max number of loop iterations (a safety bound; convergence is the real exit).
 MAX_HYSTERESIS_ITERATIONS = 100_000

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeinpaint.canny.reference import canny_reference, rgb_to_gray
-from edgeinpaint.weights.format import CannyParams
+from edgeinpaint.canny.reference import canny_reference
+from edgeinpaint.core.images import rgb_to_gray
+from edgeinpaint.core.params import CannyParams
 
 
 def check_images() -> list[tuple[np.ndarray, np.ndarray]]:

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from edgeinpaint.canny.reference import rgb_to_gray
-from edgeinpaint.canny.stage import CannyFn
-from edgeinpaint.errors import EdgeInpaintError, InputError
-from edgeinpaint.images import decode_image, decode_mask, encode_image
+from edgeinpaint.core.errors import EdgeInpaintError, InputError
+from edgeinpaint.core.images import decode_image, decode_mask, encode_image, rgb_to_gray
+from edgeinpaint.core.stages import CannyFn, to_float
 
 
-def write_edge_maps(canny: CannyFn, jobs: list[tuple[Path, Path | None, Path]]) -> tuple[int, list[tuple[str, str]]]:
+def write_edge_maps(
+    canny: CannyFn,
+    jobs: list[tuple[Path, Path | None, Path]],
+    on_done: Callable[[str | None], None] | None = None,
+) -> tuple[int, list[tuple[str, str]]]:
     """Compute and write one PNG per (image, mask or None, output) job; bad files are reported, not fatal.
+
+    Args:
+        on_done: called after each job with its error or None (progress).
 
     Returns:
         (number written, [(image, reason)] failures).
     """
     done, failed = 0, []
     for image, mask, out in jobs:
+        error = None
         try:
             decoded = decode_image(image)
-            gray = rgb_to_gray(decoded.to_float())
+            gray = rgb_to_gray(to_float(decoded.rgb))
             known = np.ones(gray.shape, bool)
             if mask is not None:
                 hole = decode_mask(mask)
@@ -35,5 +43,11 @@ def write_edge_maps(canny: CannyFn, jobs: list[tuple[Path, Path | None, Path]]) 
             encode_image((edges * 255).astype(np.uint8), out)
             done += 1
         except EdgeInpaintError as exc:
-            failed.append((str(image), str(exc)))
+            error = str(exc)
+        except OSError as exc:
+            error = f"{out}: cannot write output ({exc.strerror or exc})"
+        if error is not None:
+            failed.append((str(image), error))
+        if on_done:
+            on_done(error)
     return done, failed

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,25 +9,9 @@ from typing import Any
 import numpy as np
 
 from edgeinpaint.canny.reference import canny_reference
-from edgeinpaint.weights.format import CannyParams
-
-#: (gray (H, W) float64 in [0, 1], known (H, W) bool) -> edges (H, W) bool.
-CannyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-class CannyBackend(str, enum.Enum):
-    """Where Canny runs.
-
-    ``fast`` (default): the float32 graph with bit-parallel hysteresis (canny.fast.onnx), 1.1-1.8x
-    faster than skimage on CPUs; F1 0.99999 against skimage on photos (19 of 1.68 M edge pixels
-    differ, where a float32 magnitude lies within rounding of a threshold or an NMS tie).
-    ``exact``: the float64 graph (canny.onnx) in scipy's summation order, bit-identical with
-    skimage, 1.5-2x slower than it. ``reference``: skimage itself.
-    """
-
-    EXACT = "exact"
-    FAST = "fast"
-    REFERENCE = "reference"
+from edgeinpaint.core.params import CannyParams
+from edgeinpaint.core.specs import CANNY_GRAPHS, CannyVariant
+from edgeinpaint.core.stages import CannyFn
 
 
 @dataclass(frozen=True)
@@ -37,11 +19,11 @@ class CannySpec:
     """Picklable recipe for a Canny stage (worker processes rebuild it with :func:`make_canny`).
 
     Attributes:
-        backend: exact, fast or reference. params: sigma/thresholds. model: the exported graph
-            file (None = build the backend's graph in memory).
+        variant: which implementation (core/specs.py). params: sigma/thresholds. model: the
+            exported graph file (None = build the variant's graph in memory).
     """
 
-    backend: CannyBackend
+    variant: CannyVariant
     params: CannyParams
     model: Path | None = None
 
@@ -54,11 +36,11 @@ def make_canny(spec: CannySpec, threads: int | None = None) -> CannyFn:
             where waking a second thread costs more than it saves (measured at 256²).
     """
     threads = threads or 1
-    if spec.backend is CannyBackend.REFERENCE:
+    if spec.variant is CannyVariant.REFERENCE:
         return reference_canny(spec.params)
     if spec.model is not None:
         return GraphCanny(spec.model, threads=threads)
-    return graph_canny(spec.params, threads, fast=spec.backend is CannyBackend.FAST)
+    return graph_canny(spec.params, spec.variant, threads)
 
 
 def reference_canny(params: CannyParams) -> CannyFn:
@@ -109,9 +91,10 @@ class GraphCanny:
         return self.batch(gray[None, None], known[None, None])[0, 0]
 
 
-def graph_canny(params: CannyParams, threads: int | None = None, fast: bool = False) -> GraphCanny:
-    """A :class:`GraphCanny` built in memory for ``params`` (exact float64 graph, or the fast one)."""
+def graph_canny(params: CannyParams, variant: CannyVariant, threads: int | None = None) -> GraphCanny:
+    """A :class:`GraphCanny` of ``variant``'s graph (core/specs.py ``CANNY_GRAPHS``) built in memory for ``params``."""
     from edgeinpaint.canny.graph import build_canny_model
 
-    model = build_canny_model(params.sigma, params.low, params.high, exact=not fast, hysteresis="bits")
+    graph = CANNY_GRAPHS[variant]
+    model = build_canny_model(params.sigma, params.low, params.high, exact=graph.exact, hysteresis=graph.hysteresis)
     return GraphCanny(model, threads=threads)

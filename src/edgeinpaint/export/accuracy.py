@@ -11,11 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeinpaint.runtime.engines import Engine
-from edgeinpaint.runtime.stages import Sample, composite, infer
-
-#: PSNR floors of the composited output vs FP32 (dB); export fails below them.
-FLOORS_DB = {"fp16": 40.0, "int8": 30.0}
+from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.params import Blend
+from edgeinpaint.core.stages import Sample, composite, edge_guide, infer
 
 
 def psnr8(a: np.ndarray, b: np.ndarray) -> float:
@@ -53,25 +51,31 @@ class VariantAccuracy:
         return min(self.stage_psnr, key=lambda k: self.stage_psnr[k])
 
 
-def measure(samples: Sequence[Sample], fp32: dict[str, Engine], variant: dict[str, Engine]) -> VariantAccuracy:
-    """Compare ``variant`` engines (edge_generator, inpaint_generator) against ``fp32`` ones."""
+def measure(
+    samples: Sequence[Sample], fp32: dict[str, Engine], variant: dict[str, Engine], blend: Blend
+) -> VariantAccuracy:
+    """Compare ``variant`` engines (edge_generator, inpaint_generator) against ``fp32`` ones.
+
+    Pictures are composited with the weights' own ``blend`` and the inpaint stage is fed the
+    composited edges, exactly as serving does.
+    """
     psnrs: list[float] = []
     stage: dict[str, list[float]] = {"edge_generator": [], "inpaint_generator": []}
     max_abs = {"edge_generator": 0.0, "inpaint_generator": 0.0}
     l1_ref, l1_var = [], []
     for s in samples:
-        ref = composite(s, infer([s], fp32["edge_generator"], fp32["inpaint_generator"])[0])
-        full = composite(s, infer([s], variant["edge_generator"], variant["inpaint_generator"])[0])
+        ref = composite(s, infer([s], fp32["edge_generator"], fp32["inpaint_generator"])[0], blend)
+        full = composite(s, infer([s], variant["edge_generator"], variant["inpaint_generator"])[0], blend)
         psnrs.append(psnr8(ref, full))
-        only_edge = composite(s, infer([s], variant["edge_generator"], fp32["inpaint_generator"])[0])
-        only_inpaint = composite(s, infer([s], fp32["edge_generator"], variant["inpaint_generator"])[0])
+        only_edge = composite(s, infer([s], variant["edge_generator"], fp32["inpaint_generator"])[0], blend)
+        only_inpaint = composite(s, infer([s], fp32["edge_generator"], variant["inpaint_generator"])[0], blend)
         stage["edge_generator"].append(psnr8(ref, only_edge))
         stage["inpaint_generator"].append(psnr8(ref, only_inpaint))
         feeds = {"gray": s.gray[None], "edges": s.edges[None], "mask": s.mask[None]}
         e32 = fp32["edge_generator"].run(feeds)["edges_pred"]
         ev = variant["edge_generator"].run(feeds)["edges_pred"]
         max_abs["edge_generator"] = max(max_abs["edge_generator"], float(np.abs(e32 - ev).max()))
-        ifeeds = {"image": s.image[None], "edges": e32, "mask": s.mask[None]}
+        ifeeds = {"image": s.image[None], "edges": edge_guide(e32, s.edges[None], s.mask[None]), "mask": s.mask[None]}
         i32 = fp32["inpaint_generator"].run(ifeeds)["inpainted"]
         iv = variant["inpaint_generator"].run(ifeeds)["inpainted"]
         max_abs["inpaint_generator"] = max(max_abs["inpaint_generator"], float(np.abs(i32 - iv).max()))

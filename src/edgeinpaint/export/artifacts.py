@@ -6,18 +6,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from edgeinpaint import specs
-from edgeinpaint.errors import ArtifactError, ExportError, require_torch
-from edgeinpaint.export.manifest import ArtifactFile, Manifest, read_manifest, verify_file
-from edgeinpaint.hashing import sha256_file
+from edgeinpaint.core import specs
+from edgeinpaint.core.errors import ArtifactError, ExportError, require_torch
+from edgeinpaint.core.hashing import sha256_file
+from edgeinpaint.core.manifest import Manifest, read_manifest
+from edgeinpaint.core.specs import CANNY_GRAPHS, CannyGraph
+from edgeinpaint.core.tolerances import CANNY_FP32_F1_FLOOR
+from edgeinpaint.export.produce import Built, ExportContext, exclusive, produce
 from edgeinpaint.weights.format import Weights, load_weights
 
 #: Bumped whenever the exported graphs change for the same weights and options, so incremental
 #: re-export (and the `run --weights` cache) never reuses files from an older exporter.
-EXPORTER_VERSION = 3
-#: The float32 Canny graph must agree with skimage to at least this F1 on the check images.
-CANNY_FP32_F1_FLOOR = 0.999
+EXPORTER_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class ExportConfig:
         calibration_method: entropy | minmax | percentile.
         fused_uint8: fused model with uint8 NHWC I/O (else float32 NCHW).
         engine: build TensorRT engines (None = when TensorRT and a GPU are present).
-        shapes: TensorRT profile spec (see export.tensorrt.parse_shapes).
+        shapes: TensorRT profile spec (see core.sidecar.parse_shapes).
         workspace_gib: TensorRT workspace limit.
         optimization_level: TensorRT builder optimization level (0-5).
     """
@@ -69,89 +71,58 @@ def weights_record(weights: Weights) -> dict[str, object]:
         "sha256": weights.sha256,
         "architecture": weights.architecture.to_json(),
         "canny": weights.canny.to_json(),
-        "blend": weights.blend,
+        "blend": weights.blend.value,
         "provenance": weights.provenance,
     }
 
 
-def reusable(
-    output: Path, manifest: Manifest | None, file: str, weights_sha: str | None, options: dict[str, object]
-) -> ArtifactFile | None:
-    """The existing entry when the same weights and options produced an intact file."""
-    if manifest is None or manifest.weights.get("sha256") != weights_sha:
-        return None
-    for entry in manifest.files:
-        if entry.file == file and entry.options == options:
-            try:
-                verify_file(output, entry)
-            except ArtifactError:
-                return None
-            return entry
-    return None
-
-
 def export_artifacts(config: ExportConfig, progress: Callable[[str], None] | None = None) -> Manifest:
-    """Export both generators (FP32) into ``config.output`` and write the manifest.
+    """Export both generators (FP32), the Canny graphs and the ladder into ``config.output``; write the manifest.
 
-    Unchanged inputs (weights sha256 and options) reuse existing, intact files.
+    Unchanged inputs (weights sha256 and options) reuse existing, intact files. The directory is
+    locked while exporting, so concurrent exports into one directory (the cache) are safe.
 
     Returns:
         The written manifest.
     """
     require_torch()
-    from edgeinpaint.export.onnx import GRAPHS, export_generator
+    from edgeinpaint.export.ladder import export_ladder
 
     weights = load_weights(config.weights)
     output = Path(config.output)
-    output.mkdir(parents=True, exist_ok=True)
-    try:
-        previous: Manifest | None = read_manifest(output)
-    except ArtifactError:
-        previous = None
-    manifest = Manifest(weights=weights_record(weights))
-    if previous is not None and previous.weights.get("sha256") == weights.sha256:
-        manifest.files = list(previous.files)
-    for role, graph in GRAPHS.items():
-        file = f"{role}.{specs.Precision.FP32.value}.onnx"
-        options: dict[str, object] = {"opset": config.opset, "exporter": EXPORTER_VERSION}
-        if (entry := reusable(output, previous, file, weights.sha256, options)) is not None:
-            if progress:
-                progress(f"{file}: up to date")
-            manifest.put(entry)
-            continue
-        if progress:
-            progress(f"{file}: exporting")
-        err = export_generator(weights.build(role), role, output / file, opset=config.opset)
-        manifest.put(
-            ArtifactFile(
-                file=file,
-                role=role,
-                precision=specs.Precision.FP32.value,
-                inputs=[s.to_json() for s in graph.inputs],
-                outputs=[s.to_json() for s in graph.outputs],
-                opset=config.opset,
-                sha256=sha256_file(output / file),
-                accuracy={"max_abs_vs_torch": err},
-                options=options,
-            )
-        )
-    _export_canny(weights, output, previous, manifest, config.opset, progress)
-    from edgeinpaint.export.ladder import export_ladder
-
-    export_ladder(config, weights, output, previous, manifest, progress or (lambda _m: None))
-    manifest.write(output)
+    with exclusive(output):
+        try:
+            previous: Manifest | None = read_manifest(output)
+        except ArtifactError:
+            previous = None
+        manifest = Manifest(weights=weights_record(weights))
+        if previous is not None and previous.weights.get("sha256") == weights.sha256:
+            manifest.files = list(previous.files)
+        ctx = ExportContext(output, previous, manifest, weights.sha256, progress or (lambda _m: None))
+        _export_generators(ctx, weights, config.opset)
+        _export_canny(ctx, weights, config.opset)
+        export_ladder(config, weights, ctx)
+        manifest.write(output)
     return manifest
 
 
-def _export_canny(
-    weights: Weights,
-    output: Path,
-    previous: Manifest | None,
-    manifest: Manifest,
-    opset: int,
-    progress: Callable[[str], None] | None,
-) -> None:
-    """The Canny graphs with the weights' settings, checked against skimage.
+def _export_generators(ctx: ExportContext, weights: Weights, opset: int) -> None:
+    from edgeinpaint.export.onnx import GRAPHS, export_generator
+
+    for role, graph in GRAPHS.items():
+        file = f"{role}.{specs.Precision.FP32.value}.onnx"
+
+        def build(temps: dict[str, Path], role: str = role, file: str = file, graph: Any = graph) -> dict[str, Built]:
+            ctx.progress(f"{file}: exporting")
+            err = export_generator(weights.build(role), role, temps[file], opset=opset)
+            inputs, outputs = [s.to_json() for s in graph.inputs], [s.to_json() for s in graph.outputs]
+            return {file: Built(role, "fp32", inputs, outputs, opset, {"max_abs_vs_torch": err})}
+
+        produce(ctx, [file], {"opset": opset, "exporter": EXPORTER_VERSION}, build)
+
+
+def _export_canny(ctx: ExportContext, weights: Weights, opset: int) -> None:
+    """The Canny graphs (core/specs.py ``CANNY_GRAPHS``) with the weights' settings, checked against skimage.
 
     ``canny.onnx`` is the exact float64 graph (ONNX Runtime; must match skimage bit for bit);
     ``canny.fast.onnx`` the float32 graph with bit-parallel hysteresis (ONNX Runtime, ``--canny
@@ -161,61 +132,43 @@ def _export_canny(
     from edgeinpaint.canny.graph import gaussian_kernel, save_canny_model
     from edgeinpaint.canny.parity import canny_parity
 
-    for file, exact, hysteresis, tag in (
-        ("canny.onnx", True, "bits", "fp64"),
-        ("canny.fast.onnx", False, "bits", "fast"),
-        ("canny.fp32.onnx", False, "maxpool", "fp32"),
-    ):
-        file_opset = max(opset, 18) if hysteresis == "bits" else opset
+    for graph in CANNY_GRAPHS.values():
+        file_opset = max(opset, 18) if graph.hysteresis == "bits" else opset
         options: dict[str, object] = {
             "opset": file_opset,
-            "hysteresis": hysteresis,
+            "hysteresis": graph.hysteresis,
             "exporter": EXPORTER_VERSION,
             **weights.canny.to_json(),
-            "exact": exact,
+            "exact": graph.exact,
             # scipy's kernel values, exact in JSON, for hosts that reimplement the graph (hosts/cpp)
             "gaussian_kernel": [float(v) for v in gaussian_kernel(weights.canny.sigma)],
         }
-        if (entry := reusable(output, previous, file, weights.sha256, options)) is not None:
-            manifest.put(entry)
-            continue
-        if progress:
-            progress(f"{file}: exporting")
-        tmp = output / f".{file}.tmp"
-        try:
-            save_canny_model(
-                tmp,
-                weights.canny.sigma,
-                weights.canny.low,
-                weights.canny.high,
-                exact=exact,
-                opset=opset,
-                hysteresis=hysteresis,
-            )
+
+        def build(temps: dict[str, Path], graph: CannyGraph = graph, file_opset: int = file_opset) -> dict[str, Built]:
+            ctx.progress(f"{graph.file}: exporting")
+            tmp = temps[graph.file]
+            c = weights.canny
+            save_canny_model(tmp, c.sigma, c.low, c.high, exact=graph.exact, opset=opset, hysteresis=graph.hysteresis)
             mismatched, f1 = canny_parity(tmp, weights.canny)
-            if (exact and mismatched) or f1 < CANNY_FP32_F1_FLOOR:
+            if (graph.exact and mismatched) or f1 < CANNY_FP32_F1_FLOOR:
                 raise ExportError(
-                    f"{file}: the Canny graph differs from skimage on {mismatched} pixels of the check images "
+                    f"{graph.file}: the Canny graph differs from skimage on {mismatched} pixels of the check images "
                     f"(F1 {f1:.5f})"
                 )
-            os.replace(tmp, output / file)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
-        gray_spec = {**specs.CANNY_INPUTS[0].to_json(), "dtype": "float64" if exact else "float32"}
-        manifest.put(
-            ArtifactFile(
-                file=file,
-                role="canny",
-                precision=tag,
-                inputs=[gray_spec, specs.CANNY_INPUTS[1].to_json()],
-                outputs=[s.to_json() for s in specs.CANNY_OUTPUTS],
-                opset=file_opset,
-                sha256=sha256_file(output / file),
-                accuracy={"pixels_differing_from_skimage": mismatched, "f1_vs_skimage": round(f1, 6)},
-                options=options,
-            )
-        )
+            gray_spec = {**specs.CANNY_INPUTS[0].to_json(), "dtype": "float64" if graph.exact else "float32"}
+            accuracy = {"pixels_differing_from_skimage": mismatched, "f1_vs_skimage": round(f1, 6)}
+            return {
+                graph.file: Built(
+                    "canny",
+                    graph.tag,
+                    [gray_spec, specs.CANNY_INPUTS[1].to_json()],
+                    [s.to_json() for s in specs.CANNY_OUTPUTS],
+                    file_opset,
+                    accuracy,
+                )
+            }
+
+        produce(ctx, [graph.file], options, build)
 
 
 def cached_artifacts(

@@ -1,9 +1,20 @@
-"""The fused single-file model: image + mask in, composited image out.
+"""The fused single-file model: image + mask in, composited image (and the raw output) out.
 
 Canny (float32 graph), padding to a multiple of 4, both generators, the edge composite and the
-final composite all live in one ONNX graph, so a host (C++, a server) needs no pre/post code. With
+paste composite all live in one ONNX graph, so a host (C++, a server) needs no pre/post code. With
 ``uint8_io`` the graph takes ``image`` (N, H, W, 3) uint8 and ``mask`` (N, H, W, 1) uint8 (> 127 =
 hole) and returns (N, H, W, 3) uint8, rounded, known pixels byte-identical.
+
+The graph's ``output`` is the paper's paste composite. A Poisson (gradient-domain) composite is a
+sparse linear solve per image, which ONNX has no operator for (an unrolled iterative solver would
+need hundreds of iterations to reach one gray level on a 256² hole), so the graph also returns
+``raw``, the generator's output at the image's size: for weights whose blend is ``poisson`` the
+caller finishes the picture with ``core.blend.finish_fused`` (the manifest entry says which). Export
+checks that this gives ``run``'s picture within one gray level, for either blend.
+
+TensorRT accepts UINT8 only as a network input or output ("TensorRT does not support UINT8 types
+for intermediate tensors", onnx-tensorrt ModelImporter.cpp / docs/operators.md, TensorRT 10.x):
+uint8 inputs are cast to float before any other op, and the uint8 outputs are the Casts themselves.
 """
 
 from __future__ import annotations
@@ -13,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint import specs
 from edgeinpaint.canny.graph import _Builder, build_canny_nodes
-from edgeinpaint.weights.format import CannyParams
+from edgeinpaint.core import specs
+from edgeinpaint.core.params import CannyParams
 
 
 def _inline(b: _Builder, model: Any, prefix: str, feeds: dict[str, str]) -> dict[str, str]:
@@ -59,11 +70,12 @@ def build_fused_model(
     b = _Builder(prefix="fused_")
     one = b.const(1.0)
     if uint8_io:
+        # Cast first: no UINT8 intermediate tensor (TensorRT's rule, module docstring).
         image = b.op(
             "Div",
-            [b.op("Cast", [b.op("Transpose", ["image"], perm=[0, 3, 1, 2])], to=TensorProto.FLOAT), b.const(255.0)],
+            [b.op("Transpose", [b.op("Cast", ["image"], to=TensorProto.FLOAT)], perm=[0, 3, 1, 2]), b.const(255.0)],
         )
-        mask_f = b.op("Cast", [b.op("Transpose", ["mask"], perm=[0, 3, 1, 2])], to=TensorProto.FLOAT)
+        mask_f = b.op("Transpose", [b.op("Cast", ["mask"], to=TensorProto.FLOAT)], perm=[0, 3, 1, 2])
         hole = b.op("Cast", [b.op("Greater", [mask_f, b.const(float(specs.MASK_THRESHOLD))])], to=TensorProto.FLOAT)
     else:
         image = "image"
@@ -94,22 +106,28 @@ def build_fused_model(
     raw = b.op("Slice", [inpaint_out["inpainted"], b.const([0, 0], np.int64), hw, b.const([2, 3], np.int64)])
     final = b.op("Add", [b.op("Mul", [raw, hole]), b.op("Mul", [image, known])])
     if uint8_io:
-        scaled = b.op("Clip", [b.op("Round", [b.op("Mul", [final, b.const(255.0)])]), b.const(0.0), b.const(255.0)])
-        out = b.op("Transpose", [b.op("Cast", [scaled], to=TensorProto.UINT8)], perm=[0, 2, 3, 1])
+        for value, name in ((final, "output"), (raw, "raw")):
+            scaled = b.op("Clip", [b.op("Round", [b.op("Mul", [value, b.const(255.0)])]), b.const(0.0), b.const(255.0)])
+            nhwc = b.op("Transpose", [scaled], perm=[0, 2, 3, 1])
+            b.nodes.append(helper.make_node("Cast", [nhwc], [name], to=TensorProto.UINT8, name=f"fused_{name}"))
         in_specs = [
             helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3]),
             helper.make_tensor_value_info("mask", TensorProto.UINT8, ["N", "H", "W", 1]),
         ]
-        out_spec = helper.make_tensor_value_info("output", TensorProto.UINT8, ["N", "H", "W", 3])
+        out_specs = [
+            helper.make_tensor_value_info(name, TensorProto.UINT8, ["N", "H", "W", 3]) for name in ("output", "raw")
+        ]
     else:
-        out = final
+        b.nodes.append(helper.make_node("Identity", [final], ["output"]))
+        b.nodes.append(helper.make_node("Identity", [raw], ["raw"]))
         in_specs = [
             helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
             helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"]),
         ]
-        out_spec = helper.make_tensor_value_info("output", TensorProto.FLOAT, ["N", 3, "H", "W"])
-    b.nodes.append(helper.make_node("Identity", [out], ["output"]))
-    graph = helper.make_graph(b.nodes, "edgeinpaint_fused", in_specs, [out_spec], initializer=b.inits)
+        out_specs = [
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3, "H", "W"]) for name in ("output", "raw")
+        ]
+    graph = helper.make_graph(b.nodes, "edgeinpaint_fused", in_specs, out_specs, initializer=b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
     model.doc_string = f"EdgeConnect fused: Canny(sigma={canny.sigma}) + edge + inpaint generators + composites"
     for key, value in (
@@ -150,8 +168,15 @@ def fused_io_specs(uint8_io: bool) -> tuple[list[dict[str, object]], list[dict[s
                     "shape": ["N", "H", "W", 3],
                     "dtype": "uint8",
                     "range": [0, 255],
-                    "meaning": "composited RGB",
-                }
+                    "meaning": "paste-composited RGB",
+                },
+                {
+                    "name": "raw",
+                    "shape": ["N", "H", "W", 3],
+                    "dtype": "uint8",
+                    "range": [0, 255],
+                    "meaning": "raw generator output (for the Poisson composite)",
+                },
             ],
         )
     return (
@@ -171,7 +196,14 @@ def fused_io_specs(uint8_io: bool) -> tuple[list[dict[str, object]], list[dict[s
                 "shape": ["N", 3, "H", "W"],
                 "dtype": "float32",
                 "range": [0, 1],
-                "meaning": "composited RGB",
-            }
+                "meaning": "paste-composited RGB",
+            },
+            {
+                "name": "raw",
+                "shape": ["N", 3, "H", "W"],
+                "dtype": "float32",
+                "range": [0, 1],
+                "meaning": "raw generator output (for the Poisson composite)",
+            },
         ],
     )

@@ -2,39 +2,35 @@
 
 Every variant is run on ONNX Runtime CPU and its accuracy against FP32 is measured on real images
 (calibration images, else scikit-image's bundled photos) and recorded in the manifest; below the
-floors in export.accuracy.FLOORS_DB the export fails and names the stage.
+floors in core.tolerances the export fails and names the stage.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeinpaint import specs
-from edgeinpaint.errors import ExportError
-from edgeinpaint.export.manifest import ArtifactFile, Manifest, verify_file
-from edgeinpaint.hashing import sha256_file
-from edgeinpaint.runtime.engines import Engine
+import numpy as np
+
+from edgeinpaint.core import specs
+from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.errors import ExportError
+from edgeinpaint.core.manifest import Manifest, verify_file
+from edgeinpaint.core.onnxruntime import OnnxRuntimeEngine
+from edgeinpaint.core.tolerances import FLOORS_DB, FUSED_MAX_LEVELS
+from edgeinpaint.export.produce import Built, ExportContext, produce
 from edgeinpaint.weights.format import Weights
 
 if TYPE_CHECKING:
+    from edgeinpaint.core.stages import Sample
     from edgeinpaint.export.artifacts import ExportConfig
-    from edgeinpaint.runtime.stages import Sample
 
 GENERATORS = ("edge_generator", "inpaint_generator")
 
 
 def _engines(output: Path, manifest: Manifest, precision: str) -> dict[str, Engine]:
-    from edgeinpaint.runtime.engines.onnxruntime import OnnxRuntimeEngine
-
-    engines: dict[str, Engine] = {}
-    for role in GENERATORS:
-        entry = manifest.find(role, precision)
-        assert entry is not None
-        engines[role] = OnnxRuntimeEngine(verify_file(output, entry))
-    return engines
+    return {role: OnnxRuntimeEngine(verify_file(output, manifest.require(role, precision))) for role in GENERATORS}
 
 
 def _samples(config: ExportConfig, weights: Weights) -> list[Sample]:
@@ -48,27 +44,23 @@ def _samples(config: ExportConfig, weights: Weights) -> list[Sample]:
     return list(source.samples(canny))
 
 
-def export_ladder(
-    config: ExportConfig,
-    weights: Weights,
-    output: Path,
-    previous: Manifest | None,
-    manifest: Manifest,
-    progress: Callable[[str], None],
-) -> None:
+class _Samples:
+    """Accuracy-check samples, made once and only when something is built."""
+
+    def __init__(self, config: ExportConfig, weights: Weights) -> None:
+        self.config, self.weights = config, weights
+        self._samples: list[Sample] | None = None
+
+    def get(self) -> list[Sample]:
+        if self._samples is None:
+            self._samples = _samples(self.config, self.weights)
+        return self._samples
+
+
+def export_ladder(config: ExportConfig, weights: Weights, ctx: ExportContext) -> None:
     """Add the requested precision's generators, the fused model and (optionally) engines."""
-    from edgeinpaint.export.artifacts import reusable
-
     precision = specs.Precision(config.precision).value
-    samples: list[Sample] | None = None
-    source_digest = "builtin"
-    if config.calibration is not None:
-        from edgeinpaint.calibration.sources import CalibrationSource
-
-        source_digest = CalibrationSource(
-            config.calibration, config.calibration_masks, config.calibration_size
-        ).digest()
-
+    samples = _Samples(config, weights)
     if precision != "fp32":
         options: dict[str, object] = {"opset": config.opset, "precision": precision}
         if precision == "int8":
@@ -77,115 +69,108 @@ def export_ladder(
                     "INT8 export needs calibration images: pass --calibration DIR (and --calibration-masks DIR), "
                     "photos like the ones you will inpaint"
                 )
-            options.update({"calibration": source_digest, "method": config.calibration_method})
-        files = {role: f"{role}.{precision}.onnx" for role in GENERATORS}
-        entries = {role: reusable(output, previous, files[role], weights.sha256, options) for role in GENERATORS}
-        if any(e is None for e in entries.values()):
-            samples = samples or _samples(config, weights)
-            _build_variant(config, precision, files, output, manifest, samples, weights, options, progress)
-        else:
-            for entry in entries.values():
-                assert entry is not None
-                manifest.put(entry)
-            progress(f"{precision} generators: up to date")
+            from edgeinpaint.calibration.sources import CalibrationSource
 
-    # Fused single-file model for this precision.
+            digest = CalibrationSource(config.calibration, config.calibration_masks, config.calibration_size).digest()
+            options.update({"calibration": digest, "method": config.calibration_method})
+        if precision == "fp16":
+            from edgeinpaint.export.precision import FP16_KEEP_FP32
+
+            options["keep_fp32"] = list(FP16_KEEP_FP32)
+        files = {role: f"{role}.{precision}.onnx" for role in GENERATORS}
+        produce(
+            ctx,
+            list(files.values()),
+            options,
+            lambda temps: _build_variant(config, precision, files, temps, ctx, samples.get(), weights, options),
+            what=f"{precision} generators",
+        )
+
     fused_file = f"edgeinpaint.{precision}.onnx"
     fused_options: dict[str, object] = {
         "opset": config.opset,
         "uint8_io": config.fused_uint8,
-        "generators": [manifest.find(r, precision).sha256 for r in GENERATORS],  # type: ignore[union-attr]
+        "generators": [ctx.manifest.require(r, precision).sha256 for r in GENERATORS],
+        "composite": "paste",
     }
-    if (entry := reusable(output, previous, fused_file, weights.sha256, fused_options)) is not None:
-        manifest.put(entry)
-        progress(f"{fused_file}: up to date")
-    else:
-        samples = samples or _samples(config, weights)
-        _build_fused(config, precision, fused_file, output, manifest, samples, weights, fused_options, progress)
+    produce(
+        ctx,
+        [fused_file],
+        fused_options,
+        lambda temps: _build_fused(config, precision, fused_file, temps[fused_file], ctx, samples.get(), weights),
+    )
 
-    from edgeinpaint.export.tensorrt import tensorrt_available
+    from edgeinpaint.core.device import tensorrt_available
 
     want_engine = config.engine if config.engine is not None else tensorrt_available()
     if want_engine:
-        _build_engines(config, precision, output, manifest, progress)
+        _build_engines(config, precision, ctx.output, ctx.manifest, ctx.progress)
 
 
 def _build_variant(
     config: ExportConfig,
     precision: str,
     files: dict[str, str],
-    output: Path,
-    manifest: Manifest,
+    temps: dict[str, Path],
+    ctx: ExportContext,
     samples: list[Sample],
     weights: Weights,
     options: dict[str, object],
-    progress: Callable[[str], None],
-) -> None:
-    from edgeinpaint.export.accuracy import FLOORS_DB, measure
+) -> dict[str, Built]:
+    from edgeinpaint.export.accuracy import measure
     from edgeinpaint.export.onnx import GRAPHS
 
+    output, manifest = ctx.output, ctx.manifest
     fp32 = _engines(output, manifest, "fp32")
-    tmp = {role: output / f".{name}.tmp" for role, name in files.items()}
+    tmp = {role: temps[files[role]] for role in GENERATORS}
     tool = "onnxruntime.transformers.float16"
-    try:
-        if precision == "fp16":
-            from edgeinpaint.export.precision import FP16_KEEP_FP32, to_fp16
+    if precision == "fp16":
+        from edgeinpaint.export.precision import FP16_KEEP_FP32, to_fp16
 
-            for role in GENERATORS:
-                progress(f"{files[role]}: converting to FP16 (kept in FP32: {', '.join(FP16_KEEP_FP32)})")
-                to_fp16(verify_file(output, manifest.find(role, "fp32")), tmp[role])  # type: ignore[arg-type]
-            options = {**options, "keep_fp32": list(FP16_KEEP_FP32)}
-        else:
-            from edgeinpaint.calibration.qdq import quantize_int8
-            from edgeinpaint.calibration.sources import edge_feeds, inpaint_feeds
-
-            feeds = {
-                "edge_generator": edge_feeds(samples),
-                "inpaint_generator": inpaint_feeds(samples, fp32["edge_generator"]),
-            }  # type: ignore[arg-type]
-            cache_dir = output / "calibration"
-            cache_dir.mkdir(exist_ok=True)
-            for role in GENERATORS:
-                progress(f"{files[role]}: calibrating on {len(samples)} images ({config.calibration_method})")
-                cache = cache_dir / f"{role}.{options['calibration']}.{config.calibration_method}.json"
-                tool = quantize_int8(
-                    verify_file(output, manifest.find(role, "fp32")),  # type: ignore[arg-type]
-                    tmp[role],
-                    feeds[role],
-                    config.calibration_method,
-                    cache=cache,
-                )
-        from edgeinpaint.runtime.engines.onnxruntime import OnnxRuntimeEngine
-
-        variant = {role: OnnxRuntimeEngine(tmp[role]) for role in GENERATORS}
-        accuracy = measure(samples, fp32, variant)  # type: ignore[arg-type]
-        floor = FLOORS_DB[precision]
-        progress(f"{precision}: composited PSNR vs FP32 {accuracy.psnr:.2f} dB (floor {floor} dB)")
-        if (stage := accuracy.failing_stage(floor)) is not None:
-            raise ExportError(
-                f"{precision} export below its accuracy floor: {accuracy.psnr:.2f} dB < {floor} dB vs FP32; "
-                f"the {stage} loses the most ({accuracy.stage_psnr[stage]:.2f} dB alone)"
-            )
         for role in GENERATORS:
-            os.replace(tmp[role], output / files[role])
-            graph = GRAPHS[role]
-            manifest.put(
-                ArtifactFile(
-                    file=files[role],
-                    role=role,
-                    precision=precision,
-                    inputs=[s.to_json() for s in graph.inputs],
-                    outputs=[s.to_json() for s in graph.outputs],
-                    opset=config.opset,
-                    sha256=sha256_file(output / files[role]),
-                    accuracy={**accuracy.to_json(), "samples": len(samples), "tool": tool},  # type: ignore[dict-item]
-                    options=options,
-                )
+            ctx.progress(f"{files[role]}: converting to FP16 (kept in FP32: {', '.join(FP16_KEEP_FP32)})")
+            to_fp16(verify_file(output, manifest.require(role, "fp32")), tmp[role])
+    else:
+        from edgeinpaint.calibration.qdq import quantize_int8
+        from edgeinpaint.calibration.sources import edge_feeds, inpaint_feeds
+
+        feeds = {
+            "edge_generator": edge_feeds(samples),
+            "inpaint_generator": inpaint_feeds(samples, fp32["edge_generator"]),
+        }
+        cache_dir = output / "calibration"
+        cache_dir.mkdir(exist_ok=True)
+        for role in GENERATORS:
+            ctx.progress(f"{files[role]}: calibrating on {len(samples)} images ({config.calibration_method})")
+            cache = cache_dir / f"{role}.{options['calibration']}.{config.calibration_method}.json"
+            tool = quantize_int8(
+                verify_file(output, manifest.require(role, "fp32")),
+                tmp[role],
+                feeds[role],
+                config.calibration_method,
+                cache=cache,
             )
-    finally:
-        for path in tmp.values():
-            if path.exists():
-                path.unlink()
+    variant: dict[str, Engine] = {role: OnnxRuntimeEngine(tmp[role]) for role in GENERATORS}
+    accuracy = measure(samples, fp32, variant, weights.blend)
+    floor = FLOORS_DB[precision]
+    ctx.progress(f"{precision}: composited PSNR vs FP32 {accuracy.psnr:.2f} dB (floor {floor} dB)")
+    if (stage := accuracy.failing_stage(floor)) is not None:
+        raise ExportError(
+            f"{precision} export below its accuracy floor: {accuracy.psnr:.2f} dB < {floor} dB vs FP32; "
+            f"the {stage} loses the most ({accuracy.stage_psnr[stage]:.2f} dB alone)"
+        )
+    record = {**accuracy.to_json(), "samples": len(samples), "tool": tool}
+    return {
+        files[role]: Built(
+            role,
+            precision,
+            [s.to_json() for s in GRAPHS[role].inputs],
+            [s.to_json() for s in GRAPHS[role].outputs],
+            config.opset,
+            record,
+        )
+        for role in GENERATORS
+    }
 
 
 def calibrate_only(
@@ -219,7 +204,7 @@ def calibrate_only(
         with tempfile.TemporaryDirectory(dir=output) as tmp:
             for role in missing:
                 progress(f"{role}: calibrating on {len(samples)} images ({config.calibration_method})")
-                fp32_path = verify_file(output, manifest.find(role, "fp32"))  # type: ignore[arg-type]
+                fp32_path = verify_file(output, manifest.require(role, "fp32"))
                 quantize_int8(
                     fp32_path, Path(tmp) / f"{role}.onnx", feeds[role], config.calibration_method, cache=caches[role]
                 )
@@ -228,86 +213,86 @@ def calibrate_only(
     return list(caches.values())
 
 
+def fused_picture(session: object, sample: Sample, uint8_io: bool, blend: object) -> np.ndarray:
+    """Run the fused model on one sample and finish the picture for the weights' blend (core/blend.py).
+
+    Returns:
+        (H, W, 3) uint8.
+    """
+    from edgeinpaint.core.blend import finish_fused
+
+    if uint8_io:
+        out, raw = session.run(  # type: ignore[attr-defined]
+            None, {"image": sample.rgb8[None], "mask": (sample.hole * 255).astype(np.uint8)[None, ..., None]}
+        )
+        return finish_fused(out[0], raw[0], sample.rgb8, sample.hole, blend)  # type: ignore[arg-type]
+    feeds = {
+        "image": (sample.rgb8 / 255.0).astype(np.float32).transpose(2, 0, 1)[None],
+        "mask": sample.hole[None, None].astype(np.float32),
+    }
+    out, raw = session.run(None, feeds)  # type: ignore[attr-defined]
+    out8 = np.clip(np.rint(out[0].transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
+    return finish_fused(out8, raw[0].transpose(1, 2, 0), sample.rgb8, sample.hole, blend)  # type: ignore[arg-type]
+
+
 def _build_fused(
     config: ExportConfig,
     precision: str,
     file: str,
-    output: Path,
-    manifest: Manifest,
+    tmp: Path,
+    ctx: ExportContext,
     samples: list[Sample],
     weights: Weights,
-    options: dict[str, object],
-    progress: Callable[[str], None],
-) -> None:
-    import numpy as np
+) -> dict[str, Built]:
+    """Compose the fused model and check it gives ``run``'s picture (the weights' blend) within one level."""
     import onnx
     import onnxruntime as ort
 
+    from edgeinpaint.core.stages import composite, infer
     from edgeinpaint.export.accuracy import psnr8
     from edgeinpaint.export.fused import build_fused_model, fused_io_specs
-    from edgeinpaint.runtime.stages import composite, infer
 
-    progress(f"{file}: composing the fused model")
+    ctx.progress(f"{file}: composing the fused model")
+    output, manifest = ctx.output, ctx.manifest
     model = build_fused_model(
-        verify_file(output, manifest.find("edge_generator", precision)),  # type: ignore[arg-type]
-        verify_file(output, manifest.find("inpaint_generator", precision)),  # type: ignore[arg-type]
+        verify_file(output, manifest.require("edge_generator", precision)),
+        verify_file(output, manifest.require("inpaint_generator", precision)),
         weights.canny,
         uint8_io=config.fused_uint8,
         opset=config.opset,
     )
-    tmp = output / f".{file}.tmp"
-    try:
-        onnx.save(model, str(tmp))
-        session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
-        engines = _engines(output, manifest, precision)
-        psnrs = []
-        for s in samples:
-            ref = composite(s, infer([s], engines["edge_generator"], engines["inpaint_generator"])[0])  # type: ignore[arg-type]
-            if config.fused_uint8:
-                out = session.run(
-                    None, {"image": s.rgb8[None], "mask": (s.hole * 255).astype(np.uint8)[None, ..., None]}
-                )[0][0]
-            else:
-                feeds = {
-                    "image": (s.rgb8 / 255.0).astype(np.float32).transpose(2, 0, 1)[None],
-                    "mask": s.hole[None, None].astype(np.float32),
-                }
-                out = np.clip(np.rint(session.run(None, feeds)[0][0].transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
-            psnrs.append(psnr8(ref, out))
-        psnr = float(np.mean(psnrs))
-        progress(f"{file}: PSNR vs the three-stage run {psnr:.2f} dB")
-        if psnr < 50.0:
-            raise ExportError(f"{file}: fused model differs from the three-stage run ({psnr:.2f} dB < 50 dB)")
-        os.replace(tmp, output / file)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    inputs, outputs = fused_io_specs(config.fused_uint8)
-    manifest.put(
-        ArtifactFile(
-            file=file,
-            role="fused",
-            precision=precision,
-            inputs=inputs,
-            outputs=outputs,
-            opset=config.opset,
-            sha256=sha256_file(output / file),
-            accuracy={"psnr_vs_three_stage": round(psnr, 3), "samples": len(samples)},
-            options=options,
+    onnx.save(model, str(tmp))
+    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    engines = _engines(output, manifest, precision)
+    psnrs, worst = [], 0
+    for s in samples:
+        ref = composite(s, infer([s], engines["edge_generator"], engines["inpaint_generator"])[0], weights.blend)
+        out = fused_picture(session, s, config.fused_uint8, weights.blend)
+        psnrs.append(psnr8(ref, out))
+        worst = max(worst, int(np.abs(ref.astype(np.int16) - out).max()))
+    psnr = float(np.mean(psnrs))
+    ctx.progress(f"{file}: vs the three-stage run ({weights.blend.value}): PSNR {psnr:.2f} dB, max {worst} level(s)")
+    if worst > FUSED_MAX_LEVELS:
+        raise ExportError(
+            f"{file}: fused model differs from the three-stage run by up to {worst} levels "
+            f"(> {FUSED_MAX_LEVELS}) with the {weights.blend.value} composite"
         )
-    )
+    inputs, outputs = fused_io_specs(config.fused_uint8)
+    accuracy = {
+        "psnr_vs_three_stage": round(psnr, 3),
+        "max_levels_vs_three_stage": worst,
+        "blend": weights.blend.value,
+        "samples": len(samples),
+    }
+    return {file: Built("fused", precision, inputs, outputs, config.opset, accuracy)}
 
 
 def _build_engines(
     config: ExportConfig, precision: str, output: Path, manifest: Manifest, progress: Callable[[str], None]
 ) -> None:  # pragma: no cover - GPU only
-    from edgeinpaint.export.tensorrt import (
-        build_engine,
-        current_device,
-        engine_cache_key,
-        engine_up_to_date,
-        parse_shapes,
-    )
+    from edgeinpaint.core.device import current_device
+    from edgeinpaint.core.sidecar import engine_cache_key, engine_up_to_date, parse_shapes
+    from edgeinpaint.export.tensorrt import build_engine
 
     profile = parse_shapes(config.shapes)
     device = current_device()

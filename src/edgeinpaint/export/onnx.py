@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,14 +9,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgeinpaint import specs
-from edgeinpaint.errors import ExportError
+from edgeinpaint.core import specs
+from edgeinpaint.core.errors import ExportError
 
 if TYPE_CHECKING:
     import torch
 
 #: Max abs difference allowed between ONNX Runtime and PyTorch (FP32, same inputs, outputs in [0, 1]).
-PARITY_TOLERANCE = 1e-3
+from edgeinpaint.core.tolerances import ONNX_PARITY as PARITY_TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -87,7 +85,7 @@ def export_generator(module: torch.nn.Module, role: str, path: Path, opset: int 
     Args:
         module: folded generator in eval mode.
         role: ``edge_generator`` or ``inpaint_generator``.
-        path: destination; written atomically.
+        path: destination (the caller publishes it atomically, export/produce.py).
         opset: ONNX opset to pin.
 
     Returns:
@@ -106,46 +104,37 @@ def export_generator(module: torch.nn.Module, role: str, path: Path, opset: int 
     names_in = [s.name for s in graph.inputs]
     names_out = [s.name for s in graph.outputs]
     dynamic = {name: {0: "N", 2: "H", 3: "W"} for name in names_in + names_out}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            # The TorchScript exporter is deprecated in favour of dynamo, but it gives named dynamic
-            # axes and a clean opset-17 graph for these convolutional nets; dynamo's version
-            # converter fails on Pad for opset 17 (torch 2.13).
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                wrapped,
-                args,
-                tmp,
-                dynamo=False,
-                input_names=names_in,
-                output_names=names_out,
-                dynamic_axes=dynamic,
-                opset_version=opset,
-                do_constant_folding=True,
-            )
-        from edgeinpaint.export.simplify import freeze_pads
-
-        model = freeze_pads(
-            onnx.load(tmp), sample_feeds(graph, 1, 32, 32, seed=2), sample_feeds(graph, 1, 48, 64, seed=3)
+    tmp = str(path)
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated in favour of dynamo, but it gives named dynamic
+        # axes and a clean opset-17 graph for these convolutional nets; dynamo's version
+        # converter fails on Pad for opset 17 (torch 2.13).
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            wrapped,
+            args,
+            tmp,
+            dynamo=False,
+            input_names=names_in,
+            output_names=names_out,
+            dynamic_axes=dynamic,
+            opset_version=opset,
+            do_constant_folding=True,
         )
-        model.producer_name = "edgeinpaint"
-        model.doc_string = f"EdgeConnect {role}, FP32"
-        onnx.checker.check_model(model, full_check=True)
-        onnx.save(model, tmp)
-        check = sample_feeds(graph, batch=2, height=48, width=68, seed=1)
-        err = parity_error(wrapped, tmp, check)
-        if not err <= PARITY_TOLERANCE:
-            raise ExportError(
-                f"{role}: ONNX Runtime differs from PyTorch by {err:.3g} (tolerance {PARITY_TOLERANCE}); "
-                "the exported graph is wrong"
-            )
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    from edgeinpaint.export.simplify import freeze_pads
+
+    model = freeze_pads(onnx.load(tmp), sample_feeds(graph, 1, 32, 32, seed=2), sample_feeds(graph, 1, 48, 64, seed=3))
+    model.producer_name = "edgeinpaint"
+    model.doc_string = f"EdgeConnect {role}, FP32"
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, tmp)
+    check = sample_feeds(graph, batch=2, height=48, width=68, seed=1)
+    err = parity_error(wrapped, tmp, check)
+    if not err <= PARITY_TOLERANCE:
+        raise ExportError(
+            f"{role}: ONNX Runtime differs from PyTorch by {err:.3g} (tolerance {PARITY_TOLERANCE}); "
+            "the exported graph is wrong"
+        )
     return err
 
 

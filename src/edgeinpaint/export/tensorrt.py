@@ -18,175 +18,19 @@ keys) is plain Python and unit-tested; the build itself can only run on an NVIDI
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-from edgeinpaint.errors import ArtifactError, DependencyError, ExportError
-
-AXES = ("batch", "height", "width")
-
-
-@dataclass(frozen=True)
-class AxisRange:
-    """min / opt / max of one dynamic axis."""
-
-    min: int
-    opt: int
-    max: int
-
-
-@dataclass(frozen=True)
-class ShapeProfile:
-    """Dynamic-axis ranges for one optimization profile (N, H, W; channels come from the graph)."""
-
-    batch: AxisRange = AxisRange(1, 1, 8)
-    height: AxisRange = AxisRange(256, 512, 1024)
-    width: AxisRange = AxisRange(256, 512, 1024)
-
-    def dims(self, channels: int, layout: str = "NCHW") -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-        """(min, opt, max) shapes of a tensor with ``channels`` channels."""
-
-        def one(k: str) -> tuple[int, ...]:
-            n, h, w = (getattr(getattr(self, a), k) for a in AXES)
-            return (n, channels, h, w) if layout == "NCHW" else (n, h, w, channels)
-
-        return one("min"), one("opt"), one("max")
-
-    def to_json(self) -> dict[str, list[int]]:
-        return {a: [r.min, r.opt, r.max] for a, r in ((a, getattr(self, a)) for a in AXES)}
-
-
-def parse_shapes(text: str | None) -> ShapeProfile:
-    """Parse ``--shapes`` such as ``batch=1:4:8,height=256:512:1024,width=256:512:1024``.
-
-    Omitted axes keep their defaults; heights and widths must be multiples of 4 (the generators'
-    constraint) and min <= opt <= max.
-    """
-    profile = ShapeProfile()
-    if not text:
-        return profile
-    values: dict[str, AxisRange] = {}
-    for part in text.split(","):
-        name, sep, spec = part.partition("=")
-        name = name.strip()
-        if not sep or name not in AXES:
-            raise ExportError(f"--shapes {part!r}: expected AXIS=min:opt:max with AXIS in {', '.join(AXES)}")
-        try:
-            lo, opt, hi = (int(v) for v in spec.split(":"))
-        except ValueError:
-            raise ExportError(f"--shapes {part!r}: expected three integers min:opt:max") from None
-        if not 1 <= lo <= opt <= hi:
-            raise ExportError(f"--shapes {part!r}: expected 1 <= min <= opt <= max")
-        if name != "batch" and any(v % 4 for v in (lo, opt, hi)):
-            raise ExportError(f"--shapes {part!r}: {name} values must be multiples of 4")
-        values[name] = AxisRange(lo, opt, hi)
-    return ShapeProfile(**{**{a: getattr(profile, a) for a in AXES}, **values})
-
-
-@dataclass(frozen=True)
-class Device:
-    """What an engine is tied to."""
-
-    tensorrt: str
-    cuda: str
-    gpu: str
-    compute_capability: str
-
-
-@dataclass(frozen=True)
-class EngineSidecar:
-    """``<engine>.json``: how and for what an engine was built."""
-
-    engine: str
-    onnx: str
-    onnx_sha256: str
-    precision: str
-    device: Device
-    profile: dict[str, list[int]]
-    workspace_gib: float
-    optimization_level: int
-    cache_key: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EngineSidecar:
-        return cls(**{**data, "device": Device(**data["device"])})
-
-
-def engine_cache_key(
-    onnx_sha256: str, precision: str, profile: ShapeProfile, workspace_gib: float, level: int, device: Device
-) -> str:
-    """Key of one engine build: any change of input, option, TensorRT version or GPU rebuilds it."""
-    payload = json.dumps(
-        [onnx_sha256, precision, profile.to_json(), workspace_gib, level, device.tensorrt, device.compute_capability],
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
-
-
-def engine_up_to_date(engine_path: Path, cache_key: str) -> bool:
-    """True when ``engine_path`` and its sidecar exist and the sidecar records ``cache_key``."""
-    sidecar = engine_path.with_suffix(".engine.json")
-    if not engine_path.is_file() or not sidecar.is_file():
-        return False
-    try:
-        return bool(EngineSidecar.from_json(json.loads(sidecar.read_text())).cache_key == cache_key)
-    except (ValueError, TypeError, KeyError):
-        return False
-
-
-def timing_cache_name(device: Device) -> str:
-    """Timing caches are only valid for one TensorRT version and one compute capability."""
-    return f"timing.trt{device.tensorrt}.sm{device.compute_capability.replace('.', '')}.cache"
-
-
-def check_compatible(sidecar: EngineSidecar, device: Device, onnx_sha256: str, rebuild: str) -> None:
-    """Refuse an engine built for another TensorRT, GPU architecture or ONNX file.
-
-    Args:
-        rebuild: the command that rebuilds it (shown in the error).
-    """
-    problems = []
-    if sidecar.device.tensorrt != device.tensorrt:
-        problems.append(f"built with TensorRT {sidecar.device.tensorrt}, running {device.tensorrt}")
-    if sidecar.device.compute_capability != device.compute_capability:
-        problems.append(
-            f"built for compute capability {sidecar.device.compute_capability} ({sidecar.device.gpu}), "
-            f"this GPU is {device.compute_capability} ({device.gpu})"
-        )
-    if sidecar.onnx_sha256 != onnx_sha256:
-        problems.append(f"built from another {sidecar.onnx} (sha256 differs)")
-    if problems:
-        raise ArtifactError(f"{sidecar.engine}: {'; '.join(problems)}. Rebuild it with: {rebuild}")
-
-
-def current_device() -> Device:
-    """TensorRT / CUDA versions and the first GPU (cuda-python's runtime bindings)."""
-    try:
-        import tensorrt as trt
-        from cuda.bindings import runtime as cudart
-    except ImportError as exc:
-        raise DependencyError(
-            "TensorRT engines need `tensorrt` and `cuda-python` on a machine with an NVIDIA GPU "
-            "(pip install 'edgeinpaint[gpu]'); use --no-engine for ONNX-only artifacts"
-        ) from exc
-    err, count = cudart.cudaGetDeviceCount()
-    if int(err) != 0 or count == 0:
-        raise DependencyError("no CUDA device visible; use --no-engine for ONNX-only artifacts")
-    err, props = cudart.cudaGetDeviceProperties(0)
-    err, version = cudart.cudaRuntimeGetVersion()
-    name = props.name.decode(errors="replace").strip("\x00") if isinstance(props.name, bytes) else str(props.name)
-    return Device(
-        tensorrt=str(trt.__version__),
-        cuda=f"{version // 1000}.{(version % 1000) // 10}",
-        gpu=name,
-        compute_capability=f"{props.major}.{props.minor}",
-    )
+from edgeinpaint.core.atomic import write_bytes, write_text
+from edgeinpaint.core.device import current_device
+from edgeinpaint.core.errors import ExportError
+from edgeinpaint.core.sidecar import (
+    Device,
+    EngineSidecar,
+    ShapeProfile,
+    engine_cache_key,
+    timing_cache_name,
+)
 
 
 def build_engine(
@@ -231,8 +75,8 @@ def build_engine(
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ExportError(f"{onnx_path}: TensorRT engine build failed (see the TensorRT log above)")
-    engine_path.write_bytes(bytes(serialized))
-    cache_path.write_bytes(bytes(config.get_timing_cache().serialize()))
+    write_bytes(engine_path, bytes(serialized))
+    write_bytes(cache_path, bytes(config.get_timing_cache().serialize()))
     sidecar = EngineSidecar(
         engine=engine_path.name,
         onnx=onnx_path.name,
@@ -244,14 +88,5 @@ def build_engine(
         optimization_level=optimization_level,
         cache_key=engine_cache_key(onnx_sha256, precision, profile, workspace_gib, optimization_level, device),
     )
-    engine_path.with_suffix(".engine.json").write_text(json.dumps(sidecar.to_json(), indent=2))
+    write_text(engine_path.with_suffix(".engine.json"), json.dumps(sidecar.to_json(), indent=2))
     return sidecar
-
-
-def tensorrt_available() -> bool:
-    """True when TensorRT and cuda-python import and a GPU is visible (the `--engine` default)."""
-    try:
-        current_device()
-    except (DependencyError, Exception):
-        return False
-    return True

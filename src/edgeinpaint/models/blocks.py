@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from edgeinpaint.architecture import Architecture
+from edgeinpaint.core.architecture import Architecture
 
 __all__ = ["Architecture", "ResnetBlock", "fold_spectral_norm", "fold_weight", "generator_trunk", "init_weights"]
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgeinpaint import specs
+from edgeinpaint.core import specs
 
-#: (rgb8 (H, W, 3), hole (H, W) bool) -> (H, W, 3) uint8 composite
+#: (pixels (H, W, 3) uint8 or uint16, hole (H, W) bool) -> (H, W, 3) uint8 composite
 InpaintFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -127,16 +127,26 @@ def _min_size(box: tuple[int, int, int, int], h: int, w: int) -> tuple[int, int,
     return y0, x0, y1, x1
 
 
-def inpaint_hd(inpaint: InpaintFn, rgb8: np.ndarray, hole: np.ndarray, config: HDConfig) -> np.ndarray:
-    """Apply ``config``'s strategy around ``inpaint`` (which handles one whole image)."""
+def inpaint_hd(inpaint: InpaintFn, pixels: np.ndarray, hole: np.ndarray, config: HDConfig) -> np.ndarray:
+    """Apply ``config``'s strategy around ``inpaint`` (which handles one whole image).
+
+    Args:
+        pixels: (H, W, 3) uint8 or uint16: crops keep the file's own values, so Canny sees
+            the same input as on the whole image.
+
+    Returns:
+        (H, W, 3) uint8.
+    """
+    from edgeinpaint.core.stages import as_uint8
+
     h, w = hole.shape
     if not config.applies(h, w):
-        return inpaint(rgb8, hole)
-    out = rgb8.copy()
+        return inpaint(pixels, hole)
+    out = as_uint8(pixels).copy()
     if config.strategy is HDStrategy.CROP:
         for (y0, x0, y1, x1), owned in hole_boxes(hole, config.margin, config.min_margin, config.cell):
             # Every hole pixel inside the box is unknown to the generator (other strokes too) ...
-            painted = inpaint(np.ascontiguousarray(rgb8[y0:y1, x0:x1]), hole[y0:y1, x0:x1])
+            painted = inpaint(np.ascontiguousarray(pixels[y0:y1, x0:x1]), hole[y0:y1, x0:x1])
             # ... but only the pieces this box owns are pasted back.
             out[y0:y1, x0:x1][owned] = painted[owned]
         return out
@@ -144,7 +154,7 @@ def inpaint_hd(inpaint: InpaintFn, rgb8: np.ndarray, hole: np.ndarray, config: H
 
     scale = config.resize_limit / max(h, w)
     size = (max(specs.MIN_SIDE, round(w * scale)), max(specs.MIN_SIDE, round(h * scale)))
-    small = cv2.resize(rgb8, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     small_hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     painted = cv2.resize(inpaint(small, small_hole), (w, h), interpolation=cv2.INTER_CUBIC)
     out[hole] = painted[hole]

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgeinpaint.errors import EdgeInpaintError, InputError
-from edgeinpaint.images import Decoded, decode_image, decode_mask
-from edgeinpaint.runtime.files import Job
+from edgeinpaint.core.errors import EdgeInpaintError, InputError
+from edgeinpaint.core.images import Decoded, decode_image, decode_mask
+from edgeinpaint.core.jobs import Job
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,17 @@ class LoadOptions:
 
 @dataclass
 class Loaded:
-    """A decoded image with its hole map and any warnings about it."""
+    """A decoded image with its hole map and any warnings about it.
+
+    Attributes:
+        alpha: the alpha channel to write with the output: the input's own, or None when the
+            hole came from it (``--mask alpha``: the transparent part is what gets filled).
+    """
 
     decoded: Decoded
     hole: np.ndarray
     warnings: list[str] = field(default_factory=list)
+    alpha: np.ndarray | None = None
 
 
 def load_job(job: Job, options: LoadOptions) -> Loaded:
@@ -63,4 +69,4 @@ def load_job(job: Job, options: LoadOptions) -> Loaded:
                 > 0
             )
             warnings.append(f"{job.mask}: mask is {found}, image is {wanted}; resized with nearest neighbour")
-    return Loaded(decoded=decoded, hole=hole, warnings=warnings)
+    return Loaded(decoded=decoded, hole=hole, warnings=warnings, alpha=None if options.alpha_mask else decoded.alpha)

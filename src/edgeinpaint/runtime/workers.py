@@ -4,14 +4,25 @@ Readers decode, validate and preprocess (gray, Canny, padding) into a bounded ri
 the engine process batches same-size samples through the generators and copies each raw output
 (with the input pixels and hole) into an output slot; writers composite (paste or the Poisson
 blend, which would otherwise hold up the engines), encode and write atomically. Slots circulate
-through "free" queues, so a full ring blocks the producer (backpressure) and memory stays bounded. Processes start with
-``spawn``; worker errors come back as text naming the file; every segment is unlinked on every
-exit path (normal end, Ctrl-C, SIGTERM, a worker that dies).
+through "free" queues, so a full ring blocks the producer (backpressure) and memory stays bounded.
+
+Memory: slots are sized for the largest image the *ring* carries, not the largest input. Images
+the high-resolution strategy applies to, 16-bit images and images above the slot budget take the
+direct route: the engine process runs them itself, one at a time, exactly as ``--in-process``
+does (the HD strategy only ever hands the generators crop boxes). The ring's total size is capped
+(``max_memory``) before anything is allocated.
+
+Lifetime: processes start with ``spawn``; worker errors come back as text naming the file; every
+segment is unlinked on every exit path (normal end, Ctrl-C, SIGTERM, SIGHUP, a worker that dies).
+Workers die with the engine process: Linux's parent-death signal (``PR_SET_PDEATHSIG``) plus a
+parent-pid check while they wait, so a ``kill -9`` of the main process leaves nothing running; a
+worker that does not stop on SIGTERM (stuck inside ONNX Runtime) is killed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing as mp
 import os
 import queue
@@ -24,15 +35,23 @@ from typing import Any
 import numpy as np
 
 from edgeinpaint.canny.stage import CannySpec, make_canny
-from edgeinpaint.errors import EdgeInpaintError
-from edgeinpaint.images import Decoded, encode_image, pad_amounts
-from edgeinpaint.runtime.files import Job
+from edgeinpaint.core.atomic import new_run_tag, remove_temps
+from edgeinpaint.core.errors import EdgeInpaintError, InputError
+from edgeinpaint.core.images import encode_image, pad_amounts
+from edgeinpaint.core.jobs import Job
+from edgeinpaint.core.stages import Sample, preprocess
+from edgeinpaint.runtime.hd import HDConfig
+from edgeinpaint.runtime.inpainter import Inpainter
 from edgeinpaint.runtime.loading import LoadOptions, load_job
-from edgeinpaint.runtime.pipeline import Inpainter, RunSummary, WriteOptions
+from edgeinpaint.runtime.messages import ReadFailed, SampleReady, Unchanged, WriteRequest, Written
+from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, describe_failure, inpaint_file
 from edgeinpaint.runtime.shm import SlotLayout, SlotRing
-from edgeinpaint.runtime.stages import Sample, preprocess
 
 POLL = 0.05
+#: Seconds a worker waits on a queue before checking that its parent is still alive.
+ORPHAN_CHECK = 1.0
+#: Default cap on the two rings' shared memory together (bytes); ``run --max-memory``.
+DEFAULT_MAX_MEMORY = 2 << 30
 #: Scheduling of reader/writer processes: "idle" (Linux SCHED_IDLE), "nice" (niceness 19) or
 #: "normal". The engine process is the throughput limit; I/O workers should run in the cycles its
 #: thread pool leaves idle and be preempted the moment an engine thread wakes, not share the
@@ -43,18 +62,26 @@ WORKER_PRIORITY = os.environ.get("EDGEINPAINT_WORKER_PRIORITY", "idle")
 
 @dataclass
 class PipelineStats:
-    """Where the engine process spent a run (seconds): computing, or waiting for readers / writers."""
+    """Where the engine process spent a run (seconds): computing, or waiting for readers / writers.
+
+    Attributes:
+        direct: jobs the engine process ran itself (HD, 16-bit, above the slot budget).
+        ring_bytes: shared memory of both rings.
+    """
 
     engine_busy_s: float = 0.0
     wait_input_s: float = 0.0
     wait_output_s: float = 0.0
     startup_s: float = 0.0
+    direct: int = 0
+    ring_bytes: int = 0
 
 
 def input_layout(max_pixels: int, max_padded: int) -> SlotLayout:
     return SlotLayout(
         (
             ("rgb8", "uint8", 3 * max_pixels),
+            ("alpha", "uint8", max_pixels),
             ("hole", "bool", max_pixels),
             ("image", "float32", 3 * max_padded),
             ("gray", "float32", max_padded),
@@ -67,14 +94,112 @@ def input_layout(max_pixels: int, max_padded: int) -> SlotLayout:
 def output_layout(max_pixels: int) -> SlotLayout:
     # rgb8: the finished image, or the input when the writer composites (with raw and hole).
     return SlotLayout(
-        (("rgb8", "uint8", 3 * max_pixels), ("raw", "float32", 3 * max_pixels), ("hole", "bool", max_pixels))
+        (
+            ("rgb8", "uint8", 3 * max_pixels),
+            ("alpha", "uint8", max_pixels),
+            ("raw", "float32", 3 * max_pixels),
+            ("hole", "bool", max_pixels),
+        )
     )
 
 
-def _quiet_worker() -> None:
+def _padded(h: int, w: int) -> int:
+    ph, pw = pad_amounts(h, w)
+    return (h + ph) * (w + pw)
+
+
+def ring_bytes(max_pixels: int, slots: int) -> int:
+    """Both rings' shared memory for ``slots`` slots sized for ``max_pixels`` (padded <= 1.1x + 3 rows)."""
+    side = int(max_pixels**0.5) + 4
+    padded = max_pixels + 8 * side + 16
+    return slots * (input_layout(max_pixels, padded).nbytes + output_layout(max_pixels).nbytes)
+
+
+@dataclass(frozen=True)
+class Routes:
+    """Which jobs go through the ring and how big its slots are.
+
+    Attributes:
+        ring: job indices preprocessed by readers. direct: indices the engine process runs itself.
+        max_pixels / max_padded: slot capacity (pixels, padded pixels). slots: slot count.
+    """
+
+    ring: list[int]
+    direct: list[int]
+    max_pixels: int
+    max_padded: int
+    slots: int
+
+    @property
+    def nbytes(self) -> int:
+        if not self.ring:
+            return 0
+        per_slot = input_layout(self.max_pixels, self.max_padded).nbytes + output_layout(self.max_pixels).nbytes
+        return self.slots * per_slot
+
+
+def _header(job: Job) -> tuple[int, int, bool] | None:
+    """(H, W, deep) from the file header, or None when it cannot be read (the job reports it)."""
+    from PIL import Image
+
+    try:
+        with Image.open(job.image) as img:
+            w, h = img.size
+            deep = img.mode in ("I;16", "I;16B", "I;16L", "I")
+            orientation = img.getexif().get(0x0112, 1)
+    except Exception:
+        return None
+    if orientation in (5, 6, 7, 8):  # EXIF rotation by 90°: the decoded image is W x H
+        h, w = w, h
+    return h, w, deep
+
+
+def plan_routes(jobs: list[Job], hd: HDConfig, slots: int, min_slots: int, max_memory: int) -> Routes:
+    """Route every job and size the ring so both rings together stay within ``max_memory`` bytes.
+
+    Slots shrink to ``min_slots`` first; then the largest images move to the direct route until
+    the ring fits.
+    """
+    ring: list[tuple[int, int, int]] = []  # (pixels, padded, index)
+    direct: list[int] = []
+    for i, job in enumerate(jobs):
+        header = _header(job)
+        if header is None:
+            ring.append((12 * 12, 16 * 16, i))  # unreadable: a reader reports it with the file name
+            continue
+        h, w, deep = header
+        if deep or hd.applies(h, w):
+            direct.append(i)
+        else:
+            ring.append((h * w, _padded(h, w), i))
+    ring.sort()
+    while ring:
+        max_pixels, max_padded = max(12 * 12, ring[-1][0]), max(16 * 16, max(p for _, p, _ in ring))
+        for count in range(slots, min_slots - 1, -1):
+            routes = Routes([i for _, _, i in ring], direct, max_pixels, max_padded, count)
+            if routes.nbytes <= max_memory:
+                return Routes(sorted(routes.ring), sorted(direct), max_pixels, max_padded, count)
+        direct.append(ring.pop()[2])
+    return Routes([], sorted(direct), 0, 0, 0)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this worker when the engine process dies (prctl PR_SET_PDEATHSIG)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG = 1 (linux/prctl.h)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _quiet_worker(parent: int) -> None:
+    _die_with_parent(parent)
     _lower_priority(WORKER_PRIORITY)
-    # Ctrl-C reaches the whole process group: the engine process coordinates shutdown.
+    # Ctrl-C and a closed terminal reach the whole process group: the engine process coordinates shutdown.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     # terminate() from the engine process: unwind through `finally` so an output being written
     # removes its temp file instead of leaving it behind.
     signal.signal(signal.SIGTERM, _exit_on_term)
@@ -92,125 +217,100 @@ def _exit_on_term(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
-def _remove_stale_temps(jobs: list[Job]) -> None:
-    """Temp files of outputs whose writer was killed mid-write (SIGKILL cannot be caught)."""
-    for folder in {job.output.parent for job in jobs}:
-        if folder.is_dir():
-            for tmp in folder.glob(".*.tmp*"):
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
+def _take(q: Any, parent: int) -> Any:
+    """``q.get()`` that gives up when the parent is gone (a fallback where PDEATHSIG is unavailable)."""
+    while True:
+        try:
+            return q.get(timeout=ORPHAN_CHECK)
+        except queue.Empty:
+            if os.getppid() != parent:
+                os._exit(1)
 
 
-def reader_main(
-    jobs: list[Job],
-    todo: Any,
-    free: Any,
-    ready: Any,
-    ring_name: str,
-    layout: SlotLayout,
-    slots: int,
-    load: LoadOptions,
-    canny_spec: CannySpec,
-    hd_trigger: int | None,
-) -> None:
+@dataclass(frozen=True)
+class _Shared:
+    """What every worker gets at start (picklable)."""
+
+    jobs: list[Job]
+    in_ring: str
+    in_layout: SlotLayout
+    out_ring: str
+    out_layout: SlotLayout
+    slots: int
+    parent: int
+
+
+def reader_main(shared: _Shared, todo: Any, free: Any, ready: Any, load: LoadOptions, canny_spec: CannySpec) -> None:
     """Decode + preprocess jobs into input slots; errors are sent as text."""
-    _quiet_worker()
-    ring = SlotRing(layout, slots, name=ring_name)
+    _quiet_worker(shared.parent)
+    ring = SlotRing(shared.in_layout, shared.slots, name=shared.in_ring)
     canny = make_canny(canny_spec)
     try:
-        while (index := todo.get()) is not None:
-            job = jobs[index]
+        while (index := _take(todo, shared.parent)) is not None:
+            job = shared.jobs[index]
             try:
                 loaded = load_job(job, load)
-                decoded, hole = loaded.decoded, loaded.hole
-                h, w = decoded.size
-                raw = not hole.any() or (hd_trigger is not None and max(h, w) > hd_trigger)
-                sample = None if raw else preprocess(decoded, hole, canny)
-                slot = free.get()
+                rgb, hole = loaded.decoded.rgb, loaded.hole
+                if rgb.dtype != np.uint8:
+                    raise InputError(f"{job.image}: 16-bit image reached a reader; expected the direct route")
+                h, w = hole.shape
+                sample = preprocess(rgb, hole, canny) if hole.any() else None
+                slot = _take(free, shared.parent)
+                ring.view(slot, "rgb8", (h, w, 3))[...] = rgb
+                has_alpha = loaded.alpha is not None
+                if has_alpha:
+                    ring.view(slot, "alpha", (h, w))[...] = loaded.alpha
+                warnings = tuple(loaded.warnings)
                 if sample is None:
-                    rgb8 = decoded.rgb if decoded.rgb.dtype == np.uint8 else _to8(decoded)
-                    ring.view(slot, "rgb8", (h, w, 3))[...] = rgb8
-                    ring.view(slot, "hole", (h, w))[...] = hole
-                    ready.put(("raw", index, slot, (h, w), loaded.warnings))
-                else:
-                    hp, wp = sample.padded_size
-                    ring.view(slot, "rgb8", (h, w, 3))[...] = sample.rgb8
-                    ring.view(slot, "hole", (h, w))[...] = sample.hole
-                    for name, arr in (
-                        ("image", sample.image),
-                        ("gray", sample.gray),
-                        ("edges", sample.edges),
-                        ("mask", sample.mask),
-                    ):
-                        ring.view(slot, name, arr.shape)[...] = arr
-                    ready.put(("sample", index, slot, (h, w, hp, wp), loaded.warnings))
-            except EdgeInpaintError as exc:
-                ready.put(("error", index, None, str(exc), []))
-            except Exception as exc:  # a bug must not hang the pipeline: report it with the file
-                ready.put(("error", index, None, f"{job.image}: unexpected {type(exc).__name__}: {exc}", []))
+                    ready.put(Unchanged(index, slot, (h, w), has_alpha, warnings))
+                    continue
+                ring.view(slot, "hole", (h, w))[...] = sample.hole
+                for name, arr in (
+                    ("image", sample.image),
+                    ("gray", sample.gray),
+                    ("edges", sample.edges),
+                    ("mask", sample.mask),
+                ):
+                    ring.view(slot, name, arr.shape)[...] = arr
+                ready.put(SampleReady(index, slot, (h, w), sample.padded_size, has_alpha, warnings))
+            except Exception as exc:  # every failure is reported with the file; a bug must not hang the run
+                ready.put(ReadFailed(index, describe_failure(job, exc)))
     finally:
         ring.close()
 
 
-def _to8(decoded: Decoded) -> np.ndarray:
-    from edgeinpaint.images import to_uint8
-
-    return to_uint8(decoded.to_float())
-
-
-def writer_main(
-    jobs: list[Job],
-    ready: Any,
-    free: Any,
-    results: Any,
-    ring_name: str,
-    layout: SlotLayout,
-    slots: int,
-    write: WriteOptions,
-    blend_mode: str,
-) -> None:
+def writer_main(shared: _Shared, ready: Any, free: Any, results: Any, write: WriteOptions, blend_mode: str) -> None:
     """Composite (when asked) and encode output slots atomically; report each job's outcome."""
-    from edgeinpaint.runtime.blend import blend
+    from edgeinpaint.core.blend import blend
 
-    _quiet_worker()
-    ring = SlotRing(layout, slots, name=ring_name)
+    _quiet_worker(shared.parent)
+    ring = SlotRing(shared.out_layout, shared.slots, name=shared.out_ring)
     try:
-        while (item := ready.get()) is not None:
-            kind, index, slot, (h, w) = item
-            job = jobs[index]
+        while (item := _take(ready, shared.parent)) is not None:
+            request: WriteRequest = item
+            job = shared.jobs[request.job]
+            h, w = request.size
             error = None
             try:
-                pixels = np.array(ring.view(slot, "rgb8", (h, w, 3)))
-                if kind == "composite":  # the raw output and the input: paste or Poisson here
-                    raw = ring.view(slot, "raw", (h, w, 3))
-                    pixels = blend(raw, pixels, ring.view(slot, "hole", (h, w)), blend_mode)
-                encode_image(pixels, job.output, quality=write.quality, png_compression=write.png_compression)
-            except EdgeInpaintError as exc:
-                error = str(exc)
-            except OSError as exc:
-                error = f"{job.output}: cannot write output ({exc.strerror or exc})"
-            except Exception as exc:  # a bug must not hang the pipeline: report it with the file
-                error = f"{job.output}: unexpected {type(exc).__name__}: {exc}"
-            free.put(slot)
-            results.put((index, error))
+                pixels = np.array(ring.view(request.slot, "rgb8", (h, w, 3)))
+                if request.composite:  # the raw output and the input: paste or Poisson here
+                    raw = ring.view(request.slot, "raw", (h, w, 3))
+                    pixels = blend(raw, pixels, ring.view(request.slot, "hole", (h, w)), blend_mode)
+                alpha = np.array(ring.view(request.slot, "alpha", (h, w))) if request.has_alpha else None
+                encode_image(
+                    pixels,
+                    job.output,
+                    quality=write.quality,
+                    alpha=alpha,
+                    png_compression=write.png_compression,
+                    tag=write.tag,
+                )
+            except Exception as exc:  # reported per file
+                error = describe_failure(job, exc)
+            free.put(request.slot)
+            results.put(Written(request.job, error))
     finally:
         ring.close()
-
-
-def _sizes(jobs: list[Job]) -> tuple[int, int]:
-    """Largest pixel count and padded pixel count over the readable images (headers only)."""
-    from PIL import Image
-
-    best, best_padded = 12 * 12, 16 * 16
-    for job in jobs:
-        try:
-            with Image.open(job.image) as img:
-                w, h = img.size
-        except Exception:
-            continue  # unreadable: the reader reports it
-        ph, pw = pad_amounts(h, w)
-        best, best_padded = max(best, h * w), max(best_padded, (h + ph) * (w + pw))
-    return best, best_padded
 
 
 class _TerminatedError(Exception):
@@ -227,6 +327,7 @@ def run_pipeline(
     write: WriteOptions | None = None,
     on_done: Callable[[Job, str | None], None] | None = None,
     stats: PipelineStats | None = None,
+    max_memory: int = DEFAULT_MAX_MEMORY,
 ) -> RunSummary:
     """Run ``jobs`` through reader processes, this process's engines and writer processes.
 
@@ -234,11 +335,15 @@ def run_pipeline(
         workers: reader processes (writers: half as many, at least one).
         batch_size: samples of one padded size per engine call.
         slots: ring size (default: enough for two batches per reader).
-        stats: filled with the engine process's busy / waiting times.
+        stats: filled with the engine process's busy / waiting times and the ring's size.
+        max_memory: cap on both rings' shared memory (bytes); see :func:`plan_routes`.
     """
     load = load or LoadOptions()
     write = write or WriteOptions()
+    if write.tag is None:  # temps named per run, so cleanup after a worker death removes only ours
+        write = dataclasses.replace(write, tag=new_run_tag())
     summary = RunSummary()
+    stats = stats if stats is not None else PipelineStats()
     todo_jobs = []
     for job in jobs:
         if write.skip_existing and job.output.exists():
@@ -251,85 +356,56 @@ def run_pipeline(
         return summary
     n_readers = max(1, workers)
     n_writers = max(1, workers // 2)
-    n_slots = slots or max(4, 2 * batch_size + 2 * n_readers)
-    max_pixels, max_padded = _sizes(todo_jobs)
-    in_layout, out_layout = input_layout(max_pixels, max_padded), output_layout(max_pixels)
+    wanted = slots or max(4, 2 * batch_size + 2 * n_readers)
+    routes = plan_routes(todo_jobs, inpainter.hd, wanted, min(wanted, batch_size + 1), max_memory)
+    stats.direct, stats.ring_bytes = len(routes.direct), routes.nbytes
+    state = _EngineState(inpainter, todo_jobs, summary, on_done, stats, load, write)
+    if not routes.ring:
+        for index in routes.direct:
+            state.run_direct(index)
+        return summary
+    in_layout, out_layout = input_layout(routes.max_pixels, routes.max_padded), output_layout(routes.max_pixels)
     ctx = mp.get_context("spawn")
-    in_ring = SlotRing(in_layout, n_slots)
-    out_ring = SlotRing(out_layout, n_slots)
+    in_ring = SlotRing(in_layout, routes.slots)
+    out_ring = SlotRing(out_layout, routes.slots)
+    shared = _Shared(todo_jobs, in_ring.name, in_layout, out_ring.name, out_layout, routes.slots, os.getpid())
     todo, free_in, ready_in = ctx.Queue(), ctx.Queue(), ctx.Queue()
     free_out, ready_out, results = ctx.Queue(), ctx.Queue(), ctx.Queue()
-    for i in range(n_slots):
+    for i in range(routes.slots):
         free_in.put(i)
         free_out.put(i)
-    canny_spec = inpainter.canny_spec
-    hd_trigger = inpainter.hd.trigger if inpainter.hd.strategy.value != "original" else None
     procs: list[Any] = []
-    previous = signal.getsignal(signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
 
     def on_term(signum: int, frame: Any) -> None:
         raise _TerminatedError
 
-    signal.signal(signal.SIGTERM, on_term)
+    for sig in previous:
+        signal.signal(sig, on_term)  # a closed terminal (SIGHUP) stops the run like SIGTERM
     try:
         for _ in range(n_readers):
             procs.append(
                 ctx.Process(
-                    target=reader_main,
-                    args=(
-                        todo_jobs,
-                        todo,
-                        free_in,
-                        ready_in,
-                        in_ring.name,
-                        in_layout,
-                        n_slots,
-                        load,
-                        canny_spec,
-                        hd_trigger,
-                    ),
-                    daemon=True,
+                    target=reader_main, args=(shared, todo, free_in, ready_in, load, inpainter.canny_spec), daemon=True
                 )
             )
         for _ in range(n_writers):
             procs.append(
                 ctx.Process(
                     target=writer_main,
-                    args=(
-                        todo_jobs,
-                        ready_out,
-                        free_out,
-                        results,
-                        out_ring.name,
-                        out_layout,
-                        n_slots,
-                        write,
-                        inpainter.blend,
-                    ),
+                    args=(shared, ready_out, free_out, results, write, inpainter.blend.value),
                     daemon=True,
                 )
             )
         for p in procs:
             p.start()
-        for i in range(len(todo_jobs)):
+        for i in routes.ring:
             todo.put(i)
         for _ in range(n_readers):
             todo.put(None)
+        state.procs = procs
         _engine_loop(
-            inpainter,
-            todo_jobs,
-            procs,
-            ready_in,
-            free_in,
-            free_out,
-            ready_out,
-            results,
-            in_ring,
-            out_ring,
-            batch_size,
-            summary,
-            on_done,
-            stats if stats is not None else PipelineStats(),
+            state, routes, _Queues(ready_in, free_in, free_out, ready_out, results), in_ring, out_ring, batch_size
         )
         for _ in range(n_writers):
             ready_out.put(None)
@@ -338,14 +414,11 @@ def run_pipeline(
     except _TerminatedError:
         raise KeyboardInterrupt from None
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-        for p in procs:
-            p.join(timeout=5)
-        if any(p.exitcode not in (0, None) for p in procs):
-            _remove_stale_temps(todo_jobs)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop(procs)
+        if any(p.exitcode not in (0, None) for p in procs) and write.tag:
+            remove_temps({job.output.parent for job in todo_jobs}, write.tag)
         for q in (todo, free_in, ready_in, free_out, ready_out, results):
             q.cancel_join_thread()
             q.close()
@@ -354,88 +427,148 @@ def run_pipeline(
     return summary
 
 
+def _stop(procs: list[Any], grace: float = 3.0) -> None:
+    """SIGTERM the workers still running, then SIGKILL those that do not exit within ``grace`` seconds."""
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace
+    for p in procs:
+        p.join(timeout=max(0.0, deadline - time.monotonic()))
+    for p in procs:
+        if p.is_alive():  # stuck in native code (e.g. inside an ONNX Runtime Loop)
+            p.kill()
+            p.join(timeout=2)
+
+
+@dataclass
+class _Queues:
+    ready_in: Any
+    free_in: Any
+    free_out: Any
+    ready_out: Any
+    results: Any
+
+
+class _EngineState:
+    """The engine process's bookkeeping: outcomes, progress and the direct route."""
+
+    def __init__(
+        self,
+        inpainter: Inpainter,
+        jobs: list[Job],
+        summary: RunSummary,
+        on_done: Callable[[Job, str | None], None] | None,
+        stats: PipelineStats,
+        load: LoadOptions,
+        write: WriteOptions,
+    ) -> None:
+        self.inpainter, self.jobs, self.summary, self.on_done, self.stats = inpainter, jobs, summary, on_done, stats
+        self.load, self.write = load, write
+        self.finished = 0
+        self.procs: list[Any] = []
+
+    def record(self, index: int, error: str | None) -> None:
+        job = self.jobs[index]
+        if error is None:
+            self.summary.done.append(job.relative)
+        else:
+            self.summary.failed.append((job.relative, error))
+        self.finished += 1
+        if self.on_done:
+            self.on_done(job, error)
+
+    def run_direct(self, index: int) -> None:
+        """One job entirely in this process (HD, 16-bit or above the slot budget): as ``--in-process``."""
+        job = self.jobs[index]
+        t0 = time.perf_counter()
+        try:
+            warnings = inpaint_file(self.inpainter, job, self.load, self.write)
+            self.summary.warnings.extend((job.relative, w) for w in warnings)
+            error = None
+        except Exception as exc:
+            error = describe_failure(job, exc)
+        self.stats.engine_busy_s += time.perf_counter() - t0
+        self.record(index, error)
+
+
 def _engine_loop(
-    inpainter: Inpainter,
-    jobs: list[Job],
-    procs: list[Any],
-    ready_in: Any,
-    free_in: Any,
-    free_out: Any,
-    ready_out: Any,
-    results: Any,
+    state: _EngineState,
+    routes: Routes,
+    queues: _Queues,
     in_ring: SlotRing,
     out_ring: SlotRing,
     batch_size: int,
-    summary: RunSummary,
-    on_done: Callable[[Job, str | None], None] | None,
-    stats: PipelineStats,
 ) -> None:
+    stats, inpainter, procs = state.stats, state.inpainter, state.procs
     t_start = time.perf_counter()
-    total = len(jobs)
-    received = 0  # items taken from readers (samples, raws, errors)
-    finished = 0  # jobs whose outcome is known
-    pending: dict[tuple[int, int], list[tuple[int, int, tuple[int, ...]]]] = {}
+    total = len(routes.ring) + len(routes.direct)
+    direct = list(routes.direct)
+    received = 0  # items taken from readers
+    pending: dict[tuple[int, int], list[SampleReady]] = {}
 
-    def record(index: int, error: str | None) -> None:
-        nonlocal finished
-        job = jobs[index]
-        if error is None:
-            summary.done.append(job.relative)
-        else:
-            summary.failed.append((job.relative, error))
-        finished += 1
-        if on_done:
-            on_done(job, error)
-
-    def emit(index: int, rgb8: np.ndarray, raw: np.ndarray | None = None, hole: np.ndarray | None = None) -> None:
+    def emit(
+        index: int, size: tuple[int, int], rgb8: np.ndarray, alpha: np.ndarray | None, raw: Any = None, hole: Any = None
+    ) -> None:
         """Hand an image to the writers: finished (``rgb8``), or raw output + input to composite."""
         t0 = time.perf_counter()
-        slot = _get(free_out, procs)
+        slot = _get(queues.free_out, procs)
         stats.wait_output_s += time.perf_counter() - t0
-        h, w = rgb8.shape[:2]
+        h, w = size
         out_ring.view(slot, "rgb8", (h, w, 3))[...] = rgb8
-        if raw is None:
-            ready_out.put(("image", index, slot, (h, w)))
-        else:
+        if alpha is not None:
+            out_ring.view(slot, "alpha", (h, w))[...] = alpha
+        if raw is not None:
             out_ring.view(slot, "raw", (h, w, 3))[...] = raw
             out_ring.view(slot, "hole", (h, w))[...] = hole
-            ready_out.put(("composite", index, slot, (h, w)))
+        queues.ready_out.put(WriteRequest(index, slot, size, raw is not None, alpha is not None))
 
     def flush(key: tuple[int, int]) -> None:
         items = pending.pop(key)
         # Views into the ring, not copies: infer() stacks them into its batch anyway, and the
         # slots go back to the readers only once the batch is done with them.
-        samples = [
-            Sample(
-                rgb8=in_ring.view(slot, "rgb8", (h, w, 3)),
-                hole=in_ring.view(slot, "hole", (h, w)),
-                image=in_ring.view(slot, "image", (3, hp, wp)),
-                gray=in_ring.view(slot, "gray", (1, hp, wp)),
-                edges=in_ring.view(slot, "edges", (1, hp, wp)),
-                mask=in_ring.view(slot, "mask", (1, hp, wp)),
+        samples = []
+        for item in items:
+            (h, w), (hp, wp) = item.size, item.padded
+            samples.append(
+                Sample(
+                    rgb8=in_ring.view(item.slot, "rgb8", (h, w, 3)),
+                    hole=in_ring.view(item.slot, "hole", (h, w)),
+                    image=in_ring.view(item.slot, "image", (3, hp, wp)),
+                    gray=in_ring.view(item.slot, "gray", (1, hp, wp)),
+                    edges=in_ring.view(item.slot, "edges", (1, hp, wp)),
+                    mask=in_ring.view(item.slot, "mask", (1, hp, wp)),
+                )
             )
-            for _index, slot, (h, w, hp, wp) in items
-        ]
         t0 = time.perf_counter()
         outputs = inpainter.raw(samples)
         stats.engine_busy_s += time.perf_counter() - t0
-        for (index, _, _), sample, out in zip(items, samples, outputs, strict=True):
-            emit(index, sample.rgb8, out, sample.hole)
+        for item, sample, out in zip(items, samples, outputs, strict=True):
+            alpha = in_ring.view(item.slot, "alpha", item.size) if item.has_alpha else None
+            emit(item.job, item.size, sample.rgb8, alpha, out, sample.hole)
         del samples
-        for _index, slot, _info in items:
-            free_in.put(slot)
+        for item in items:
+            queues.free_in.put(item.slot)
 
-    while finished < total:
+    def collect(block: bool) -> None:
+        try:
+            written = queues.results.get(timeout=POLL) if block else queues.results.get_nowait()
+        except queue.Empty:
+            _check_alive(procs)
+            return
+        state.record(written.job, written.error)
+
+    while state.finished < total:
         while True:  # collect writer outcomes without blocking
             try:
-                index, error = results.get_nowait()
+                written = queues.results.get_nowait()
             except queue.Empty:
                 break
-            record(index, error)
-        if received < total:
+            state.record(written.job, written.error)
+        if received < len(routes.ring):
             t0 = time.perf_counter()
             try:
-                kind, index, slot, info, warnings = ready_in.get(timeout=POLL)
+                item = queues.ready_in.get(timeout=POLL)
                 stats.wait_input_s += time.perf_counter() - t0
                 if received == 0:
                     stats.startup_s = time.perf_counter() - t_start
@@ -444,33 +577,30 @@ def _engine_loop(
                 _check_alive(procs)
                 for key in list(pending):  # nothing new: run partial batches rather than wait
                     flush(key)
+                if direct:  # readers are busy: run a direct job meanwhile
+                    state.run_direct(direct.pop(0))
                 continue
             received += 1
-            summary.warnings.extend((jobs[index].relative, w) for w in warnings)
-            if kind == "error":
-                record(index, str(info))
-            elif kind == "raw":
-                h, w = info
-                rgb8 = np.array(in_ring.view(slot, "rgb8", (h, w, 3)))
-                hole = np.array(in_ring.view(slot, "hole", (h, w)))
-                free_in.put(slot)
-                t0 = time.perf_counter()
-                painted = inpainter(Decoded(rgb8, None, jobs[index].image), hole)
-                stats.engine_busy_s += time.perf_counter() - t0
-                emit(index, painted)
-            else:
-                key = (info[2], info[3])
-                pending.setdefault(key, []).append((index, slot, info))
-                if len(pending[key]) >= batch_size:
-                    flush(key)
+            if isinstance(item, ReadFailed):
+                state.record(item.job, item.reason)
+                continue
+            state.summary.warnings.extend((state.jobs[item.job].relative, w) for w in item.warnings)
+            if isinstance(item, Unchanged):
+                h, w = item.size
+                alpha = in_ring.view(item.slot, "alpha", (h, w)) if item.has_alpha else None
+                emit(item.job, item.size, in_ring.view(item.slot, "rgb8", (h, w, 3)), alpha)
+                queues.free_in.put(item.slot)
+                continue
+            pending.setdefault(item.padded, []).append(item)
+            if len(pending[item.padded]) >= batch_size:
+                flush(item.padded)
         else:
             for key in list(pending):
                 flush(key)
-            try:
-                index, error = results.get(timeout=POLL)
-                record(index, error)
-            except queue.Empty:
-                _check_alive(procs)
+            if direct:
+                state.run_direct(direct.pop(0))
+            else:
+                collect(block=True)
 
 
 def _get(q: Any, procs: list[Any]) -> int:

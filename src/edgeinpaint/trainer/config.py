@@ -9,7 +9,8 @@ from typing import Any
 
 import tomllib
 
-from edgeinpaint.errors import EdgeInpaintError
+from edgeinpaint.core.errors import EdgeInpaintError
+from edgeinpaint.core.params import Blend
 
 STAGES = ("edge", "inpaint", "edge-inpaint", "joint")
 
@@ -88,10 +89,8 @@ class TrainConfig:
     val_size: int = 16
 
     def validate(self) -> None:
-        from edgeinpaint.weights.format import BLENDS
-
-        if self.blend not in BLENDS:
-            raise EdgeInpaintError(f"unknown blend {self.blend!r}; expected one of {', '.join(BLENDS)}")
+        if self.blend not in {b.value for b in Blend}:
+            raise EdgeInpaintError(f"unknown blend {self.blend!r}; expected one of {', '.join(b.value for b in Blend)}")
         if self.stage not in STAGES:
             raise EdgeInpaintError(f"unknown stage {self.stage!r}; expected one of {', '.join(STAGES)}")
         if self.amp not in ("none", "bf16", "fp16"):

@@ -12,11 +12,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeinpaint.canny.reference import canny_reference, rgb_to_gray
-from edgeinpaint.errors import InputError
-from edgeinpaint.images import IMAGE_SUFFIXES, decode_image
+from edgeinpaint.canny.reference import canny_reference
+from edgeinpaint.core.errors import InputError
+from edgeinpaint.core.images import IMAGE_SUFFIXES, decode_image, rgb_to_gray
+from edgeinpaint.core.params import CannyParams
 from edgeinpaint.trainer.masks import MaskSampler
-from edgeinpaint.weights.format import CannyParams
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint.errors import EdgeInpaintError
+from edgeinpaint.core.errors import EdgeInpaintError
 
 LPIPS_HEADS = Path(__file__).resolve().parents[1] / "weights" / "bundled" / "lpips_alex_v0.1.safetensors"
 #: AlexNet ``features`` indices that end each LPIPS slice (after ReLU 1..5).

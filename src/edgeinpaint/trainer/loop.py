@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgeinpaint.errors import EdgeInpaintError
+from edgeinpaint.core.errors import EdgeInpaintError
+from edgeinpaint.core.params import CannyParams
 from edgeinpaint.models import Architecture, Discriminator, EdgeGenerator, InpaintGenerator
 from edgeinpaint.models.edge_generator import edge_input
 from edgeinpaint.models.inpaint_generator import inpaint_input
@@ -30,7 +31,7 @@ from edgeinpaint.trainer.config import TrainConfig
 from edgeinpaint.trainer.data import CropPolicy, InpaintingDataset, collate, list_images
 from edgeinpaint.trainer.losses import AdversarialLoss, VGG19Loss, feature_matching, find_vgg19, gradient_l1
 from edgeinpaint.trainer.masks import MaskSampler
-from edgeinpaint.weights.format import CannyParams, save_weights, weights_from_modules
+from edgeinpaint.weights.format import save_weights, weights_from_modules
 
 log = logging.getLogger(__name__)
 
@@ -488,8 +489,8 @@ class Trainer:
 
 def _served_composite(raw: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, blend: str) -> torch.Tensor:
     """(1, 3, H, W) composite as the runtime makes it (runtime/blend.py), back in [0, 1]."""
-    from edgeinpaint.images import to_uint8
-    from edgeinpaint.runtime.blend import blend as blend_into
+    from edgeinpaint.core.blend import blend as blend_into
+    from edgeinpaint.core.images import to_uint8
 
     out = blend_into(
         raw[0].permute(1, 2, 0).float().cpu().numpy(),

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeinpaint.errors import InputError
+from edgeinpaint.core.errors import InputError
 
 MaskFn = Callable[[np.random.Generator, int, int], np.ndarray]
 
@@ -139,7 +139,7 @@ class MaskSampler:
         p = np.array([self.kinds[n] for n in names], np.float64)
         name = names[int(rng.choice(len(names), p=p / p.sum()))]
         if name == "external":
-            from edgeinpaint.images import decode_mask
+            from edgeinpaint.core.images import decode_mask
 
             path = self.external[int(rng.integers(0, len(self.external)))]
             m = decode_mask(path)

@@ -121,7 +121,7 @@ def opencv_inpaint(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray
 def harmonic_inpaint() -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     """Harmonic (membrane) interpolation of the hole from its border: the Poisson composite of a
     flat output. The baseline that shows what ``blend = "poisson"`` does without a model."""
-    from edgeinpaint.runtime.blend import blend
+    from edgeinpaint.core.blend import blend
 
     def run(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
         return blend(np.zeros(rgb.shape, np.float32), rgb, hole, "poisson")

@@ -13,10 +13,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-from edgeinpaint.architecture import Architecture
-from edgeinpaint.errors import WeightsError
-from edgeinpaint.hashing import sha256_file
-from edgeinpaint.weights.format import CannyParams, Weights, load_state_checked
+from edgeinpaint.core.architecture import Architecture
+from edgeinpaint.core.errors import WeightsError
+from edgeinpaint.core.hashing import sha256_file
+from edgeinpaint.core.params import CannyParams
+from edgeinpaint.weights.format import Weights, load_state_checked
 
 EDGE_FILE = "EdgeModel_gen.pth"
 INPAINT_FILE = "InpaintingModel_gen.pth"

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgeinpaint.architecture import Architecture
-from edgeinpaint.errors import WeightsError
-from edgeinpaint.hashing import sha256_file
+from edgeinpaint.core.architecture import Architecture
+from edgeinpaint.core.errors import WeightsError
+from edgeinpaint.core.hashing import sha256_file
+from edgeinpaint.core.params import Blend, CannyParams
 
 if TYPE_CHECKING:
     from torch import nn
@@ -31,26 +32,6 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 METADATA_KEY = "edgeinpaint"
 NETWORKS = ("edge_generator", "inpaint_generator")
-#: Serving composites a weights file may ask for (see Weights.blend).
-BLENDS = ("paste", "poisson")
-
-
-@dataclass(frozen=True)
-class CannyParams:
-    """Canny settings the weights were trained with (skimage.feature.canny semantics).
-
-    Attributes:
-        sigma: Gaussian standard deviation (EdgeConnect: 2).
-        low: hysteresis low threshold on the gradient magnitude of a [0, 1] image.
-        high: hysteresis high threshold.
-    """
-
-    sigma: float = 2.0
-    low: float = 0.1
-    high: float = 0.2
-
-    def to_json(self) -> dict[str, float]:
-        return {"sigma": self.sigma, "low": self.low, "high": self.high}
 
 
 @dataclass
@@ -71,7 +52,7 @@ class Weights:
     tensors: dict[str, dict[str, np.ndarray]]
     architecture: Architecture = field(default_factory=Architecture)
     canny: CannyParams = field(default_factory=CannyParams)
-    blend: str = "paste"
+    blend: Blend = Blend.PASTE
     provenance: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
     sha256: str | None = None
@@ -81,7 +62,7 @@ class Weights:
             "format": FORMAT_VERSION,
             "architecture": self.architecture.to_json(),
             "canny": self.canny.to_json(),
-            "blend": self.blend,
+            "blend": Blend(self.blend).value,
             "networks": sorted(self.tensors),
             "provenance": self.provenance,
         }
@@ -184,29 +165,26 @@ def load_weights(path: Path) -> Weights:
             f"{path}: safetensors file without '{METADATA_KEY}' metadata; expected an edgeinpaint weights "
             "file (official checkpoints go through `edgeinpaint weights import --edgeconnect DIR`)"
         )
-    try:
-        meta = json.loads(meta_raw)
-        arch = Architecture.from_json(meta["architecture"])
-        canny = CannyParams(**{k: float(v) for k, v in meta["canny"].items()})
-        blend = str(meta.get("blend", "paste"))
-        if blend not in BLENDS:
-            raise ValueError(f"blend {blend!r} is not one of {', '.join(BLENDS)}")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise WeightsError(f"{path}: invalid edgeinpaint metadata ({exc})") from exc
-    if int(meta.get("format", 0)) > FORMAT_VERSION:
-        raise WeightsError(f"{path}: weights format {meta['format']} is newer than this toolkit's ({FORMAT_VERSION})")
+    meta = _parse_metadata(meta_raw, path)
+    arch = Architecture.from_json(meta["architecture"], where=str(path))
+    canny = CannyParams.from_json(meta["canny"], where=str(path))
+    blend = Blend.parse(meta.get("blend", "paste"), str(path))
+    provenance = meta.get("provenance", {})
+    if not isinstance(provenance, dict):
+        raise WeightsError(f"{path}: provenance {type(provenance).__name__}; expected an object")
     tensors: dict[str, dict[str, np.ndarray]] = {}
     for key, value in flat.items():
         net, _, sub = key.partition(".")
         if net not in NETWORKS or not sub:
             raise WeightsError(f"{path}: unexpected tensor {key!r}; expected names '<network>.<key>'")
         tensors.setdefault(net, {})[sub] = value
+    check_architecture(tensors, arch, str(path))
     return Weights(
         tensors=tensors,
         architecture=arch,
         canny=canny,
         blend=blend,
-        provenance=dict(meta.get("provenance", {})),
+        provenance=dict(provenance),
         path=path,
         sha256=sha256_file(path),
     )
@@ -218,7 +196,7 @@ def weights_from_modules(
     architecture: Architecture,
     canny: CannyParams,
     provenance: dict[str, Any],
-    blend: str = "paste",
+    blend: Blend | str = Blend.PASTE,
 ) -> Weights:
     """Fold spectral norm and collect both generators into a :class:`Weights`."""
     from edgeinpaint.models.blocks import fold_spectral_norm
@@ -227,4 +205,61 @@ def weights_from_modules(
     for name, module in (("edge_generator", edge_generator), ("inpaint_generator", inpaint_generator)):
         if module is not None:
             tensors[name] = {k: v.detach().cpu().float().numpy() for k, v in fold_spectral_norm(module).items()}
-    return Weights(tensors=tensors, architecture=architecture, canny=canny, blend=blend, provenance=provenance)
+    return Weights(tensors=tensors, architecture=architecture, canny=canny, blend=Blend(blend), provenance=provenance)
+
+
+#: Deepest JSON nesting accepted in weights metadata (provenance holds a flat config).
+MAX_METADATA_DEPTH = 16
+
+
+def _depth(value: object, level: int = 0) -> int:
+    if level > MAX_METADATA_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max([_depth(v, level + 1) for v in value.values()], default=level + 1)
+    if isinstance(value, list):
+        return max([_depth(v, level + 1) for v in value], default=level + 1)
+    return level
+
+
+def _parse_metadata(raw: str, path: Path) -> dict[str, Any]:
+    """The metadata document, checked for the fields every reader relies on."""
+    try:
+        meta = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise WeightsError(f"{path}: metadata is not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(meta, dict):
+        raise WeightsError(f"{path}: metadata is a {type(meta).__name__}; expected a JSON object")
+    if _depth(meta) > MAX_METADATA_DEPTH:
+        raise WeightsError(f"{path}: metadata nested deeper than {MAX_METADATA_DEPTH} levels")
+    version = meta.get("format")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise WeightsError(f"{path}: metadata format {version!r}; expected an integer >= 1")
+    if version > FORMAT_VERSION:
+        raise WeightsError(f"{path}: weights format {version} is newer than this toolkit's ({FORMAT_VERSION})")
+    for key in ("architecture", "canny"):
+        if key not in meta:
+            raise WeightsError(f"{path}: metadata has no {key!r}")
+    return meta
+
+
+def check_architecture(tensors: dict[str, dict[str, np.ndarray]], arch: Architecture, where: str) -> None:
+    """Refuse metadata that disagrees with the tensors before anything is built from it.
+
+    Building a network allocates by the metadata (``residual_blocks`` of ``4·c × 4·c`` convs), so a
+    file claiming 2,000,000 blocks must fail here, from the tensors' own shapes, not in the allocator.
+    """
+    for net, state in tensors.items():
+        first = state.get("encoder.1.weight")
+        if first is None or first.ndim != 4:
+            raise WeightsError(f"{where}: {net} has no 4-D encoder.1.weight; expected an EdgeConnect generator")
+        if int(first.shape[0]) != arch.base_channels:
+            raise WeightsError(
+                f"{where}: metadata says base_channels {arch.base_channels}, {net}.encoder.1.weight has "
+                f"{first.shape[0]} output channels"
+            )
+        blocks = {k.split(".")[1] for k in state if k.startswith("middle.")}
+        if len(blocks) != arch.residual_blocks:
+            raise WeightsError(
+                f"{where}: metadata says {arch.residual_blocks} residual blocks, {net} has {len(blocks)}"
+            )

@@ -1,33 +1,194 @@
-"""Inference engines behind one protocol; pick one from :data:`ENGINE_FACTORIES`, never by if/elif."""
+"""The one engine table: which backends exist, whether each can run here, and how to open one.
+
+Every caller (CLI, pipeline, benchmarks, doctor, future servers and executors) opens generators
+through :func:`open_engines`; adding a backend is one engine module plus one row of :data:`TABLE`.
+``auto`` tries the rows of :data:`AUTO_ORDER` (fastest first): a backend whose check passes but
+whose engines fail to open (an execution provider that is listed but cannot load its libraries)
+is skipped with its reason, and the next one is tried.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Protocol
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
 
-import numpy as np
+from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.errors import DependencyError, EdgeInpaintError
+from edgeinpaint.core.manifest import Manifest
+from edgeinpaint.core.specs import Backend, Precision
 
 
-class Engine(Protocol):
-    """A loaded network.
+@dataclass(frozen=True)
+class EngineRequest:
+    """What to open.
 
-    ``run`` takes NCHW float32 feeds by input name and returns outputs by name.
+    Attributes:
+        artifacts: artifacts directory (ONNX backends); manifest: its parsed manifest.
+        weights: weights file (the torch backend, which runs the PyTorch modules).
+        precision: which exported variant. threads: CPU threads (None = all cores).
+        cuda_graph: native TensorRT: capture and replay CUDA graphs per shape.
     """
 
-    input_names: tuple[str, ...]
-    output_names: tuple[str, ...]
-
-    def run(
-        self, feeds: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray] | None = None
-    ) -> Mapping[str, np.ndarray]: ...
-
-    def close(self) -> None: ...
+    artifacts: Path | None = None
+    manifest: Manifest | None = None
+    weights: Path | None = None
+    precision: Precision = Precision.FP32
+    threads: int | None = None
+    cuda_graph: bool = False
 
 
-def deliver(named: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray] | None) -> Mapping[str, np.ndarray]:
-    """Return ``named``, or copy it into the caller's preallocated ``out`` arrays and return those."""
-    if out is None:
-        return named
-    for key, arr in out.items():
-        arr[...] = named[key]
-    return out
+@dataclass
+class Generators:
+    """Both generator engines of one backend; closes both (idempotent)."""
+
+    edge: Engine
+    inpaint: Engine
+    backend: Backend
+    why: str = ""
+    closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.edge.close()
+            self.inpaint.close()
+
+    def __enter__(self) -> Generators:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class BackendEntry:
+    """One row of the table.
+
+    Attributes:
+        unavailable: None when the backend can run here with these artifacts, else the reason.
+        open: opens both generators (raises DependencyError when the backend cannot load).
+        needs_weights: runs the weights file (PyTorch), not the exported ONNX.
+    """
+
+    backend: Backend
+    unavailable: Callable[[EngineRequest], str | None]
+    open: Callable[[EngineRequest], tuple[Engine, Engine]]
+    note: str
+    needs_weights: bool = False
+
+
+def _have(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def _ort_unavailable(provider: str) -> Callable[[EngineRequest], str | None]:
+    def check(_request: EngineRequest) -> str | None:
+        from edgeinpaint.runtime.engines.onnxruntime import provider_loads
+
+        return provider_loads(provider)
+
+    return check
+
+
+def _open_ort(backend: Backend) -> Callable[[EngineRequest], tuple[Engine, Engine]]:
+    def open_(request: EngineRequest) -> tuple[Engine, Engine]:
+        from edgeinpaint.runtime.engines.onnxruntime import open_generators
+
+        return open_generators(backend, request)
+
+    return open_
+
+
+def _tensorrt_unavailable(request: EngineRequest) -> str | None:
+    if not _have("tensorrt", "cuda"):
+        return "tensorrt / cuda-python not installed"
+    from edgeinpaint.runtime.engines.tensorrt import engines_missing
+
+    return engines_missing(request)
+
+
+def _open_tensorrt(request: EngineRequest) -> tuple[Engine, Engine]:
+    from edgeinpaint.runtime.engines.tensorrt import open_generators
+
+    return open_generators(request)
+
+
+def _torch_unavailable(request: EngineRequest) -> str | None:
+    if not _have("torch"):
+        return "torch not installed (pip install torch==2.13.0 then pip install -e '.[torch]')"
+    if request.weights is None:
+        return "needs --weights (it runs the PyTorch modules, not the exported ONNX)"
+    return None
+
+
+def _open_torch(request: EngineRequest) -> tuple[Engine, Engine]:
+    from edgeinpaint.runtime.engines.torch import open_generators
+
+    return open_generators(request)
+
+
+TABLE: dict[Backend, BackendEntry] = {
+    Backend.TENSORRT: BackendEntry(
+        Backend.TENSORRT, _tensorrt_unavailable, _open_tensorrt, "native TensorRT engines (fastest on NVIDIA GPUs)"
+    ),
+    Backend.ONNXRUNTIME_TENSORRT: BackendEntry(
+        Backend.ONNXRUNTIME_TENSORRT,
+        _ort_unavailable("TensorrtExecutionProvider"),
+        _open_ort(Backend.ONNXRUNTIME_TENSORRT),
+        "ONNX Runtime's TensorRT execution provider",
+    ),
+    Backend.ONNXRUNTIME_CUDA: BackendEntry(
+        Backend.ONNXRUNTIME_CUDA,
+        _ort_unavailable("CUDAExecutionProvider"),
+        _open_ort(Backend.ONNXRUNTIME_CUDA),
+        "ONNX Runtime on CUDA",
+    ),
+    Backend.ONNXRUNTIME: BackendEntry(
+        Backend.ONNXRUNTIME,
+        lambda _r: None,
+        _open_ort(Backend.ONNXRUNTIME),
+        "ONNX Runtime on the CPU",
+    ),
+    Backend.TORCH: BackendEntry(
+        Backend.TORCH, _torch_unavailable, _open_torch, "PyTorch eager (the reference)", needs_weights=True
+    ),
+}
+AUTO_ORDER = (Backend.TENSORRT, Backend.ONNXRUNTIME_TENSORRT, Backend.ONNXRUNTIME_CUDA, Backend.ONNXRUNTIME)
+
+
+def open_engines(backend: Backend, request: EngineRequest) -> Generators:
+    """Open both generators on ``backend`` (``auto``: the fastest that really opens here).
+
+    Raises:
+        DependencyError: an explicitly requested backend is unavailable (with the reason).
+        EdgeInpaintError: the artifacts lack the requested variant.
+    """
+    if backend is not Backend.AUTO:
+        entry = TABLE[backend]
+        reason = entry.unavailable(request)
+        if reason is not None:
+            raise DependencyError(f"--backend {backend.value} is unavailable: {reason}")
+        edge, inpaint = entry.open(request)
+        return Generators(edge, inpaint, backend, f"{backend.value}: requested")
+    skipped: list[str] = []
+    for candidate in AUTO_ORDER:
+        entry = TABLE[candidate]
+        reason = entry.unavailable(request)
+        if reason is None:
+            try:
+                edge, inpaint = entry.open(request)
+            except DependencyError as exc:  # listed but does not load: fall through to the next
+                skipped.append(f"{candidate.value}: {exc}")
+                continue
+            why = f"auto picked {candidate.value}: {entry.note}"
+            return Generators(edge, inpaint, candidate, why + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
+        skipped.append(f"{candidate.value}: {reason}")
+    raise EdgeInpaintError(f"no backend could open the generators: {'; '.join(skipped)}")
+
+
+def explain_auto(request: EngineRequest) -> list[tuple[Backend, str | None]]:
+    """Each row of :data:`AUTO_ORDER` with the reason it is unavailable here (None = available)."""
+    return [(b, TABLE[b].unavailable(request)) for b in AUTO_ORDER]

@@ -1,66 +1,81 @@
-"""ONNX Runtime engine (CPU here; CUDA / TensorRT execution providers where installed)."""
+"""ONNX Runtime backends: CPU, CUDA and TensorRT execution providers (one row each in the engine table)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
 from pathlib import Path
 
-import numpy as np
+from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.errors import ArtifactError
+from edgeinpaint.core.manifest import read_manifest, verify_file
+from edgeinpaint.core.onnxruntime import OnnxRuntimeEngine, Provider
+from edgeinpaint.core.specs import Backend
 
-from edgeinpaint.errors import DependencyError
-from edgeinpaint.runtime.engines import deliver
+#: ONNX Runtime execution providers per ORT backend, in priority order.
+ORT_PROVIDERS = {
+    Backend.ONNXRUNTIME: ("CPUExecutionProvider",),
+    Backend.ONNXRUNTIME_CUDA: ("CUDAExecutionProvider", "CPUExecutionProvider"),
+    Backend.ONNXRUNTIME_TENSORRT: ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"),
+}
 
 
-class OnnxRuntimeEngine:
-    """One ONNX graph in an ``onnxruntime.InferenceSession``.
+@functools.cache
+def provider_loads(name: str) -> str | None:
+    """None when execution provider ``name`` really activates on a tiny session, else why not.
 
-    Args:
-        path: ONNX file (already sha-verified by the caller).
-        providers: execution providers in priority order.
-        threads: intra-op threads (None = ORT's default, all physical cores).
+    ``ort.get_available_providers()`` lists what the wheel was built with (onnxruntime-gpu lists
+    CUDA and TensorRT even with no GPU or no CUDA libraries); ORT then falls back to the CPU
+    silently. Only a session shows what loads (ONNX Runtime docs, "Execution Providers").
     """
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
 
-    def __init__(
-        self,
-        path: Path,
-        providers: Sequence[str | tuple[str, dict[str, str]]] = ("CPUExecutionProvider",),
-        threads: int | None = None,
-    ) -> None:
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Several sessions (Canny, edge, inpaint) run one after another in this process: idle
-        # intra-op threads that spin-wait steal the cores the next session needs (measured 1.7x
-        # slower end to end on 2 cores with spinning on).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            options.intra_op_num_threads = threads
-        available = set(ort.get_available_providers())
-        names = [p if isinstance(p, str) else p[0] for p in providers]
-        missing = [p for p in names if p not in available]
-        if missing:
-            raise DependencyError(
-                f"ONNX Runtime provider(s) {', '.join(missing)} not available (have {', '.join(sorted(available))})"
-            )
-        self.path = Path(path)
-        self.session = ort.InferenceSession(str(path), sess_options=options, providers=list(providers))
-        # ORT silently falls back to CPU when a provider fails to initialise: check what it really uses.
-        active = self.session.get_providers()
-        if names[0] not in active:
-            raise DependencyError(f"{path}: requested {names[0]} but ONNX Runtime activated {active}")
-        self.input_names = tuple(i.name for i in self.session.get_inputs())
-        self.output_names = tuple(o.name for o in self.session.get_outputs())
-
-    def run(
-        self, feeds: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray] | None = None
-    ) -> Mapping[str, np.ndarray]:
-        """Run the graph; ``out`` (preallocated outputs) is filled in place when given."""
-        results = self.session.run(
-            None, {k: np.ascontiguousarray(feeds[k], dtype=np.float32) for k in self.input_names}
+    if name not in ort.get_available_providers():
+        return f"ONNX Runtime has no {name} (providers: {', '.join(ort.get_available_providers())})"
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    try:
+        session = ort.InferenceSession(
+            model.SerializeToString(), providers=[name] if name == "CPUExecutionProvider" else [name, "CPUExecutionProvider"]
         )
-        named = dict(zip(self.output_names, results, strict=True))
-        return deliver(named, out)
+    except Exception as exc:  # a provider that fails to initialise raises various ORT errors
+        return f"{name} is listed but does not load ({str(exc).splitlines()[0][:120]})"
+    if name not in session.get_providers():
+        return f"{name} is listed but does not load (no GPU, or its CUDA/TensorRT libraries are missing)"
+    return None
 
-    def close(self) -> None:
-        del self.session
+
+def ort_provider_options(backend: Backend, artifacts: Path) -> list[Provider]:
+    """Providers with options; the TensorRT EP keeps its engine and timing caches in the artifacts dir."""
+    providers: list[Provider] = []
+    for name in ORT_PROVIDERS[backend]:
+        options: dict[str, str] = {}
+        if name == "TensorrtExecutionProvider":
+            cache = str(Path(artifacts) / "trt_ep_cache")
+            options = {
+                "trt_engine_cache_enable": "True",
+                "trt_engine_cache_path": cache,
+                "trt_timing_cache_enable": "True",
+                "trt_timing_cache_path": cache,
+            }
+        providers.append((name, options))
+    return providers
+
+
+def open_generators(backend: Backend, request: object) -> tuple[Engine, Engine]:
+    """Both generators of ``request.precision`` from the (sha256-verified) artifacts."""
+    from edgeinpaint.runtime.engines import EngineRequest
+
+    assert isinstance(request, EngineRequest)
+    if request.artifacts is None:
+        raise ArtifactError(f"--backend {backend.value} runs exported ONNX: give --artifacts or --weights")
+    manifest = request.manifest or read_manifest(request.artifacts)
+    providers = ort_provider_options(backend, request.artifacts)
+    engines = []
+    for role in ("edge_generator", "inpaint_generator"):
+        path = verify_file(request.artifacts, manifest.require(role, request.precision.value))
+        engines.append(OnnxRuntimeEngine(path, providers=providers, threads=request.threads))
+    return engines[0], engines[1]

@@ -25,19 +25,20 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint.errors import DependencyError, EdgeInpaintError
-from edgeinpaint.runtime.engines import deliver
+from edgeinpaint.core.engine import Engine, EngineBase
+from edgeinpaint.core.errors import ArtifactError, DependencyError, EdgeInpaintError, EngineFailure
+from edgeinpaint.core.manifest import read_manifest, verify_file
 
 
 def _check(result: Any) -> Any:
     """cuda-python calls return (err, *values): raise on error, return the values."""
     err, *values = result if isinstance(result, tuple) else (result,)
     if int(err) != 0:
-        raise EdgeInpaintError(f"CUDA error {err}")
+        raise EngineFailure(f"CUDA error {err}")
     return values[0] if len(values) == 1 else tuple(values)
 
 
-class TensorRTEngine:  # pragma: no cover - needs an NVIDIA GPU with TensorRT
+class TensorRTEngine(EngineBase):  # pragma: no cover - needs an NVIDIA GPU with TensorRT
     """A serialized strongly typed engine behind the Engine protocol.
 
     Args:
@@ -55,7 +56,8 @@ class TensorRTEngine:  # pragma: no cover - needs an NVIDIA GPU with TensorRT
             raise DependencyError(
                 "--backend tensorrt needs `tensorrt` and `cuda-python` (pip install 'edgeinpaint[gpu]')"
             ) from exc
-        from edgeinpaint.export.tensorrt import EngineSidecar, check_compatible, current_device
+        from edgeinpaint.core.device import current_device
+        from edgeinpaint.core.sidecar import EngineSidecar, check_compatible
 
         sidecar_path = engine_path.with_suffix(".engine.json")
         if not engine_path.is_file() or not sidecar_path.is_file():
@@ -106,14 +108,12 @@ class TensorRTEngine:  # pragma: no cover - needs an NVIDIA GPU with TensorRT
             device, host_ptr, host = buffers[name]
             _check(cudart.cudaMemcpyAsync(device, host_ptr, host.nbytes, h2d, self.stream))
         if not self.context.execute_async_v3(self.stream):
-            raise EdgeInpaintError("TensorRT execution failed")
+            raise EngineFailure("TensorRT execution failed")
         for name in self.output_names:
             device, host_ptr, host = buffers[name]
             _check(cudart.cudaMemcpyAsync(host_ptr, device, host.nbytes, d2h, self.stream))
 
-    def run(
-        self, feeds: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray] | None = None
-    ) -> Mapping[str, np.ndarray]:
+    def _run(self, feeds: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         cudart = self.cudart
         shapes = {n: tuple(feeds[n].shape) for n in self.input_names}
         key = tuple(shapes[n] for n in self.input_names)
@@ -140,9 +140,9 @@ class TensorRTEngine:  # pragma: no cover - needs an NVIDIA GPU with TensorRT
         else:
             self._enqueue(buffers)
         _check(cudart.cudaStreamSynchronize(self.stream))
-        return deliver({name: buffers[name][2].copy() for name in self.output_names}, out)
+        return {name: buffers[name][2].copy() for name in self.output_names}
 
-    def close(self) -> None:
+    def _release(self) -> None:
         cudart = self.cudart
         for buffers in self._buffers.values():
             for device, host_ptr, _ in buffers.values():
@@ -150,3 +150,48 @@ class TensorRTEngine:  # pragma: no cover - needs an NVIDIA GPU with TensorRT
                 cudart.cudaFreeHost(host_ptr)
         self._buffers.clear()
         cudart.cudaStreamDestroy(self.stream)
+
+
+def _engine_path(artifacts: Path, onnx_file: str) -> Path:
+    return artifacts / onnx_file.replace(".onnx", ".engine")
+
+
+def engines_missing(request: Any) -> str | None:
+    """None when both generators' engines of ``request.precision`` exist with their sidecars, else why not."""
+    from edgeinpaint.core.device import tensorrt_available
+
+    if not tensorrt_available():
+        return "no CUDA device visible"
+    if request.artifacts is None:
+        return "needs an artifacts directory with engines"
+    manifest = request.manifest or read_manifest(request.artifacts)
+    for role in ("edge_generator", "inpaint_generator"):
+        entry = manifest.find(role, request.precision.value)
+        if entry is None:
+            return f"no {request.precision.value} {role} in {request.artifacts}"
+        engine = _engine_path(request.artifacts, entry.file)
+        if not engine.is_file() or not engine.with_suffix(".engine.json").is_file():
+            return f"no {engine.name} in {request.artifacts} (export with --engine)"
+    return None
+
+
+def open_generators(request: Any) -> tuple[Engine, Engine]:  # pragma: no cover - needs an NVIDIA GPU
+    """Both generators' engines, each checked against its ONNX file's sha256 and this machine."""
+    if request.artifacts is None:
+        raise ArtifactError("--backend tensorrt needs --artifacts or --weights")
+    manifest = request.manifest or read_manifest(request.artifacts)
+    weights_path = manifest.weights.get("path")
+    precision = request.precision.value
+    rebuild = (
+        f"edgeinpaint export --weights {weights_path} --output {request.artifacts} --precision {precision} --engine"
+    )
+    engines = []
+    for role in ("edge_generator", "inpaint_generator"):
+        entry = manifest.require(role, precision)
+        verify_file(request.artifacts, entry)
+        engines.append(
+            TensorRTEngine(
+                _engine_path(request.artifacts, entry.file), entry.sha256, rebuild, cuda_graph=request.cuda_graph
+            )
+        )
+    return engines[0], engines[1]

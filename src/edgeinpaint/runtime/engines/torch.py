@@ -7,10 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint.runtime.engines import deliver
+from edgeinpaint.core import specs
+from edgeinpaint.core.engine import Engine, EngineBase
 
 
-class TorchEngine:
+class TorchEngine(EngineBase):
     """A generator module behind the :class:`Engine` protocol.
 
     Args:
@@ -37,9 +38,7 @@ class TorchEngine:
         self.input_names = input_names
         self.output_names = output_names
 
-    def run(
-        self, feeds: Mapping[str, np.ndarray], out: Mapping[str, np.ndarray] | None = None
-    ) -> Mapping[str, np.ndarray]:
+    def _run(self, feeds: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         import torch
 
         with torch.inference_mode():
@@ -48,8 +47,32 @@ class TorchEngine:
                 for k in self.input_names
             ]
             result = self.module.predict(*args).float().cpu().numpy()
-        named = {self.output_names[0]: result}
-        return deliver(named, out)
+        return {self.output_names[0]: result}
 
-    def close(self) -> None:
+    def _release(self) -> None:
         del self.module
+
+
+def open_generators(request: Any) -> tuple[Engine, Engine]:
+    """Both generators from ``request.weights`` as PyTorch modules (eager FP32, CPU or CUDA)."""
+    from edgeinpaint.core.errors import require_torch
+
+    require_torch()
+    from edgeinpaint.weights.format import load_weights
+
+    weights = load_weights(request.weights)
+    edge = TorchEngine(
+        weights.build("edge_generator"),
+        tuple(s.name for s in specs.EDGE_GENERATOR_INPUTS),
+        tuple(s.name for s in specs.EDGE_GENERATOR_OUTPUTS),
+        "cpu",
+        request.threads,
+    )
+    inpaint = TorchEngine(
+        weights.build("inpaint_generator"),
+        tuple(s.name for s in specs.INPAINT_GENERATOR_INPUTS),
+        tuple(s.name for s in specs.INPAINT_GENERATOR_OUTPUTS),
+        "cpu",
+        request.threads,
+    )
+    return edge, inpaint

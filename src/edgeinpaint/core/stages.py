@@ -6,16 +6,19 @@ multi-process, fused graph) must reproduce them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from edgeinpaint import specs
-from edgeinpaint.canny.reference import rgb_to_gray
-from edgeinpaint.canny.stage import CannyFn
-from edgeinpaint.images import Decoded, pad_amounts, pad_reflect, to_uint8
-from edgeinpaint.runtime.engines import Engine
+from edgeinpaint.core import specs
+from edgeinpaint.core.blend import blend as blend_into
+from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.images import pad_amounts, pad_reflect, rgb_to_gray, to_uint8
+from edgeinpaint.core.params import Blend
+
+#: (gray (H, W) float64 in [0, 1], known (H, W) bool) -> edges (H, W) bool.
+CannyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -45,16 +48,31 @@ class Sample:
         return int(self.image.shape[1]), int(self.image.shape[2])
 
 
-def preprocess(decoded: Decoded, hole: np.ndarray, canny: CannyFn) -> Sample:
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """Integer pixels (uint8 or uint16) -> float64 in [0, 1] (skimage's img_as_float)."""
+    return pixels.astype(np.float64) / float(np.iinfo(pixels.dtype).max)
+
+
+def as_uint8(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels as they are; uint16 rounded to 8 bits (the generators' and composite's depth)."""
+    return pixels if pixels.dtype == np.uint8 else to_uint8(to_float(pixels))
+
+
+def preprocess(pixels: np.ndarray, hole: np.ndarray, canny: CannyFn) -> Sample:
     """Gray (skimage coefficients, float64), Canny on the known region, then reflect-pad to a multiple of 4.
 
     Canny runs on the unpadded image so padding never creates edges; the padded border is a mirror.
+
+    Args:
+        pixels: (H, W, 3) uint8 or uint16 RGB, the file's own values (gray and Canny are computed
+            from them, as the official procedure does; a 16-bit file is not rounded first).
+        hole: (H, W) bool, True = hole.
     """
-    rgb = decoded.to_float()
+    rgb = to_float(pixels)
     gray = rgb_to_gray(rgb)
     edges = canny(gray, ~hole)
-    pad_h, pad_w = pad_amounts(*decoded.size)
-    rgb8 = decoded.rgb if decoded.rgb.dtype == np.uint8 else to_uint8(rgb)
+    pad_h, pad_w = pad_amounts(*hole.shape)
+    rgb8 = pixels if pixels.dtype == np.uint8 else to_uint8(rgb)
     return Sample(
         rgb8=rgb8,
         hole=hole,
@@ -81,23 +99,21 @@ def infer(
     mask = np.stack([s.mask for s in samples])
     image = np.stack([s.image for s in samples])
     pred = edge.run({"gray": gray, "edges": edges, "mask": mask})["edges_pred"]
-    # Composite = what the inpaint generator was trained on: predicted edges in the hole, Canny outside.
-    guide = pred * mask + edges * (1.0 - mask) if edge_source is specs.EdgeSource.COMPOSITE else pred
+    guide = edge_guide(pred, edges, mask) if edge_source is specs.EdgeSource.COMPOSITE else pred
     return np.asarray(inpaint.run({"image": image, "edges": guide, "mask": mask})["inpainted"])
 
 
-def composite(sample: Sample, output: np.ndarray, blend: str = "paste") -> np.ndarray:
+def composite(sample: Sample, output: np.ndarray, blend: Blend) -> np.ndarray:
     """Crop the padding, round the hole to uint8 and keep every known pixel byte-identical.
 
     Args:
         output: (3, Hp, Wp) raw inpaint output in [0, 1].
-        blend: "paste" (the paper) or "poisson" (runtime/blend.py).
+        blend: the weights' composite (paste = the paper, poisson = core/blend.py); every caller
+            passes it explicitly, so a picture is never composited another way than serving does.
 
     Returns:
         (H, W, 3) uint8.
     """
-    from edgeinpaint.runtime.blend import blend as blend_into
-
     return blend_into(crop_output(sample, output), sample.rgb8, sample.hole, blend)
 
 
@@ -105,3 +121,17 @@ def crop_output(sample: Sample, output: np.ndarray) -> np.ndarray:
     """(3, Hp, Wp) raw output -> (H, W, 3) float32 at the image's own size (padding cropped)."""
     h, w = sample.size
     return np.ascontiguousarray(output[:, :h, :w].transpose(1, 2, 0), dtype=np.float32)
+
+
+def edge_guide(pred: np.ndarray, canny: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The edges the inpaint generator is fed: predicted edges in the hole, Canny outside.
+
+    What EdgeConnect's inpaint generator is trained on (the official ``EdgeConnect.test`` and
+    ``train`` with model 3/4: ``edges = edges * masks + canny * (1 - masks)``). Works on numpy
+    arrays and torch tensors alike (trainer, calibration and accuracy checks share it).
+
+    Args:
+        pred: (N, 1, H, W) edge generator output in [0, 1]. canny: (N, 1, H, W) {0, 1}.
+        mask: (N, 1, H, W) {0, 1}, 1 = hole.
+    """
+    return pred * mask + canny * (1 - mask)

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from edgeinpaint.images import to_uint8
-from edgeinpaint.weights.format import BLENDS
+from edgeinpaint.core.images import to_uint8
+from edgeinpaint.core.params import Blend
 
 
 def poisson_correction(output: np.ndarray, known: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -66,25 +66,43 @@ def poisson_correction(output: np.ndarray, known: np.ndarray, hole: np.ndarray) 
     return np.asarray(splu(matrix).solve(rhs))
 
 
-def blend(output: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, mode: str) -> np.ndarray:
+def blend(output: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, mode: Blend | str) -> np.ndarray:
     """Composite the raw output into the input.
 
     Args:
         output: (H, W, 3) float32 raw generator output in [0, 1] (padding already cropped).
         rgb8: (H, W, 3) uint8 input.
         hole: (H, W) bool, True = hole.
-        mode: "paste" or "poisson".
+        mode: :class:`Blend` (or its value).
 
     Returns:
         (H, W, 3) uint8: known pixels byte-identical to ``rgb8``, hole pixels rounded.
     """
-    if mode == "poisson" and hole.any() and not hole.all():
+    mode = Blend(mode)
+    if mode is Blend.POISSON and hole.any() and not hole.all():
         ys, xs = np.nonzero(hole)
         fixed = output.astype(np.float64)
         fixed[ys, xs] += poisson_correction(output, rgb8 / 255.0, hole)
         painted = to_uint8(np.clip(fixed, 0.0, 1.0))
-    elif mode in BLENDS:
-        painted = to_uint8(output)
     else:
-        raise ValueError(f"unknown blend {mode!r}; expected one of {', '.join(BLENDS)}")
+        painted = to_uint8(output)
     return np.where(hole[..., None], painted, rgb8)
+
+
+def finish_fused(
+    output: np.ndarray, raw: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, mode: Blend | str
+) -> np.ndarray:
+    """The final picture from the fused model's two outputs (export/fused.py), for the weights' ``mode``.
+
+    Args:
+        output: (H, W, 3) uint8 paste composite (the graph's ``output``, NHWC).
+        raw: (H, W, 3) the graph's ``raw``: uint8, or float in [0, 1].
+        rgb8: (H, W, 3) uint8 input. hole: (H, W) bool.
+
+    Returns:
+        (H, W, 3) uint8: ``output`` itself for paste, the Poisson composite of ``raw`` otherwise.
+    """
+    if Blend(mode) is Blend.PASTE:
+        return output
+    raw_f = raw.astype(np.float32) / 255.0 if raw.dtype == np.uint8 else raw.astype(np.float32)
+    return blend(raw_f, rgb8, hole, mode)

@@ -6,15 +6,15 @@ and Canny are computed exactly as the official procedure does from the file's ow
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from edgeinpaint import specs
-from edgeinpaint.errors import InputError
+from edgeinpaint.core import specs
+from edgeinpaint.core.atomic import write_bytes
+from edgeinpaint.core.errors import InputError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 _FORMATS = {
@@ -64,6 +64,8 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
         img.load()
         # Apply EXIF orientation so the pixels we inpaint are the ones a viewer shows.
         return ImageOps.exif_transpose(img)
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"{path}: {exc}; expected at most {Image.MAX_IMAGE_PIXELS:,} pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{path}: cannot decode image ({exc}); expected PNG/JPEG/BMP/TIFF/WebP") from exc
 
@@ -117,47 +119,96 @@ def decode_mask(path: Path) -> np.ndarray:
 PNG_COMPRESSION = 1
 
 
+#: Formats that keep an alpha channel, and those that keep 16 bits per channel.
+ALPHA_FORMATS = frozenset({"PNG", "WEBP", "TIFF"})
+DEEP_FORMATS = frozenset({"PNG", "TIFF"})
+
+
+def output_format(path: Path) -> str:
+    """PIL format name for ``path``'s suffix, or an InputError listing the supported ones."""
+    fmt = _FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InputError(f"{path}: unsupported output format {Path(path).suffix!r}; use one of {sorted(_FORMATS)}")
+    return fmt
+
+
+def encode_bytes(
+    pixels: np.ndarray,
+    fmt: str,
+    quality: int = 95,
+    alpha: np.ndarray | None = None,
+    png_compression: int = PNG_COMPRESSION,
+) -> bytes:
+    """Encode an image in memory.
+
+    Args:
+        pixels: (H, W, 3) uint8 or uint16 RGB, or (H, W) uint8 (edge maps). uint16 is kept in
+            PNG/TIFF (written by OpenCV: PIL cannot write 48-bit RGB) and rounded to 8 bits elsewhere.
+        fmt: PIL format name (:func:`output_format`).
+        alpha: optional (H, W) alpha of ``pixels``' dtype, kept in PNG/WebP/TIFF.
+    """
+    if pixels.dtype == np.uint16 and fmt in DEEP_FORMATS:
+        import cv2
+
+        planes = [pixels[..., 2], pixels[..., 1], pixels[..., 0]]  # OpenCV is BGR
+        if alpha is not None:
+            planes.append(alpha.astype(np.uint16) if alpha.dtype == np.uint16 else alpha.astype(np.uint16) * 257)
+        params = [cv2.IMWRITE_PNG_COMPRESSION, png_compression] if fmt == "PNG" else []
+        ok, buf = cv2.imencode(".png" if fmt == "PNG" else ".tiff", np.dstack(planes), params)
+        if not ok:  # pragma: no cover - OpenCV fails only on impossible shapes
+            raise InputError(f"cannot encode a {pixels.shape} uint16 image as {fmt}")
+        return bytes(buf)
+    from PIL import Image
+
+    if pixels.dtype == np.uint16:
+        pixels = to_uint8(pixels / 65535.0)
+    if alpha is not None and alpha.dtype == np.uint16:
+        alpha = to_uint8(alpha / 65535.0)
+    img = Image.fromarray(pixels, "L" if pixels.ndim == 2 else "RGB")
+    if alpha is not None and fmt in ALPHA_FORMATS:
+        img.putalpha(Image.fromarray(alpha, "L"))
+    kwargs: dict[str, int] = {}
+    if fmt in ("JPEG", "WEBP"):
+        kwargs["quality"] = quality
+    elif fmt == "PNG":
+        kwargs["compress_level"] = png_compression
+    out = io.BytesIO()
+    img.save(out, format=fmt, **kwargs)
+    return out.getvalue()
+
+
 def encode_image(
-    rgb: np.ndarray,
+    pixels: np.ndarray,
     path: Path,
     quality: int = 95,
     alpha: np.ndarray | None = None,
     png_compression: int = PNG_COMPRESSION,
+    tag: str | None = None,
 ) -> None:
-    """Write an 8-bit RGB image atomically (temp file in the same directory + rename).
+    """Encode in memory, then write atomically (core/atomic.py): a failed write leaves no partial file.
 
-    The format follows the suffix; a failed write leaves no partial file behind.
+    The format follows the suffix. Args as :func:`encode_bytes`; ``tag`` names the run's temps.
+    """
+    path = Path(path)
+    write_bytes(path, encode_bytes(pixels, output_format(path), quality, alpha, png_compression), tag)
+
+
+def restore_depth(painted: np.ndarray, hole: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """The output at the input's bit depth: known pixels exactly the source's, the hole from ``painted``.
 
     Args:
-        rgb: (H, W, 3) uint8, or (H, W) uint8 for a single-channel image (edge maps).
-        path: destination; parents are created.
-        quality: JPEG/WebP quality.
-        png_compression: zlib level 0-9 for PNG.
-        alpha: optional (H, W) uint8 alpha to keep (PNG/WebP/TIFF).
+        painted: (H, W, 3) uint8 composite. hole: (H, W) bool. source: (H, W, 3) uint8 or uint16.
     """
-    from PIL import Image
+    if source.dtype == np.uint8:
+        return painted
+    out = source.copy()
+    out[hole] = painted[hole].astype(np.uint16) * 257  # 8-bit hole values at 16 bits (x257: 255 -> 65535)
+    return out
 
-    path = Path(path)
-    fmt = _FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise InputError(f"{path}: unsupported output format {path.suffix!r}; use one of {sorted(_FORMATS)}")
-    img = Image.fromarray(rgb, "L" if rgb.ndim == 2 else "RGB")
-    if alpha is not None and fmt in ("PNG", "WEBP", "TIFF"):
-        img.putalpha(Image.fromarray(alpha, "L"))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
-    try:
-        kwargs: dict[str, int] = {}
-        if fmt in ("JPEG", "WEBP"):
-            kwargs["quality"] = quality
-        elif fmt == "PNG":
-            kwargs["compress_level"] = png_compression
-        img.save(tmp, format=fmt, **kwargs)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """skimage.color.rgb2gray on a float [0, 1] (H, W, 3) array: 0.2125 R + 0.7154 G + 0.0721 B."""
+    return np.asarray(rgb, dtype=np.float64) @ np.asarray(specs.GRAY_COEFFS, dtype=np.float64)
 
 
 def pad_amounts(height: int, width: int, multiple: int = specs.SIZE_MULTIPLE) -> tuple[int, int]:

@@ -56,6 +56,49 @@ class EdgeSource(str, enum.Enum):
     RAW = "raw"
 
 
+class CannyVariant(str, enum.Enum):
+    """Which implementation of skimage.feature.canny runs; one name in every layer.
+
+    ``fast`` (default): the float32 graph with bit-parallel hysteresis (``canny.fast.onnx``),
+    faster than skimage on CPUs; F1 0.99999 against skimage on photos (pixels whose float32
+    magnitude lies within rounding of a threshold or an NMS tie may differ).
+    ``exact``: the float64 graph (``canny.onnx``) in scipy's summation order, bit-identical with
+    skimage. ``tensorrt``: the float32 graph with a MaxPool hysteresis and no bitwise ops
+    (``canny.fp32.onnx``), the form TensorRT's ONNX parser accepts; the same edges as ``fast``.
+    ``reference``: skimage itself (no graph).
+    """
+
+    FAST = "fast"
+    EXACT = "exact"
+    TENSORRT = "tensorrt"
+    REFERENCE = "reference"
+
+
+@dataclass(frozen=True)
+class CannyGraph:
+    """How one Canny variant is built and recorded.
+
+    Attributes:
+        file: file name in the artifacts directory. tag: its ``precision`` field in the manifest.
+        exact: float64 in scipy's summation order (else float32). hysteresis: "bits" (packed
+            rows, opset 18 bitwise ops) or "maxpool".
+    """
+
+    file: str
+    tag: str
+    exact: bool
+    hysteresis: str
+
+
+#: The graph behind every Canny variant except ``reference``: the one table export, runtime,
+#: benchmarks and the C++ host's manifest reader agree on.
+CANNY_GRAPHS: dict[CannyVariant, CannyGraph] = {
+    CannyVariant.EXACT: CannyGraph("canny.onnx", "fp64", exact=True, hysteresis="bits"),
+    CannyVariant.FAST: CannyGraph("canny.fast.onnx", "fast", exact=False, hysteresis="bits"),
+    CannyVariant.TENSORRT: CannyGraph("canny.fp32.onnx", "fp32", exact=False, hysteresis="maxpool"),
+}
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """One graph input or output.

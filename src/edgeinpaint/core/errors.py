@@ -41,3 +41,11 @@ def require_torch() -> None:
             "this command needs PyTorch; install it with `pip install 'edgeinpaint[torch]'` "
             "(CPU: `pip install torch==2.13.0` first to avoid the CUDA build)"
         ) from exc
+
+
+class EngineFailure(RuntimeError):  # noqa: N818 - the name says what it is to a reader of a traceback
+    """An engine failed while running (CUDA error, TensorRT execution failure).
+
+    Not an :class:`EdgeInpaintError`: nothing the user typed is wrong, so the CLI shows it as a bug
+    report with its traceback instead of a one-line error (as Polygraphy separates the two).
+    """

@@ -1,0 +1,162 @@
+"""Which files a batch run reads and writes: image discovery, mask pairing, output paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeinpaint.core.errors import InputError
+from edgeinpaint.core.images import IMAGE_SUFFIXES
+
+#: When several masks share a stem, prefer lossless formats.
+_MASK_PREFERENCE = (".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to inpaint.
+
+    Attributes:
+        image: input image path.
+        mask: mask path, or None when no mask was found (reported as a per-file error).
+        output: destination path (same relative path and format as the input).
+        relative: the input's path relative to the input root (for messages and reports).
+    """
+
+    image: Path
+    mask: Path | None
+    output: Path
+    relative: str
+
+
+@dataclass
+class JobPlan:
+    """What a run will do, decided before any work.
+
+    Attributes:
+        jobs: images to inpaint. hidden: hidden files (``.name``) not read, relative paths.
+        excluded: image files under the output folder, which lies inside the input tree (a
+            previous run's outputs are never read back as inputs).
+    """
+
+    jobs: list[Job]
+    hidden: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+
+
+def _is_within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def discover_images(root: Path, exclude: Path | None = None) -> tuple[Path, list[Path]]:
+    """(base directory, image files under ``root``, recursively, sorted); a file root is one image.
+
+    Hidden files and files under ``exclude`` are left out (see :func:`scan_images` for the counts).
+    """
+    base, images, _hidden, _excluded = scan_images(root, exclude)
+    return base, images
+
+
+def scan_images(root: Path, exclude: Path | None = None) -> tuple[Path, list[Path], list[Path], list[Path]]:
+    """(base, images, hidden image files, image files under ``exclude``), all sorted."""
+    root = Path(root)
+    if root.is_file():
+        return root.parent, [root], [], []
+    if not root.is_dir():
+        raise InputError(f"{root}: input not found; expected an image file or a directory of images")
+    images, hidden, excluded = [], [], []
+    skip = exclude.resolve() if exclude is not None else None
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if skip is not None and _is_within(p.resolve(), skip):
+            excluded.append(p)
+        elif any(part.startswith(".") for part in p.relative_to(root).parts):
+            hidden.append(p)
+        else:
+            images.append(p)
+    return root, images, hidden, excluded
+
+
+def _check_not_inputs(jobs: list[Job], input_path: Path, mask_path: Path | None, output_dir: Path) -> None:
+    """Refuse a run whose outputs would replace an input image or mask (symlinks resolved)."""
+    out = Path(output_dir).resolve()
+    roots = [("input", Path(input_path).resolve())]
+    if mask_path is not None:
+        roots.append(("mask", Path(mask_path).resolve()))
+    for kind, root in roots:
+        folder = root if root.is_dir() else root.parent
+        if out == folder or (kind == "mask" and _is_within(out, folder) and root.is_dir()):
+            raise InputError(
+                f"--output {output_dir} is {'inside ' if out != folder else ''}the {kind} folder {folder}: the "
+                f"outputs would replace or mix with the {kind}s; choose another output folder"
+            )
+    sources = {j.image.resolve() for j in jobs} | {j.mask.resolve() for j in jobs if j.mask is not None}
+    for job in jobs:
+        if job.output.resolve() in sources:
+            raise InputError(f"{job.output}: the output would overwrite an input file; choose another output folder")
+
+
+def plan_run(
+    input_path: Path,
+    mask_path: Path | None,
+    output_dir: Path,
+    output_suffix: str | None = None,
+    writes: bool = True,
+) -> JobPlan:
+    """Pair every input image with its mask (by relative stem, or one mask file for all), safely.
+
+    Args:
+        input_path: image file or directory (recursive).
+        mask_path: mask file (applies to every image), directory mirroring the input tree, or
+            None (the hole comes from each image's alpha channel).
+        output_dir: output root; the input tree is mirrored there.
+        output_suffix: force an output format (e.g. ".png"); default keeps the input's.
+        writes: the caller writes the outputs (False: only reads the pairs, e.g. evaluation).
+
+    Raises:
+        InputError: missing input/mask roots, no images at all, or (``writes``) outputs that would replace an
+            input or mask (the output folder equal to the input or mask folder, inside the mask
+            folder, or a file name collision).
+    """
+    out_root = Path(output_dir).resolve()
+    in_root = Path(input_path).resolve()
+    inside_input = writes and in_root.is_dir() and _is_within(out_root, in_root) and out_root != in_root
+    base, images, hidden, excluded = scan_images(input_path, out_root if inside_input else None)
+    if not images:
+        raise InputError(f"{input_path}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    if mask_path is not None and not Path(mask_path).exists():
+        raise InputError(f"{mask_path}: mask not found; expected a mask file or a directory of masks")
+    jobs = []
+    taken: set[Path] = set()
+    for image in images:
+        relative = image.relative_to(base)
+        if mask_path is None:
+            mask = None
+        else:
+            mask = Path(mask_path) if Path(mask_path).is_file() else _mask_for(Path(mask_path), relative)
+        out_name = relative.with_suffix(output_suffix) if output_suffix else relative
+        if out_name in taken:
+            # a.jpg and a.png both becoming a.png: keep the source extension in the name
+            out_name = relative.with_name(f"{relative.stem}.{relative.suffix.lstrip('.')}{out_name.suffix}")
+        taken.add(out_name)
+        jobs.append(Job(image=image, mask=mask, output=Path(output_dir) / out_name, relative=str(relative)))
+    if writes:
+        _check_not_inputs(jobs, input_path, mask_path, output_dir)
+    return JobPlan(
+        jobs,
+        hidden=[str(p.relative_to(base)) for p in hidden],
+        excluded=[str(p.relative_to(base)) for p in excluded],
+    )
+
+
+def _mask_for(mask_root: Path, relative: Path) -> Path | None:
+    folder = mask_root / relative.parent
+    candidates = [folder / f"{relative.stem}{suffix}" for suffix in _MASK_PREFERENCE]
+    candidates += [folder / f"{relative.stem}{suffix.upper()}" for suffix in _MASK_PREFERENCE]
+    return next((c for c in candidates if c.is_file()), None)
+
+
+def pair_images(input_path: Path, mask_path: Path) -> list[Job]:
+    """Image/mask pairs for callers that only read them (calibration, evaluation); outputs are not meaningful."""
+    return plan_run(input_path, mask_path, Path("."), writes=False).jobs

@@ -1,0 +1,153 @@
+"""TensorRT engine sidecars and optimization profiles: what an engine is tied to (plain Python).
+
+Export writes these next to each ``*.engine``; the runtime reads them to refuse an engine built
+for another TensorRT, GPU architecture or ONNX file. Nothing here imports TensorRT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from edgeinpaint.core.errors import ArtifactError, ExportError
+
+AXES = ("batch", "height", "width")
+
+
+@dataclass(frozen=True)
+class AxisRange:
+    """min / opt / max of one dynamic axis."""
+
+    min: int
+    opt: int
+    max: int
+
+
+@dataclass(frozen=True)
+class ShapeProfile:
+    """Dynamic-axis ranges for one optimization profile (N, H, W; channels come from the graph)."""
+
+    batch: AxisRange = AxisRange(1, 1, 8)
+    height: AxisRange = AxisRange(256, 512, 1024)
+    width: AxisRange = AxisRange(256, 512, 1024)
+
+    def dims(self, channels: int, layout: str = "NCHW") -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """(min, opt, max) shapes of a tensor with ``channels`` channels."""
+
+        def one(k: str) -> tuple[int, ...]:
+            n, h, w = (getattr(getattr(self, a), k) for a in AXES)
+            return (n, channels, h, w) if layout == "NCHW" else (n, h, w, channels)
+
+        return one("min"), one("opt"), one("max")
+
+    def to_json(self) -> dict[str, list[int]]:
+        return {a: [r.min, r.opt, r.max] for a, r in ((a, getattr(self, a)) for a in AXES)}
+
+
+def parse_shapes(text: str | None) -> ShapeProfile:
+    """Parse ``--shapes`` such as ``batch=1:4:8,height=256:512:1024,width=256:512:1024``.
+
+    Omitted axes keep their defaults; heights and widths must be multiples of 4 (the generators'
+    constraint) and min <= opt <= max.
+    """
+    profile = ShapeProfile()
+    if not text:
+        return profile
+    values: dict[str, AxisRange] = {}
+    for part in text.split(","):
+        name, sep, spec = part.partition("=")
+        name = name.strip()
+        if not sep or name not in AXES:
+            raise ExportError(f"--shapes {part!r}: expected AXIS=min:opt:max with AXIS in {', '.join(AXES)}")
+        try:
+            lo, opt, hi = (int(v) for v in spec.split(":"))
+        except ValueError:
+            raise ExportError(f"--shapes {part!r}: expected three integers min:opt:max") from None
+        if not 1 <= lo <= opt <= hi:
+            raise ExportError(f"--shapes {part!r}: expected 1 <= min <= opt <= max")
+        if name != "batch" and any(v % 4 for v in (lo, opt, hi)):
+            raise ExportError(f"--shapes {part!r}: {name} values must be multiples of 4")
+        values[name] = AxisRange(lo, opt, hi)
+    return ShapeProfile(**{**{a: getattr(profile, a) for a in AXES}, **values})
+
+
+@dataclass(frozen=True)
+class Device:
+    """What an engine is tied to."""
+
+    tensorrt: str
+    cuda: str
+    gpu: str
+    compute_capability: str
+
+
+@dataclass(frozen=True)
+class EngineSidecar:
+    """``<engine>.json``: how and for what an engine was built."""
+
+    engine: str
+    onnx: str
+    onnx_sha256: str
+    precision: str
+    device: Device
+    profile: dict[str, list[int]]
+    workspace_gib: float
+    optimization_level: int
+    cache_key: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EngineSidecar:
+        return cls(**{**data, "device": Device(**data["device"])})
+
+
+def engine_cache_key(
+    onnx_sha256: str, precision: str, profile: ShapeProfile, workspace_gib: float, level: int, device: Device
+) -> str:
+    """Key of one engine build: any change of input, option, TensorRT version or GPU rebuilds it."""
+    payload = json.dumps(
+        [onnx_sha256, precision, profile.to_json(), workspace_gib, level, device.tensorrt, device.compute_capability],
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def engine_up_to_date(engine_path: Path, cache_key: str) -> bool:
+    """True when ``engine_path`` and its sidecar exist and the sidecar records ``cache_key``."""
+    sidecar = engine_path.with_suffix(".engine.json")
+    if not engine_path.is_file() or not sidecar.is_file():
+        return False
+    try:
+        return bool(EngineSidecar.from_json(json.loads(sidecar.read_text())).cache_key == cache_key)
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+def timing_cache_name(device: Device) -> str:
+    """Timing caches are only valid for one TensorRT version and one compute capability."""
+    return f"timing.trt{device.tensorrt}.sm{device.compute_capability.replace('.', '')}.cache"
+
+
+def check_compatible(sidecar: EngineSidecar, device: Device, onnx_sha256: str, rebuild: str) -> None:
+    """Refuse an engine built for another TensorRT, GPU architecture or ONNX file.
+
+    Args:
+        rebuild: the command that rebuilds it (shown in the error).
+    """
+    problems = []
+    if sidecar.device.tensorrt != device.tensorrt:
+        problems.append(f"built with TensorRT {sidecar.device.tensorrt}, running {device.tensorrt}")
+    if sidecar.device.compute_capability != device.compute_capability:
+        problems.append(
+            f"built for compute capability {sidecar.device.compute_capability} ({sidecar.device.gpu}), "
+            f"this GPU is {device.compute_capability} ({device.gpu})"
+        )
+    if sidecar.onnx_sha256 != onnx_sha256:
+        problems.append(f"built from another {sidecar.onnx} (sha256 differs)")
+    if problems:
+        raise ArtifactError(f"{sidecar.engine}: {'; '.join(problems)}. Rebuild it with: {rebuild}")

@@ -1,0 +1,120 @@
+"""``edgeinpaint run`` as one library call: a frozen run configuration in, a summary out.
+
+The CLI builds a :class:`RunConfig` from its options and calls :func:`run_batch`; nothing else
+decides which files are read, where outputs go, or which execution path runs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edgeinpaint.core.atomic import new_run_tag, remove_stale_temps, write_text
+from edgeinpaint.core.jobs import Job, JobPlan, plan_run
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
+from edgeinpaint.runtime.loading import LoadOptions
+from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, run_jobs
+from edgeinpaint.runtime.workers import DEFAULT_MAX_MEMORY, PipelineStats, run_pipeline
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one batch run needs, built once.
+
+    Attributes:
+        input: image file or folder. mask: mask file or folder, or None for ``--mask alpha``.
+        output: output folder (never an input or mask folder). output_suffix: forced format.
+        source / engine / picture: see runtime/inpainter.py. load / write: file options.
+        in_process: run in this process instead of the shared-memory pipeline.
+        workers / batch_size: pipeline readers and engine batch. max_memory: ring cap (bytes).
+    """
+
+    input: Path
+    mask: Path | None
+    output: Path
+    source: ModelSource = field(default_factory=ModelSource)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    picture: PictureOptions = field(default_factory=PictureOptions)
+    load: LoadOptions = field(default_factory=LoadOptions)
+    write: WriteOptions = field(default_factory=WriteOptions)
+    output_suffix: str | None = None
+    in_process: bool = False
+    workers: int = 2
+    batch_size: int = 1
+    max_memory: int = DEFAULT_MAX_MEMORY
+
+
+@dataclass
+class RunEvents:
+    """Callbacks for progress reporting (all optional).
+
+    Attributes:
+        started: (number of jobs, one-line description of the execution path).
+        done: after each job, with its error or None. message: informational lines.
+    """
+
+    started: Callable[[int, str], None] | None = None
+    done: Callable[[Job, str | None], None] | None = None
+    message: Callable[[str], None] | None = None
+
+
+@dataclass
+class RunOutcome:
+    """What a run did: the per-file summary, the plan it followed and the pipeline's figures."""
+
+    summary: RunSummary
+    plan: JobPlan
+    mode: str
+    stats: PipelineStats | None = None
+
+
+def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
+    """Plan (refusing unsafe outputs before any work), open the engines and inpaint every job.
+
+    Raises:
+        EdgeInpaintError: a problem with the options or model that no file can work around.
+            Per-file problems never raise: they are in the summary.
+    """
+    events = events or RunEvents()
+    plan = plan_run(config.input, config.mask, config.output, config.output_suffix)
+    remove_stale_temps({job.output.parent for job in plan.jobs})  # temps of runs killed with -9
+    write = dataclasses.replace(config.write, tag=config.write.tag or new_run_tag())
+    with open_inpainter(config.source, config.engine, config.picture, progress=events.message) as inpainter:
+        backend = f"{inpainter.generators.backend.value} {config.engine.precision.value}"
+        if config.in_process:
+            mode = f"{backend}, in-process"
+            if events.started:
+                events.started(len(plan.jobs), mode)
+            summary = run_jobs(inpainter, plan.jobs, config.load, write, on_done=events.done)
+            stats = None
+        else:
+            mode = f"{backend}, {config.workers} reader(s), batch {config.batch_size}"
+            if events.started:
+                events.started(len(plan.jobs), mode)
+            stats = PipelineStats()
+            summary = run_pipeline(
+                inpainter,
+                plan.jobs,
+                workers=config.workers,
+                batch_size=config.batch_size,
+                load=config.load,
+                write=write,
+                on_done=events.done,
+                stats=stats,
+                max_memory=config.max_memory,
+            )
+    summary.skipped.extend(f"{rel} (hidden)" for rel in plan.hidden)
+    summary.skipped.extend(f"{rel} (inside the output folder)" for rel in plan.excluded)
+    return RunOutcome(summary, plan, mode, stats)
+
+
+def write_report(summary: RunSummary, path: Path) -> None:
+    """The JSON report, written atomically (a full disk leaves no 0-byte report).
+
+    Raises:
+        OSError: the report could not be written (the caller reports it; outputs are unaffected).
+    """
+    write_text(path, json.dumps(summary.to_json(), indent=2))
