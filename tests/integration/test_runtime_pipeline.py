@@ -76,13 +76,15 @@ def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
         )
         assert code == 0, text
         outs[label] = tree(tmp_path / label)
-    assert len(outs["inproc"]) == 8 and "nested/astronaut4.png" not in outs["inproc"]
+    # The output mirrors the input tree exactly (the nested folder included).
+    expected = {("nested/" if i >= 6 else "") + f"{NAMES[i % 4]}{i}.png" for i in range(8)}
+    assert set(outs["inproc"]) == expected
     assert outs["inproc"] == outs["mp1"] == outs["mp4"]
     assert outs["inproc_poisson"] == outs["mp4_poisson"] != outs["inproc"]
     # The exact graph gives skimage's edges, so the same bytes as the skimage reference.
     assert outs["inproc_exact"] == outs["mp1_exact"] == outs["inproc_reference"]
     code, text = run_cli("-i", str(images), "-m", str(masks), "--artifacts", str(tiny_artifacts), "--blend", "feather")
-    assert code == 1 and "--blend 'feather'" in text
+    assert code == 2 and "'feather' is not one of" in text and "'poisson'" in text
     assert shm_segments() == before
 
 

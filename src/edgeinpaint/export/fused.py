@@ -60,14 +60,11 @@ def _inline(b: _Builder, model: Any, prefix: str, feeds: dict[str, str]) -> dict
     return {o.name: prefix + o.name for o in graph.output}
 
 
-def build_fused_model(
-    edge_onnx: Path, inpaint_onnx: Path, canny: CannyParams, uint8_io: bool = False, opset: int = specs.OPSET
-) -> Any:
-    """Compose the fused model from exported generator graphs (any precision) and the float32 Canny."""
-    import onnx
-    from onnx import TensorProto, helper
+def _front_end(b: _Builder, canny: CannyParams, uint8_io: bool) -> tuple[str, str, str, str, str]:
+    """Inputs -> (image NCHW float [0, 1], hole {0, 1}, known, gray, Canny edges), shared by the fused model and
+    :func:`build_fused_canny`."""
+    from onnx import TensorProto
 
-    b = _Builder(prefix="fused_")
     one = b.const(1.0)
     if uint8_io:
         # Cast first: no UINT8 intermediate tensor (TensorRT's rule, module docstring).
@@ -83,6 +80,55 @@ def build_fused_model(
     known = b.op("Sub", [one, hole])
     gray = b.op("Conv", [image, b.const(np.asarray(specs.GRAY_COEFFS, np.float32).reshape(1, 3, 1, 1))], hint="gray")
     edges = build_canny_nodes(b, gray, known, canny.sigma, canny.low, canny.high, exact=False)
+    return image, hole, known, gray, edges
+
+
+def _io_specs(uint8_io: bool) -> list[Any]:
+    from onnx import TensorProto, helper
+
+    if uint8_io:
+        return [
+            helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3]),
+            helper.make_tensor_value_info("mask", TensorProto.UINT8, ["N", "H", "W", 1]),
+        ]
+    return [
+        helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
+        helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"]),
+    ]
+
+
+def build_fused_canny(canny: CannyParams, uint8_io: bool, opset: int = specs.OPSET) -> Any:
+    """The fused model's own front end alone: same inputs, ``gray`` and ``edges`` (N, 1, H, W) out.
+
+    Export feeds these to the three-stage run when it checks the fused model, so the check isolates
+    the graph's composition from float32 gray rounding (the fused graph computes gray in float32,
+    ``run`` in float64: a few Canny pixels flip, and an INT8 generator can amplify a 1e-7 input
+    difference into another quantization step; both effects are recorded separately).
+    """
+    import onnx
+    from onnx import TensorProto, helper
+
+    b = _Builder(prefix="fused_")
+    *_, gray, edges = _front_end(b, canny, uint8_io)
+    b.nodes.append(helper.make_node("Identity", [gray], ["gray"]))
+    b.nodes.append(helper.make_node("Identity", [edges], ["edges"]))
+    outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 1, "H", "W"]) for n in ("gray", "edges")]
+    graph = helper.make_graph(b.nodes, "edgeinpaint_fused_front", _io_specs(uint8_io), outs, initializer=b.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
+    onnx.checker.check_model(model)
+    return model
+
+
+def build_fused_model(
+    edge_onnx: Path, inpaint_onnx: Path, canny: CannyParams, uint8_io: bool = False, opset: int = specs.OPSET
+) -> Any:
+    """Compose the fused model from exported generator graphs (any precision) and the float32 Canny."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    b = _Builder(prefix="fused_")
+    one = b.const(1.0)
+    image, hole, known, gray, edges = _front_end(b, canny, uint8_io)
 
     # Reflect-pad bottom/right to a multiple of 4 (the generators downsample twice), crop back after.
     shape = b.op("Shape", [image])
@@ -110,24 +156,16 @@ def build_fused_model(
             scaled = b.op("Clip", [b.op("Round", [b.op("Mul", [value, b.const(255.0)])]), b.const(0.0), b.const(255.0)])
             nhwc = b.op("Transpose", [scaled], perm=[0, 2, 3, 1])
             b.nodes.append(helper.make_node("Cast", [nhwc], [name], to=TensorProto.UINT8, name=f"fused_{name}"))
-        in_specs = [
-            helper.make_tensor_value_info("image", TensorProto.UINT8, ["N", "H", "W", 3]),
-            helper.make_tensor_value_info("mask", TensorProto.UINT8, ["N", "H", "W", 1]),
-        ]
         out_specs = [
             helper.make_tensor_value_info(name, TensorProto.UINT8, ["N", "H", "W", 3]) for name in ("output", "raw")
         ]
     else:
         b.nodes.append(helper.make_node("Identity", [final], ["output"]))
         b.nodes.append(helper.make_node("Identity", [raw], ["raw"]))
-        in_specs = [
-            helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, "H", "W"]),
-            helper.make_tensor_value_info("mask", TensorProto.FLOAT, ["N", 1, "H", "W"]),
-        ]
         out_specs = [
             helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3, "H", "W"]) for name in ("output", "raw")
         ]
-    graph = helper.make_graph(b.nodes, "edgeinpaint_fused", in_specs, out_specs, initializer=b.inits)
+    graph = helper.make_graph(b.nodes, "edgeinpaint_fused", _io_specs(uint8_io), out_specs, initializer=b.inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
     model.doc_string = f"EdgeConnect fused: Canny(sigma={canny.sigma}) + edge + inpaint generators + composites"
     for key, value in (

@@ -235,6 +235,19 @@ def fused_picture(session: object, sample: Sample, uint8_io: bool, blend: object
     return finish_fused(out8, raw[0].transpose(1, 2, 0), sample.rgb8, sample.hole, blend)  # type: ignore[arg-type]
 
 
+def _fused_front(front: object, rgb8: np.ndarray, hole: np.ndarray, uint8_io: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(H, W) float32 gray and (H, W) bool edges of the fused model's own front end."""
+    if uint8_io:
+        feeds = {"image": rgb8[None], "mask": (hole * 255).astype(np.uint8)[None, ..., None]}
+    else:
+        feeds = {
+            "image": (rgb8 / 255.0).astype(np.float32).transpose(2, 0, 1)[None],
+            "mask": hole[None, None].astype(np.float32),
+        }
+    gray, edges = front.run(None, feeds)  # type: ignore[attr-defined]
+    return gray[0, 0], np.asarray(edges[0, 0] > 0.5)
+
+
 def _build_fused(
     config: ExportConfig,
     precision: str,
@@ -250,7 +263,7 @@ def _build_fused(
 
     from edgeinpaint.core.stages import composite, infer
     from edgeinpaint.export.accuracy import psnr8
-    from edgeinpaint.export.fused import build_fused_model, fused_io_specs
+    from edgeinpaint.export.fused import build_fused_canny, build_fused_model, fused_io_specs
 
     ctx.progress(f"{file}: composing the fused model")
     output, manifest = ctx.output, ctx.manifest
@@ -264,14 +277,42 @@ def _build_fused(
     onnx.save(model, str(tmp))
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     engines = _engines(output, manifest, precision)
-    psnrs, worst = [], 0
+    front = ort.InferenceSession(
+        build_fused_canny(weights.canny, config.fused_uint8, config.opset).SerializeToString(),
+        providers=["CPUExecutionProvider"],
+    )
+    # `run`'s default Canny (float64 gray, float32 graph) for the figures against `run` itself.
+    from edgeinpaint.canny.stage import GraphCanny
+    from edgeinpaint.core.images import pad_amounts, pad_reflect
+    from edgeinpaint.core.specs import CANNY_GRAPHS, CannyVariant
+    from edgeinpaint.core.stages import preprocess
+
+    fast = GraphCanny(verify_file(output, manifest.require("canny", CANNY_GRAPHS[CannyVariant.FAST].tag)), threads=1)
+    psnrs, worst, worst_run, agree, total = [], 0, 0, 0, 0
     for s in samples:
-        ref = composite(s, infer([s], engines["edge_generator"], engines["inpaint_generator"])[0], weights.blend)
+        gray, edges = _fused_front(front, s.rgb8, s.hole, config.fused_uint8)
+        same_edges = preprocess(s.rgb8, s.hole, lambda g, k, e=edges: e)
+        same_edges.gray = pad_reflect(gray[None], *pad_amounts(*gray.shape))
+        ref = composite(
+            same_edges, infer([same_edges], engines["edge_generator"], engines["inpaint_generator"])[0], weights.blend
+        )
         out = fused_picture(session, s, config.fused_uint8, weights.blend)
         psnrs.append(psnr8(ref, out))
         worst = max(worst, int(np.abs(ref.astype(np.int16) - out).max()))
+        as_run = preprocess(s.rgb8, s.hole, fast)
+        run_pic = composite(
+            as_run, infer([as_run], engines["edge_generator"], engines["inpaint_generator"])[0], weights.blend
+        )
+        worst_run = max(worst_run, int(np.abs(run_pic.astype(np.int16) - out).max()))
+        run_edges = as_run.edges[0, : edges.shape[0], : edges.shape[1]] > 0.5
+        agree += int((run_edges & edges).sum())
+        total += int(run_edges.sum() + edges.sum())
     psnr = float(np.mean(psnrs))
-    ctx.progress(f"{file}: vs the three-stage run ({weights.blend.value}): PSNR {psnr:.2f} dB, max {worst} level(s)")
+    f1 = 2 * agree / total if total else 1.0
+    ctx.progress(
+        f"{file}: vs the three-stage run ({weights.blend.value}): PSNR {psnr:.2f} dB, max {worst} level(s); "
+        f"vs `run` (its float64-gray Canny, edge F1 {f1:.5f}): max {worst_run} level(s)"
+    )
     if worst > FUSED_MAX_LEVELS:
         raise ExportError(
             f"{file}: fused model differs from the three-stage run by up to {worst} levels "
@@ -281,6 +322,8 @@ def _build_fused(
     accuracy = {
         "psnr_vs_three_stage": round(psnr, 3),
         "max_levels_vs_three_stage": worst,
+        "max_levels_vs_run": worst_run,
+        "canny_f1_vs_run": round(f1, 6),
         "blend": weights.blend.value,
         "samples": len(samples),
     }

@@ -39,7 +39,8 @@ def provider_loads(name: str) -> str | None:
     model.ir_version = 8
     try:
         session = ort.InferenceSession(
-            model.SerializeToString(), providers=[name] if name == "CPUExecutionProvider" else [name, "CPUExecutionProvider"]
+            model.SerializeToString(),
+            providers=[name] if name == "CPUExecutionProvider" else [name, "CPUExecutionProvider"],
         )
     except Exception as exc:  # a provider that fails to initialise raises various ORT errors
         return f"{name} is listed but does not load ({str(exc).splitlines()[0][:120]})"
