@@ -106,7 +106,8 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory, official_folder: Path
 
 @pytest.fixture(scope="session")
 def tiny_artifacts(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> Path:
-    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
 
     out = tmp_path_factory.mktemp("artifacts")
     export_artifacts(ExportConfig(weights=tiny_weights, output=out))

@@ -169,7 +169,8 @@ def export(
     """Export ONNX (FP32 + the requested precision), the exact Canny graph, the fused model and engines."""
     from edgeinpaint.core.device import current_device
     from edgeinpaint.core.sidecar import parse_shapes
-    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
     from edgeinpaint.weights.registry import resolve_weights
 
     if fused_io not in ("uint8", "float"):
@@ -214,7 +215,8 @@ def calibrate(
     calibration_method: str = typer.Option("percentile", help="entropy | minmax | percentile."),
 ) -> None:
     """Calibrate INT8 ranges only; cached by data hash and reused by `export --precision int8`."""
-    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
     from edgeinpaint.export.ladder import calibrate_only
     from edgeinpaint.weights.format import load_weights
     from edgeinpaint.weights.registry import resolve_weights

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.gpu
 def test_build_engines_for_fp16(tiny_weights: Path, tmp_path: Path) -> None:
     pytest.importorskip("tensorrt")
     from edgeinpaint.core import specs
-    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
 
     export_artifacts(
         ExportConfig(

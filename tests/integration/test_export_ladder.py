@@ -16,7 +16,8 @@ from edgeinpaint.cli import app
 from edgeinpaint.core import specs
 from edgeinpaint.core.errors import ExportError
 from edgeinpaint.core.specs import Precision
-from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+from edgeinpaint.export.artifacts import export_artifacts
+from edgeinpaint.export.config import ExportConfig
 from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
 from tests.conftest import hole_mask, photo
 

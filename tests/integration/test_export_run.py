@@ -137,7 +137,8 @@ def test_onnx_graphs_are_dynamic_and_match_torch(tiny_artifacts: Path, tiny_weig
 
 
 def test_reexport_is_incremental(tiny_artifacts: Path, tiny_weights: Path) -> None:
-    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
 
     before = {p.name: p.stat().st_mtime_ns for p in tiny_artifacts.glob("*.onnx")}
     export_artifacts(ExportConfig(weights=tiny_weights, output=tiny_artifacts))

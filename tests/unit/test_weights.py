@@ -119,7 +119,8 @@ def test_blend_is_a_serving_setting_of_the_weights(tiny_weights: Path, tmp_path:
     import dataclasses
     import json
 
-    from edgeinpaint.export.artifacts import ExportConfig, export_artifacts
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
     from edgeinpaint.runtime.inpainter import ModelSource, open_inpainter
 
     weights = load_weights(tiny_weights)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,47 +13,13 @@ from edgeinpaint.core.hashing import sha256_file
 from edgeinpaint.core.manifest import Manifest, read_manifest
 from edgeinpaint.core.specs import CANNY_GRAPHS, CannyGraph
 from edgeinpaint.core.tolerances import CANNY_FP32_F1_FLOOR
+from edgeinpaint.export.config import ExportConfig
 from edgeinpaint.export.produce import Built, ExportContext, exclusive, produce
 from edgeinpaint.weights.format import Weights, load_weights
 
 #: Bumped whenever the exported graphs change for the same weights and options, so incremental
 #: re-export (and the `run --weights` cache) never reuses files from an older exporter.
 EXPORTER_VERSION = 4
-
-
-@dataclass(frozen=True)
-class ExportConfig:
-    """Options of ``edgeinpaint export``.
-
-    Attributes:
-        weights: weights file.
-        output: artifacts directory.
-        opset: ONNX opset.
-        precision: fp32, fp16 or int8 (FP32 is always exported: it is the reference).
-        calibration: image directory for INT8 calibration and accuracy checks.
-        calibration_masks: mask directory paired with it (None = generated free-form masks).
-        calibration_size: number of calibration images.
-        calibration_method: entropy | minmax | percentile.
-        fused_uint8: fused model with uint8 NHWC I/O (else float32 NCHW).
-        engine: build TensorRT engines (None = when TensorRT and a GPU are present).
-        shapes: TensorRT profile spec (see core.sidecar.parse_shapes).
-        workspace_gib: TensorRT workspace limit.
-        optimization_level: TensorRT builder optimization level (0-5).
-    """
-
-    weights: Path
-    output: Path
-    opset: int = specs.OPSET
-    precision: specs.Precision = specs.Precision.FP32
-    calibration: Path | None = None
-    calibration_masks: Path | None = None
-    calibration_size: int = 32
-    calibration_method: str = "percentile"
-    fused_uint8: bool = True
-    engine: bool | None = None
-    shapes: str | None = None
-    workspace_gib: float = 4.0
-    optimization_level: int = 3
 
 
 def default_cache_dir() -> Path:

@@ -7,6 +7,7 @@ floors in core.tolerances the export fails and names the stage.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +25,7 @@ from edgeinpaint.weights.format import Weights
 
 if TYPE_CHECKING:
     from edgeinpaint.core.stages import Sample
-    from edgeinpaint.export.artifacts import ExportConfig
+    from edgeinpaint.export.config import ExportConfig
 
 GENERATORS = ("edge_generator", "inpaint_generator")
 
@@ -235,6 +236,11 @@ def fused_picture(session: object, sample: Sample, uint8_io: bool, blend: object
     return finish_fused(out8, raw[0].transpose(1, 2, 0), sample.rgb8, sample.hole, blend)  # type: ignore[arg-type]
 
 
+def _given(edges: np.ndarray, gray: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """A Canny stand-in that returns edges computed elsewhere."""
+    return edges
+
+
 def _fused_front(front: object, rgb8: np.ndarray, hole: np.ndarray, uint8_io: bool) -> tuple[np.ndarray, np.ndarray]:
     """(H, W) float32 gray and (H, W) bool edges of the fused model's own front end."""
     if uint8_io:
@@ -291,7 +297,7 @@ def _build_fused(
     psnrs, worst, worst_run, agree, total = [], 0, 0, 0, 0
     for s in samples:
         gray, edges = _fused_front(front, s.rgb8, s.hole, config.fused_uint8)
-        same_edges = preprocess(s.rgb8, s.hole, lambda g, k, e=edges: e)
+        same_edges = preprocess(s.rgb8, s.hole, functools.partial(_given, edges))
         same_edges.gray = pad_reflect(gray[None], *pad_amounts(*gray.shape))
         ref = composite(
             same_edges, infer([same_edges], engines["edge_generator"], engines["inpaint_generator"])[0], weights.blend

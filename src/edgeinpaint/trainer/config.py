@@ -104,6 +104,18 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
+#: Config keys holding paths (or lists of paths).
+PATH_KEYS = ("data", "val_data", "mask_dir", "vgg19", "init_from")
+
+
+def _relative_to(value: Any, base: Path) -> Any:
+    if isinstance(value, list):
+        return [_relative_to(v, base) for v in value]
+    if isinstance(value, str) and value and not Path(value).is_absolute():
+        return str(base / value)
+    return value
+
+
 def _coerce(name: str, value: Any, current: Any) -> Any:
     if isinstance(current, tuple):
         items = value if isinstance(value, (list, tuple)) else [v for v in str(value).split(",") if v]
@@ -128,6 +140,11 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
             values.update(tomllib.loads(Path(path).read_text()))
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise EdgeInpaintError(f"{path}: cannot read training config ({exc})") from exc
+        # Paths in a config file are relative to the file, so a config in a clone works anywhere.
+        base = Path(path).resolve().parent
+        for key in PATH_KEYS:
+            if key in values:
+                values[key] = _relative_to(values[key], base)
     values.update({k: v for k, v in overrides.items() if v is not None})
     defaults = TrainConfig()
     known = {f.name for f in dataclasses.fields(TrainConfig)}

@@ -1,0 +1,43 @@
+"""Options of ``edgeinpaint export`` (shared by the exporter's modules without importing each other)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgeinpaint.core import specs
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """Options of ``edgeinpaint export``.
+
+    Attributes:
+        weights: weights file.
+        output: artifacts directory.
+        opset: ONNX opset.
+        precision: fp32, fp16 or int8 (FP32 is always exported: it is the reference).
+        calibration: image directory for INT8 calibration and accuracy checks.
+        calibration_masks: mask directory paired with it (None = generated free-form masks).
+        calibration_size: number of calibration images.
+        calibration_method: entropy | minmax | percentile.
+        fused_uint8: fused model with uint8 NHWC I/O (else float32 NCHW).
+        engine: build TensorRT engines (None = when TensorRT and a GPU are present).
+        shapes: TensorRT profile spec (see core.sidecar.parse_shapes).
+        workspace_gib: TensorRT workspace limit.
+        optimization_level: TensorRT builder optimization level (0-5).
+    """
+
+    weights: Path
+    output: Path
+    opset: int = specs.OPSET
+    precision: specs.Precision = specs.Precision.FP32
+    calibration: Path | None = None
+    calibration_masks: Path | None = None
+    calibration_size: int = 32
+    calibration_method: str = "percentile"
+    fused_uint8: bool = True
+    engine: bool | None = None
+    shapes: str | None = None
+    workspace_gib: float = 4.0
+    optimization_level: int = 3
