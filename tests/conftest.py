@@ -112,3 +112,20 @@ def tiny_artifacts(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path)
     out = tmp_path_factory.mktemp("artifacts")
     export_artifacts(ExportConfig(weights=tiny_weights, output=out))
     return out
+
+
+@pytest.fixture(scope="session")
+def poisson_artifacts(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path) -> Path:
+    """The tiny weights recorded with the Poisson composite (like the bundled demo weights), exported."""
+    import dataclasses
+
+    from edgeinpaint.core.params import Blend
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
+    from edgeinpaint.weights.format import load_weights, save_weights
+
+    root = tmp_path_factory.mktemp("poisson")
+    path = root / "tiny_poisson.safetensors"
+    save_weights(dataclasses.replace(load_weights(tiny_weights), blend=Blend.POISSON), path)
+    export_artifacts(ExportConfig(weights=path, output=root / "artifacts"))
+    return root / "artifacts"

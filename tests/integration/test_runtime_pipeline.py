@@ -277,7 +277,7 @@ def _workers(pid: int) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["sigterm", "sigint", "kill_worker"])
+@pytest.mark.parametrize("how", ["sigterm", "sigint", "sighup", "kill_worker"])
 def test_no_shared_memory_leftovers_on_interruption(
     many: tuple[Path, Path], tiny_artifacts: Path, tmp_path: Path, how: str
 ) -> None:
@@ -291,6 +291,8 @@ def test_no_shared_memory_leftovers_on_interruption(
         proc.send_signal(signal.SIGTERM)
     elif how == "sigint":
         proc.send_signal(signal.SIGINT)
+    elif how == "sighup":  # the terminal was closed
+        proc.send_signal(signal.SIGHUP)
     else:
         victims = _workers(proc.pid)
         assert victims
@@ -303,3 +305,70 @@ def test_no_shared_memory_leftovers_on_interruption(
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]  # no temp files
     for p in out.glob("*.png"):
         Image.open(p).load()  # every written output is complete
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        out = subprocess.run(["pgrep", "-P", str(todo.pop())], capture_output=True, text=True).stdout.split()
+        found += map(int, out)
+        todo += map(int, out)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def _semaphores() -> set[str]:
+    return {p for p in os.listdir("/dev/shm") if p.startswith("sem.")} if os.path.isdir("/dev/shm") else set()
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_main_process_leaves_nothing_behind(
+    many: tuple[Path, Path], tiny_artifacts: Path, tmp_path: Path
+) -> None:
+    """Readers, writers and the resource tracker die with the main process; the rings and semaphores go."""
+    images, mask = many
+    before, sems = shm_segments(), _semaphores()
+    out = tmp_path / "out"
+    proc = _spawn_run(images, mask, out, tiny_artifacts)
+    _wait_for_outputs(out, proc)
+    family = _descendants(proc.pid)
+    assert len(family) >= 3  # readers, writer, resource tracker
+    proc.kill()
+    proc.communicate(timeout=30)
+    deadline = time.time() + 10
+    while time.time() < deadline and (any(_alive(p) for p in family) or shm_segments() - before):
+        time.sleep(0.2)
+    assert not [p for p in family if _alive(p)], "processes of the killed run survive"
+    assert shm_segments() == before and _semaphores() <= sems
+    # A writer killed mid-write may leave a temp; the next run removes it (its run is gone) and resumes.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edgeinpaint.cli",
+            "run",
+            "-i",
+            str(images),
+            "-m",
+            str(mask),
+            "-o",
+            str(out),
+            "--artifacts",
+            str(tiny_artifacts),
+            "--in-process",
+            "--skip-existing",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert not [p for p in out.rglob(".*")], "temps of the killed run are left"
+    assert len(list(out.glob("*.png"))) == 400

@@ -162,3 +162,16 @@ def test_bench_cli_end_to_end(tiny_artifacts: Path, tiny_weights: Path, tmp_path
         ],
     )
     assert failing.exit_code == 1 and "check failed" in failing.output
+
+
+@pytest.mark.parametrize("which", ["paste", "poisson"])
+def test_fp32_reference_row_is_identical_to_the_reference(
+    tiny_artifacts: Path, poisson_artifacts: Path, tmp_path: Path, which: str
+) -> None:
+    """The FP32 row composites exactly as the reference does (it once compared paste with Poisson: 22 dB)."""
+    artifacts = poisson_artifacts if which == "poisson" else tiny_artifacts
+    args = ["bench", "--artifacts", str(artifacts), "--iterations", "1", "--size", "64", "--baseline", "none"]
+    result = CliRunner().invoke(app, [*args, "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    (row,) = [r for r in json.loads((tmp_path / "b.json").read_text())["rows"] if r["status"] == "ok"]
+    assert row["precision"] == "fp32" and row["psnr_vs_fp32"] >= 60
