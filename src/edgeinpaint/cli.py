@@ -47,6 +47,14 @@ def say(label: str, style: str, message: object, console_: Console | None = None
     )
 
 
+def _note(message: str) -> None:
+    """Progress lines of library calls (file names inside: plain text)."""
+    say("", "", message)
+
+
+_dim = Console(stderr=True, style="dim")
+
+
 def user_errors(fn: F) -> F:
     """Turn EdgeInpaintError into 'error: …' on stderr and exit code 1.
 
@@ -113,9 +121,14 @@ def weights_import(
 
     weights = import_edgeconnect(edgeconnect, sigma=sigma)
     digest = save_weights(weights, output)
-    console.print(
-        f"wrote {output} (sha256 {digest[:16]}…, {weights.architecture}, Canny sigma {weights.canny.sigma}, "
-        f"fold error {weights.provenance['fold_max_abs_diff']:.2g})"
+    arch = weights.architecture
+    say(
+        "wrote",
+        "",
+        f"{output}: sha256 {digest}, {arch.base_channels} base channels, {arch.residual_blocks} residual blocks, "
+        f"Canny sigma {weights.canny.sigma}, blend {weights.blend.value}, "
+        f"spectral-norm fold error {weights.provenance['fold_max_abs_diff']:.2g}",
+        console,
     )
 
 
@@ -129,7 +142,7 @@ def weights_info(
     from edgeinpaint.weights.registry import resolve_weights
 
     weights = load_weights(resolve_weights(file))
-    table = Table(title=str(weights.path), show_header=False)
+    table = Table(title=Text(printable(weights.path)), show_header=False)
     table.add_row("sha256", str(weights.sha256))
     table.add_row("architecture", json.dumps(weights.architecture.to_json()))
     table.add_row("canny", json.dumps(weights.canny.to_json()))
@@ -193,7 +206,7 @@ def export(
         workspace_gib=workspace,
         optimization_level=optimization_level,
     )
-    manifest = export_artifacts(config, progress=lambda m: err_console.print(m, highlight=False))
+    manifest = export_artifacts(config, progress=_note)
     table = Table(title=f"{output}/manifest.json")
     for col in ("file", "role", "precision", "sha256", "accuracy"):
         table.add_column(col, overflow="fold")
@@ -230,9 +243,9 @@ def calibrate(
         calibration_method=calibration_method,
         engine=False,
     )
-    manifest = export_artifacts(config, progress=lambda m: err_console.print(m, highlight=False))  # FP32 (incremental)
-    for cache in calibrate_only(config, load_weights(config.weights), output, manifest, lambda m: err_console.print(m)):
-        console.print(f"calibration cache: {cache}")
+    manifest = export_artifacts(config, progress=_note)  # FP32 (incremental)
+    for cache in calibrate_only(config, load_weights(config.weights), output, manifest, _note):
+        say("calibration cache:", "", cache, console)
 
 
 class Baseline(str, enum.Enum):
@@ -498,8 +511,8 @@ def train(
             info = f"{rate:.2f} it/s " + " ".join(f"{k} {v:.3f}" for k, v in losses.items())
             progress.update(task, completed=it, info=info)
 
-        out = run_training(cfg, echo=lambda m: progress.console.print(m, highlight=False), progress=on_step)
-    console.print(f"training finished: {out}/weights.safetensors")
+        out = run_training(cfg, echo=lambda m: say("", "", m, progress.console), progress=on_step)
+    say("training finished:", "", f"{out}/weights.safetensors", console)
 
 
 @app.command()
@@ -625,7 +638,7 @@ def bench(
     weights_path = resolve_weights(weights) if weights else None
     if artifacts is None:
         weights_path = weights_path or resolve_weights("demo")
-        artifacts = cached_artifacts(weights_path, progress=lambda m: err_console.print(m))
+        artifacts = cached_artifacts(weights_path, progress=_note)
     try:
         config = BenchConfig(
             artifacts=artifacts,
@@ -647,7 +660,7 @@ def bench(
         if s % 4 or s < specs.MIN_SIDE:
             raise EdgeInpaintError(f"--size {s}: expected a multiple of 4, at least {specs.MIN_SIDE}")
     failures = run_checks([], check or [])  # validate expressions before measuring
-    result = run_bench(config, progress=lambda m: err_console.print(f"[dim]{m}[/]", highlight=False))
+    result = run_bench(config, progress=lambda m: say("", "", m, _dim))
     title = f"edgeinpaint bench — {result.environment['cpu']} ({result.environment['cores']} cores)"
     # The table is wide: never squeeze it into 80 columns when stdout is a pipe or a file.
     Console(width=max(console.width, 200)).print(report.table(result.rows, title))
@@ -659,7 +672,7 @@ def bench(
         report.write_plot(plot, result.rows)
     failures = run_checks(result.rows, check or [])
     for f in failures:
-        err_console.print(f"[red]check failed:[/] {f}", highlight=False)
+        say("check failed:", "red", f)
     if failures:
         raise typer.Exit(1)
 

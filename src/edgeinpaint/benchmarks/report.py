@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgeinpaint.core.atomic import publish, write_text
 from edgeinpaint.core.errors import DependencyError
 
 COLUMNS = (
@@ -48,16 +49,14 @@ def table(rows: list[dict[str, Any]], title: str) -> Any:
 
 
 def write_json(path: Path, rows: list[dict[str, Any]], environment: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"environment": environment, "rows": rows}, indent=2))
+    write_text(path, json.dumps({"environment": environment, "rows": rows}, indent=2))
 
 
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r if k not in keys]
-    with path.open("w", newline="") as fh:
+    with publish(path) as tmp, tmp.open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=keys)
         writer.writeheader()
         writer.writerows(rows)

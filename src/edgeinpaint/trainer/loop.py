@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edgeinpaint.core.atomic import publish
 from edgeinpaint.core.errors import EdgeInpaintError
 from edgeinpaint.core.params import CannyParams
 from edgeinpaint.models import Architecture, Discriminator, EdgeGenerator, InpaintGenerator
@@ -88,9 +89,8 @@ def setup_distributed(device: torch.device) -> Distributed:
 
 def atomic_save(obj: Any, path: Path) -> None:
     """torch.save to a temp file and rename, so a crash never leaves a half-written checkpoint."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with publish(path) as tmp:
+        torch.save(obj, tmp)
 
 
 class Trainer:

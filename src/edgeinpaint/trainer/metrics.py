@@ -13,6 +13,7 @@ Definitions (stated because EdgeConnect's own scripts differ from standard tools
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -92,18 +93,18 @@ class Evaluation:
     def write(self, path: Path) -> None:
         """JSON (definitions, summary, per-image rows) or CSV (summary) by suffix."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        from edgeinpaint.core.atomic import write_text
+
         if path.suffix.lower() == ".csv":
             summary = self.summary()
-            with path.open("w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(summary[0]))
-                writer.writeheader()
-                writer.writerows(summary)
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=list(summary[0]))
+            writer.writeheader()
+            writer.writerows(summary)
+            write_text(path, text.getvalue())
         else:
-            path.write_text(
-                json.dumps(
-                    {"definitions": METRIC_DEFINITIONS, "summary": self.summary(), "images": self.rows}, indent=2
-                )
-            )
+            document = {"definitions": METRIC_DEFINITIONS, "summary": self.summary(), "images": self.rows}
+            write_text(path, json.dumps(document, indent=2))
 
 
 def opencv_inpaint(method: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:

@@ -114,6 +114,8 @@ def import_edgeconnect(folder: Path, sigma: float | None = None) -> Weights:
         if not (folder / name).is_file():
             raise WeightsError(f"{folder / name}: missing; an EdgeConnect folder holds {EDGE_FILE} and {INPAINT_FILE}")
     canny_sigma = float(sigma) if sigma is not None else read_sigma(folder)
+    # nan, inf, negative or absurd sigmas are refused before anything is built from them
+    CannyParams(sigma=canny_sigma).check(f"{folder}: SIGMA" if sigma is None else "--sigma")
 
     edge_state, edge_iter = generator_state(folder / EDGE_FILE)
     inpaint_state, inpaint_iter = generator_state(folder / INPAINT_FILE)

@@ -13,8 +13,6 @@ safetensors cannot execute code on load, unlike the pickles official checkpoints
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgeinpaint.core.architecture import Architecture
+from edgeinpaint.core.atomic import write_bytes
 from edgeinpaint.core.errors import WeightsError
 from edgeinpaint.core.hashing import sha256_file
 from edgeinpaint.core.params import Blend, CannyParams
@@ -123,7 +122,7 @@ def _short(items: list[str], n: int = 4) -> str:
 
 def save_weights(weights: Weights, path: Path) -> str:
     """Write ``weights`` atomically (temp file + rename); return the file's sha256."""
-    from safetensors.numpy import save_file
+    from safetensors.numpy import save
 
     flat = {
         f"{net}.{key}": np.ascontiguousarray(value, dtype=np.float32)
@@ -131,15 +130,7 @@ def save_weights(weights: Weights, path: Path) -> str:
         for key, value in state.items()
     }
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(flat, tmp, metadata={METADATA_KEY: json.dumps(weights.metadata(), sort_keys=True)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_bytes(path, save(flat, metadata={METADATA_KEY: json.dumps(weights.metadata(), sort_keys=True)}))
     return sha256_file(path)
 
 
