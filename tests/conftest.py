@@ -129,3 +129,32 @@ def poisson_artifacts(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Pa
     save_weights(dataclasses.replace(load_weights(tiny_weights), blend=Blend.POISSON), path)
     export_artifacts(ExportConfig(weights=path, output=root / "artifacts"))
     return root / "artifacts"
+
+
+@pytest.fixture(scope="session")
+def calib(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("calib")
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        Image.fromarray(photo(name, 64)).save(folder / f"{name}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def ladder(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, calib: Path) -> Path:
+    from edgeinpaint.core import specs, tolerances
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
+
+    out = tmp_path_factory.mktemp("ladder")
+    # The tiny test networks have large random weights (no training), which INT8 handles worse
+    # than trained ones (~27 dB here): the floor policy is tested on its own below.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(tolerances.FLOORS_DB, "int8", 20.0)
+        for precision in ("fp16", "int8"):
+            config = ExportConfig(
+                weights=tiny_weights, output=out, precision=specs.Precision(precision), calibration=calib
+            )
+            export_artifacts(config)
+    return out

@@ -246,7 +246,7 @@ def test_concurrent_runs_share_an_empty_cache_safely(tiny_weights: Path, tmp_pat
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         for i in range(3)
     ]
     outputs = [p.communicate(timeout=600)[0].decode() for p in procs]

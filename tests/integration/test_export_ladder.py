@@ -24,31 +24,6 @@ from tests.conftest import hole_mask, photo
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def calib(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("calib")
-    for name in ("astronaut", "coffee", "chelsea", "rocket"):
-        Image.fromarray(photo(name, 64)).save(folder / f"{name}.png")
-    return folder
-
-
-@pytest.fixture(scope="module")
-def ladder(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, calib: Path) -> Path:
-    from edgeinpaint.core import tolerances
-
-    out = tmp_path_factory.mktemp("ladder")
-    # The tiny test networks have large random weights (no training), which INT8 handles worse
-    # than trained ones (~27 dB here): the floor policy is tested on its own below.
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(tolerances.FLOORS_DB, "int8", 20.0)
-        for precision in ("fp16", "int8"):
-            config = ExportConfig(
-                weights=tiny_weights, output=out, precision=specs.Precision(precision), calibration=calib
-            )
-            export_artifacts(config)
-    return out
-
-
 def manifest_entries(out: Path) -> dict[str, dict]:  # type: ignore[type-arg]
     return {f["file"]: f for f in json.loads((out / "manifest.json").read_text())["files"]}
 

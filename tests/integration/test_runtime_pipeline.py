@@ -372,3 +372,25 @@ def test_kill_9_of_the_main_process_leaves_nothing_behind(
     assert result.returncode == 0, result.stderr
     assert not [p for p in out.rglob(".*")], "temps of the killed run are left"
     assert len(list(out.glob("*.png"))) == 400
+
+
+def test_direct_route_images_match_in_process(tiny_artifacts: Path, tmp_path: Path) -> None:
+    """Images above the HD trigger run in the engine process: the same bytes as --in-process."""
+    import cv2
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i, (h, w) in enumerate(((48, 64), (300, 260), (64, 48), (280, 310))):
+        rgb = cv2.resize(photo(NAMES[i], None), (w, h), interpolation=cv2.INTER_AREA)
+        Image.fromarray(rgb).save(images / f"m{i}.png")
+        Image.fromarray((hole_mask(h, w, seed=i) * 255).astype(np.uint8)).save(masks / f"m{i}.png")
+    outs = {}
+    for label, extra in (("inproc", ["--in-process"]), ("mp", ["--workers", "2", "--batch-size", "2"])):
+        code, text = run_cli(
+            "-i", str(images), "-m", str(masks), "-o", str(tmp_path / label), "--artifacts", str(tiny_artifacts),
+            "--hd-trigger", "256", *extra,
+        )  # fmt: skip
+        assert code == 0, text
+        outs[label] = tree(tmp_path / label)
+    assert len(outs["inproc"]) == 4 and outs["inproc"] == outs["mp"]

@@ -52,12 +52,8 @@ def environment(threads: int | None) -> dict[str, Any]:
     """Versions, CPU, providers and git commit for the JSON report."""
     import onnxruntime as ort
 
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as fh:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
-    except OSError:
-        pass
+    from edgeinpaint.core.cpu import cpu_features, cpu_model
+
     commit = None
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         git = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
@@ -66,7 +62,8 @@ def environment(threads: int | None) -> dict[str, Any]:
         "edgeinpaint": __version__,
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu": cpu,
+        "cpu": cpu_model(),
+        "cpu_features": cpu_features(),
         "cores": os.cpu_count(),
         "threads": threads,
         "onnxruntime": ort.__version__,

@@ -451,7 +451,9 @@ def build_canny_model(
     )
     # The exact graph's bit-parallel hysteresis uses opset-18 bitwise ops (ONNX Runtime only).
     opset = max(opset, 18) if hysteresis == "bits" else opset
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint", ir_version=specs.IR_VERSION
+    )
     model.doc_string = f"skimage-exact Canny: sigma={sigma} low={low} high={high}"
     for key, value in (("sigma", sigma), ("low", low), ("high", high), ("exact", exact)):
         entry = model.metadata_props.add()

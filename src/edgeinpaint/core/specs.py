@@ -24,6 +24,10 @@ MASK_THRESHOLD = 127
 
 #: Pinned ONNX opset for every exported graph.
 OPSET = 17
+#: ONNX IR version of every graph we build by hand. onnx.helper stamps its own (newest) IR, which
+#: older runtimes refuse ("Unsupported model IR version"): ONNX Runtime 1.18, the oldest this
+#: package allows, reads IR <= 10. IR 8 covers opsets up to 18 (onnx docs/Versioning.md).
+IR_VERSION = 8
 
 
 class Precision(str, enum.Enum):

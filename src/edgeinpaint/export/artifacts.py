@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -11,10 +12,11 @@ from edgeinpaint.core import specs
 from edgeinpaint.core.errors import ArtifactError, ExportError, require_torch
 from edgeinpaint.core.hashing import sha256_file
 from edgeinpaint.core.manifest import Manifest, read_manifest
-from edgeinpaint.core.specs import CANNY_GRAPHS, CannyGraph
+from edgeinpaint.core.specs import CANNY_GRAPHS, CannyGraph, CannyVariant
 from edgeinpaint.core.tolerances import CANNY_FP32_F1_FLOOR
 from edgeinpaint.export.config import ExportConfig
 from edgeinpaint.export.produce import Built, ExportContext, exclusive, produce
+from edgeinpaint.export.trt_check import check_graph
 from edgeinpaint.weights.format import Weights, load_weights
 
 #: Bumped whenever the exported graphs change for the same weights and options, so incremental
@@ -80,6 +82,7 @@ def _export_generators(ctx: ExportContext, weights: Weights, opset: int) -> None
         def build(temps: dict[str, Path], role: str = role, file: str = file, graph: Any = graph) -> dict[str, Built]:
             ctx.progress(f"{file}: exporting")
             err = export_generator(weights.build(role), role, temps[file], opset=opset)
+            check_graph(temps[file], file)  # TensorRT builds engines from it: its parser's rules first
             inputs, outputs = [s.to_json() for s in graph.inputs], [s.to_json() for s in graph.outputs]
             return {file: Built(role, "fp32", inputs, outputs, opset, {"max_abs_vs_torch": err})}
 
@@ -97,7 +100,7 @@ def _export_canny(ctx: ExportContext, weights: Weights, opset: int) -> None:
     from edgeinpaint.canny.graph import gaussian_kernel, save_canny_model
     from edgeinpaint.canny.parity import canny_parity
 
-    for graph in CANNY_GRAPHS.values():
+    for variant, graph in CANNY_GRAPHS.items():
         file_opset = max(opset, 18) if graph.hysteresis == "bits" else opset
         options: dict[str, object] = {
             "opset": file_opset,
@@ -109,11 +112,15 @@ def _export_canny(ctx: ExportContext, weights: Weights, opset: int) -> None:
             "gaussian_kernel": [float(v) for v in gaussian_kernel(weights.canny.sigma)],
         }
 
-        def build(temps: dict[str, Path], graph: CannyGraph = graph, file_opset: int = file_opset) -> dict[str, Built]:
+        def build(
+            temps: dict[str, Path], graph: CannyGraph = graph, file_opset: int = file_opset, for_trt: bool = False
+        ) -> dict[str, Built]:
             ctx.progress(f"{graph.file}: exporting")
             tmp = temps[graph.file]
             c = weights.canny
             save_canny_model(tmp, c.sigma, c.low, c.high, exact=graph.exact, opset=opset, hysteresis=graph.hysteresis)
+            if for_trt:
+                check_graph(tmp, graph.file)
             mismatched, f1 = canny_parity(tmp, weights.canny)
             if (graph.exact and mismatched) or f1 < CANNY_FP32_F1_FLOOR:
                 raise ExportError(
@@ -133,7 +140,7 @@ def _export_canny(ctx: ExportContext, weights: Weights, opset: int) -> None:
                 )
             }
 
-        produce(ctx, [graph.file], options, build)
+        produce(ctx, [graph.file], options, functools.partial(build, for_trt=variant is CannyVariant.TENSORRT))
 
 
 def cached_artifacts(

@@ -114,7 +114,9 @@ def build_fused_canny(canny: CannyParams, uint8_io: bool, opset: int = specs.OPS
     b.nodes.append(helper.make_node("Identity", [edges], ["edges"]))
     outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 1, "H", "W"]) for n in ("gray", "edges")]
     graph = helper.make_graph(b.nodes, "edgeinpaint_fused_front", _io_specs(uint8_io), outs, initializer=b.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint", ir_version=specs.IR_VERSION
+    )
     onnx.checker.check_model(model)
     return model
 
@@ -166,7 +168,9 @@ def build_fused_model(
             helper.make_tensor_value_info(name, TensorProto.FLOAT, ["N", 3, "H", "W"]) for name in ("output", "raw")
         ]
     graph = helper.make_graph(b.nodes, "edgeinpaint_fused", _io_specs(uint8_io), out_specs, initializer=b.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint")
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="edgeinpaint", ir_version=specs.IR_VERSION
+    )
     model.doc_string = f"EdgeConnect fused: Canny(sigma={canny.sigma}) + edge + inpaint generators + composites"
     for key, value in (
         ("canny_sigma", canny.sigma),

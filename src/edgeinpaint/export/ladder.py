@@ -21,6 +21,7 @@ from edgeinpaint.core.manifest import Manifest, verify_file
 from edgeinpaint.core.onnxruntime import OnnxRuntimeEngine
 from edgeinpaint.core.tolerances import FLOORS_DB, FUSED_MAX_LEVELS
 from edgeinpaint.export.produce import Built, ExportContext, produce
+from edgeinpaint.export.trt_check import check_graph
 from edgeinpaint.weights.format import Weights
 
 if TYPE_CHECKING:
@@ -151,6 +152,8 @@ def _build_variant(
                 config.calibration_method,
                 cache=cache,
             )
+    for role in GENERATORS:  # TensorRT's parser rules before anything else sees the files
+        check_graph(tmp[role], files[role])
     variant: dict[str, Engine] = {role: OnnxRuntimeEngine(tmp[role]) for role in GENERATORS}
     accuracy = measure(samples, fp32, variant, weights.blend)
     floor = FLOORS_DB[precision]
@@ -281,6 +284,7 @@ def _build_fused(
         opset=config.opset,
     )
     onnx.save(model, str(tmp))
+    check_graph(tmp, file)
     session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
     engines = _engines(output, manifest, precision)
     front = ort.InferenceSession(
