@@ -13,10 +13,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 install: $(BIN)/python
-	$(PIP) -e '.[torch]'
+	$(PIP) -e '.[cpu,torch]'
 
 install-dev: $(BIN)/python
-	$(PIP) -e '.[torch,dev]'
+	$(PIP) -e '.[cpu,torch,dev]'
 
 demo: install
 	$(BIN)/edgeinpaint run --weights demo --input examples/images --mask examples/masks --output demo-output

@@ -11,14 +11,11 @@ TINY = {"base_channels": 8, "residual_blocks": 1}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked ``gpu`` when no CUDA device is visible."""
-    try:
-        import torch
+    """Skip tests marked ``gpu`` when the driver reports no CUDA device (not torch's build: a CPU torch
+    on a GPU machine must not skip them)."""
+    from edgeinpaint.core.device import cuda_probe
 
-        has_gpu = torch.cuda.is_available()
-    except ImportError:
-        has_gpu = False
-    if not has_gpu:
+    if not cuda_probe().devices:
         skip = pytest.mark.skip(reason="needs an NVIDIA GPU")
         for item in items:
             if "gpu" in item.keywords:

@@ -85,7 +85,13 @@ def test_provider_probe_opens_a_session() -> None:
     assert "has no NoSuchExecutionProvider" in str(provider_loads("NoSuchExecutionProvider"))
 
 
-def test_tensorrt_ep_caches_live_in_the_artifacts(tmp_path: Path) -> None:
-    providers = ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path)
+def test_tensorrt_ep_caches_live_in_the_artifacts_with_explicit_profiles(tmp_path: Path) -> None:
+    from edgeinpaint.core import specs
+
+    inputs = [s.to_json() for s in specs.INPAINT_GENERATOR_INPUTS]
+    providers = ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path, inputs)
+    options = providers[0][1]  # type: ignore[index]
+    assert options["trt_profile_min_shapes"] == "image:1x3x16x16,edges:1x1x16x16,mask:1x1x16x16"
+    assert options["trt_profile_max_shapes"] == "image:8x3x2048x2048,edges:8x1x2048x2048,mask:8x1x2048x2048"
     assert [p[0] for p in providers] == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert providers[0][1]["trt_engine_cache_path"] == str(tmp_path / "trt_ep_cache")  # type: ignore[index]

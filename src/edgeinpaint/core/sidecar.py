@@ -30,9 +30,11 @@ class AxisRange:
 class ShapeProfile:
     """Dynamic-axis ranges for one optimization profile (N, H, W; channels come from the graph)."""
 
+    # Wide by default: whole images up to the HD trigger and the HD strategy's crop boxes (from a
+    # few dozen pixels) must all fit, or TensorRT refuses the shape (set_input_shape -> False).
     batch: AxisRange = AxisRange(1, 1, 8)
-    height: AxisRange = AxisRange(256, 512, 1024)
-    width: AxisRange = AxisRange(256, 512, 1024)
+    height: AxisRange = AxisRange(16, 512, 2048)
+    width: AxisRange = AxisRange(16, 512, 2048)
 
     def dims(self, channels: int, layout: str = "NCHW") -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         """(min, opt, max) shapes of a tensor with ``channels`` channels."""
@@ -45,6 +47,16 @@ class ShapeProfile:
 
     def to_json(self) -> dict[str, list[int]]:
         return {a: [r.min, r.opt, r.max] for a, r in ((a, getattr(self, a)) for a in AXES)}
+
+
+def profile_problem(shape: tuple[int, ...], lo: tuple[int, ...], hi: tuple[int, ...]) -> str | None:
+    """None when ``shape`` lies within the profile's [lo, hi] on every axis, else which axis does not."""
+    if len(shape) != len(lo):
+        return f"rank {len(shape)}, the engine's is {len(lo)}"
+    for axis, (v, a, b) in enumerate(zip(shape, lo, hi, strict=True)):
+        if not a <= v <= b:
+            return f"axis {axis} is {v}, the profile allows {a}..{b}"
+    return None
 
 
 def parse_shapes(text: str | None) -> ShapeProfile:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
 from edgeinpaint.core.engine import Engine
 from edgeinpaint.core.errors import ArtifactError
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.onnxruntime import OnnxRuntimeEngine, Provider
+from edgeinpaint.core.sidecar import ShapeProfile
 from edgeinpaint.core.specs import Backend
 
 #: ONNX Runtime execution providers per ORT backend, in priority order.
@@ -49,7 +51,26 @@ def provider_loads(name: str) -> str | None:
     return None
 
 
-def ort_provider_options(backend: Backend, artifacts: Path) -> list[Provider]:
+def trt_profile_options(inputs: list[dict[str, Any]], profile: ShapeProfile) -> dict[str, str]:
+    """``trt_profile_{min,opt,max}_shapes`` for ONNX Runtime's TensorRT EP from the graph's inputs.
+
+    Without explicit profiles the EP builds an engine for the first shape it sees and rebuilds on
+    every new height/width (ONNX Runtime docs, TensorRT Execution Provider, "Explicit shape range
+    for dynamic shape input"); with them, one engine covers the whole range.
+    """
+    out = {}
+    for key, index in (("min", 0), ("opt", 1), ("max", 2)):
+        dims = []
+        for spec in inputs:
+            shape = profile.dims(int(spec["shape"][1]))[index]
+            dims.append(f"{spec['name']}:{'x'.join(str(d) for d in shape)}")
+        out[f"trt_profile_{key}_shapes"] = ",".join(dims)
+    return out
+
+
+def ort_provider_options(
+    backend: Backend, artifacts: Path, inputs: list[dict[str, Any]] | None = None, profile: ShapeProfile | None = None
+) -> list[Provider]:
     """Providers with options; the TensorRT EP keeps its engine and timing caches in the artifacts dir."""
     providers: list[Provider] = []
     for name in ORT_PROVIDERS[backend]:
@@ -62,6 +83,8 @@ def ort_provider_options(backend: Backend, artifacts: Path) -> list[Provider]:
                 "trt_timing_cache_enable": "True",
                 "trt_timing_cache_path": cache,
             }
+            if inputs:
+                options.update(trt_profile_options(inputs, profile or ShapeProfile()))
         providers.append((name, options))
     return providers
 
@@ -74,9 +97,10 @@ def open_generators(backend: Backend, request: object) -> tuple[Engine, Engine]:
     if request.artifacts is None:
         raise ArtifactError(f"--backend {backend.value} runs exported ONNX: give --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)
-    providers = ort_provider_options(backend, request.artifacts)
     engines = []
     for role in ("edge_generator", "inpaint_generator"):
-        path = verify_file(request.artifacts, manifest.require(role, request.precision.value))
+        entry = manifest.require(role, request.precision.value)
+        path = verify_file(request.artifacts, entry)
+        providers = ort_provider_options(backend, request.artifacts, entry.inputs)
         engines.append(OnnxRuntimeEngine(path, providers=providers, threads=request.threads))
     return engines[0], engines[1]

@@ -1,18 +1,25 @@
-"""Native TensorRT engine with cuda-python (the only runtime module that touches TensorRT/CUDA).
+"""Native TensorRT engines with cuda-python (the only runtime module that touches TensorRT/CUDA).
 
-Written against the TensorRT 10.x Python API (IRuntime.deserialize_cuda_engine,
-ICudaEngine.num_io_tensors / get_tensor_name / get_tensor_mode / get_tensor_dtype,
-IExecutionContext.set_input_shape / set_tensor_address / execute_async_v3) and cuda-python's
-``cuda.bindings.runtime`` as in TensorRT's own samples (samples/python/common_runtime.py):
+Written against the TensorRT 10.x Python API (``IRuntime.deserialize_cuda_engine``,
+``ICudaEngine.num_io_tensors / get_tensor_name / get_tensor_mode / get_tensor_dtype /
+get_tensor_profile_shape``, ``IExecutionContext.set_input_shape / get_tensor_shape /
+set_tensor_address / execute_async_v3``) and cuda-python's ``cuda.bindings.runtime``, as in
+TensorRT's own sample ``samples/python/common_runtime.py`` (which allocates dynamic-shape buffers
+once at the profile maximum). The traps, each handled here:
 
-- device buffers are allocated once per input shape and reused; host staging buffers are pinned
-  (cudaMallocHost) so copies are truly asynchronous;
-- H2D copies, execution and D2H copies are queued on one stream, synchronised once per call;
-- with ``cuda_graph=True`` the first call for a shape is captured into a CUDA graph and later
-  calls of that shape replay it (fixed shapes only: a new shape captures a new graph).
-
-The engine's sidecar (``*.engine.json``) is checked against this machine before loading; a
-mismatch is refused with the command that rebuilds it.
+- ``set_input_shape`` returns False for a shape outside the optimization profile: shapes are
+  checked against the profile first (:func:`edgeinpaint.core.sidecar.profile_problem`); a batch
+  above the profile's maximum runs in chunks, a height/width outside it is an InputError for
+  that file (with the ``export --shapes`` that admits it), never an abort of the run;
+- device and pinned host buffers are allocated once per I/O tensor at the profile maximum and
+  reused for every shape (memory is bounded by the profile, not by the inputs seen);
+- one non-blocking stream (``cudaStreamNonBlocking``), so the legacy default stream never
+  serialises it; CUDA-graph capture uses ``cudaStreamCaptureModeThreadLocal`` (a global capture
+  would fail any CUDA call another thread makes meanwhile); a capture that fails is ended before
+  the error propagates, so the stream never stays in capture mode; graphs and their executables
+  are destroyed on ``close``;
+- every host<->device copy is counted (:class:`TransferStats`) so "one upload, one download per
+  batch" is visible in ``bench`` and ``doctor``.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ from __future__ import annotations
 import ctypes
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edgeinpaint.core.engine import Engine, EngineBase
-from edgeinpaint.core.errors import ArtifactError, DependencyError, EdgeInpaintError, EngineFailure
+from edgeinpaint.core.errors import ArtifactError, DependencyError, EdgeInpaintError, EngineFailure, InputError
 from edgeinpaint.core.manifest import read_manifest, verify_file
+from edgeinpaint.core.sidecar import profile_problem
 
 
 def _check(result: Any) -> Any:
@@ -35,16 +44,32 @@ def _check(result: Any) -> Any:
     err, *values = result if isinstance(result, tuple) else (result,)
     if int(err) != 0:
         raise EngineFailure(f"CUDA error {err}")
+    if not values:
+        return None
     return values[0] if len(values) == 1 else tuple(values)
 
 
-class TensorRTEngine(EngineBase):  # pragma: no cover - needs an NVIDIA GPU with TensorRT
+@dataclass
+class TransferStats:
+    """Host<->device traffic and engine calls since the engine was opened."""
+
+    calls: int = 0
+    uploads: int = 0
+    upload_bytes: int = 0
+    downloads: int = 0
+    download_bytes: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+class TensorRTEngine(EngineBase):
     """A serialized strongly typed engine behind the Engine protocol.
 
     Args:
         engine_path: ``*.engine`` with its ``*.engine.json`` sidecar beside it.
         onnx_sha256: the manifest's sha256 of the ONNX file the engine must have been built from.
-        rebuild: command shown when the engine does not fit this machine.
+        rebuild: command shown when the engine does not fit this machine or a shape its profile.
         cuda_graph: capture and replay CUDA graphs per input shape.
     """
 
@@ -54,102 +79,161 @@ class TensorRTEngine(EngineBase):  # pragma: no cover - needs an NVIDIA GPU with
             from cuda.bindings import runtime as cudart
         except ImportError as exc:
             raise DependencyError(
-                "--backend tensorrt needs `tensorrt` and `cuda-python` (pip install 'edgeinpaint[gpu]')"
+                "--backend tensorrt needs `tensorrt` and `cuda-python`: pip install 'edgeinpaint[cuda12]' "
+                "(or -e '.[cuda12]' from a clone; [cuda13] for R580+ drivers)"
             ) from exc
         from edgeinpaint.core.device import current_device
         from edgeinpaint.core.sidecar import EngineSidecar, check_compatible
 
         sidecar_path = engine_path.with_suffix(".engine.json")
         if not engine_path.is_file() or not sidecar_path.is_file():
-            raise EdgeInpaintError(f"{engine_path}: engine or sidecar missing. Build it with: {rebuild}")
+            raise ArtifactError(f"{engine_path}: engine or sidecar missing. Build it with: {rebuild}")
         check_compatible(
             EngineSidecar.from_json(json.loads(sidecar_path.read_text())), current_device(), onnx_sha256, rebuild
         )
-        self.cudart = cudart
+        self.cudart, self.rebuild, self.path = cudart, rebuild, engine_path
+        self.stats = TransferStats()
         self.logger = trt.Logger(trt.Logger.WARNING)
         self.engine = trt.Runtime(self.logger).deserialize_cuda_engine(engine_path.read_bytes())
         if self.engine is None:
-            raise EdgeInpaintError(
-                f"{engine_path}: TensorRT could not deserialize the engine. Rebuild it with: {rebuild}"
-            )
+            raise ArtifactError(f"{engine_path}: TensorRT could not deserialize the engine. Rebuild it with: {rebuild}")
         self.context = self.engine.create_execution_context()
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.input_names = tuple(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
         self.output_names = tuple(n for n in names if n not in self.input_names)
         self.dtypes = {n: np.dtype(trt.nptype(self.engine.get_tensor_dtype(n))) for n in names}
-        self.stream = _check(cudart.cudaStreamCreate())
+        # Profile 0: (min, opt, max) per input.
+        self.profile = {
+            n: tuple(tuple(d) for d in self.engine.get_tensor_profile_shape(n, 0)) for n in self.input_names
+        }
+        self.stream = _check(cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking))
         self.cuda_graph = cuda_graph
-        self._buffers: dict[tuple[tuple[int, ...], ...], dict[str, tuple[int, int, np.ndarray]]] = {}
-        self._graphs: dict[tuple[tuple[int, ...], ...], Any] = {}
+        self._graphs: dict[tuple[tuple[int, ...], ...], tuple[Any, Any]] = {}
+        self._no_graph: set[tuple[tuple[int, ...], ...]] = set()
+        self._buffers: dict[str, tuple[int, int, np.ndarray]] = {}
+        self._allocate_at_profile_max()
 
-    def _allocate(
-        self, key: tuple[tuple[int, ...], ...], shapes: Mapping[str, tuple[int, ...]]
-    ) -> dict[str, tuple[int, int, np.ndarray]]:
+    def _allocate_at_profile_max(self) -> None:
+        """One device + one pinned host buffer per I/O tensor, sized for the profile's largest shapes."""
         cudart = self.cudart
-        for name, shape in shapes.items():
-            self.context.set_input_shape(name, shape)
-        buffers = {}
+        for name in self.input_names:
+            if not self.context.set_input_shape(name, self.profile[name][2]):
+                raise EngineFailure(f"{self.path}: TensorRT refused its own profile maximum for {name}")
         for name in (*self.input_names, *self.output_names):
             shape = tuple(self.context.get_tensor_shape(name))
-            nbytes = int(np.prod(shape)) * self.dtypes[name].itemsize
+            count = int(np.prod(shape))
+            nbytes = max(1, count * self.dtypes[name].itemsize)
             device = _check(cudart.cudaMalloc(nbytes))
             host_ptr = _check(cudart.cudaMallocHost(nbytes))
             ctype = np.ctypeslib.as_ctypes_type(self.dtypes[name])
-            host = np.ctypeslib.as_array(ctypes.cast(host_ptr, ctypes.POINTER(ctype)), shape)
+            host = np.ctypeslib.as_array(ctypes.cast(host_ptr, ctypes.POINTER(ctype)), (count,))
+            self._buffers[name] = (device, host_ptr, host)
             self.context.set_tensor_address(name, device)
-            buffers[name] = (device, host_ptr, host)
-        self._buffers[key] = buffers
-        return buffers
 
-    def _enqueue(self, buffers: dict[str, tuple[int, int, np.ndarray]]) -> None:
+    def _run(self, feeds: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        batch = int(np.shape(feeds[self.input_names[0]])[0])
+        max_batch = min(self.profile[n][2][0] for n in self.input_names)
+        if batch > max_batch:  # the profile's batch limit: run in chunks, same results
+            parts = [self._run({k: v[i : i + max_batch] for k, v in feeds.items()}) for i in range(0, batch, max_batch)]
+            return {n: np.concatenate([p[n] for p in parts]) for n in self.output_names}
+        return self._run_fitting(feeds)
+
+    def _run_fitting(self, feeds: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+        cudart = self.cudart
+        shapes = {n: tuple(int(d) for d in np.shape(feeds[n])) for n in self.input_names}
+        for name, shape in shapes.items():
+            lo, _opt, hi = self.profile[name]
+            problem = profile_problem(shape, lo, hi)
+            if problem is not None:
+                raise InputError(
+                    f"engine input {name} of shape {shape} is outside {self.path.name}'s profile ({problem}); "
+                    f"rebuild with a wider --shapes: {self.rebuild} --shapes ..."
+                )
+            if not self.context.set_input_shape(name, shape):
+                raise InputError(f"TensorRT refused input {name} of shape {shape} for {self.path.name}")
+        out_shapes = {n: tuple(self.context.get_tensor_shape(n)) for n in self.output_names}
+        for name in self.input_names:
+            host = self._buffers[name][2]
+            host[: int(np.prod(shapes[name]))] = np.ascontiguousarray(feeds[name], dtype=self.dtypes[name]).ravel()
+        key = tuple(shapes[n] for n in self.input_names)
+        if self.cuda_graph and key not in self._no_graph:
+            self._launch_graph(key, shapes, out_shapes)
+        else:
+            self._enqueue(shapes, out_shapes)
+        _check(cudart.cudaStreamSynchronize(self.stream))
+        self.stats.calls += 1
+        return {
+            n: self._buffers[n][2][: int(np.prod(out_shapes[n]))].reshape(out_shapes[n]).copy()
+            for n in self.output_names
+        }
+
+    def _enqueue(self, shapes: Mapping[str, tuple[int, ...]], out_shapes: Mapping[str, tuple[int, ...]]) -> None:
         cudart = self.cudart
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         for name in self.input_names:
-            device, host_ptr, host = buffers[name]
-            _check(cudart.cudaMemcpyAsync(device, host_ptr, host.nbytes, h2d, self.stream))
+            device, host_ptr, _ = self._buffers[name]
+            nbytes = int(np.prod(shapes[name])) * self.dtypes[name].itemsize
+            _check(cudart.cudaMemcpyAsync(device, host_ptr, nbytes, h2d, self.stream))
+            self.stats.uploads += 1
+            self.stats.upload_bytes += nbytes
         if not self.context.execute_async_v3(self.stream):
-            raise EngineFailure("TensorRT execution failed")
+            raise EngineFailure(f"{self.path.name}: TensorRT execution failed (see the TensorRT log)")
         for name in self.output_names:
-            device, host_ptr, host = buffers[name]
-            _check(cudart.cudaMemcpyAsync(host_ptr, device, host.nbytes, d2h, self.stream))
+            device, host_ptr, _ = self._buffers[name]
+            nbytes = int(np.prod(out_shapes[name])) * self.dtypes[name].itemsize
+            _check(cudart.cudaMemcpyAsync(host_ptr, device, nbytes, d2h, self.stream))
+            self.stats.downloads += 1
+            self.stats.download_bytes += nbytes
 
-    def _run(self, feeds: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
+    def _launch_graph(
+        self,
+        key: tuple[tuple[int, ...], ...],
+        shapes: Mapping[str, tuple[int, ...]],
+        out_shapes: Mapping[str, tuple[int, ...]],
+    ) -> None:
         cudart = self.cudart
-        shapes = {n: tuple(feeds[n].shape) for n in self.input_names}
-        key = tuple(shapes[n] for n in self.input_names)
-        buffers = self._buffers.get(key) or self._allocate(key, shapes)
-        for name in self.input_names:
-            self.context.set_input_shape(name, shapes[name])
-            self.context.set_tensor_address(name, buffers[name][0])
-            buffers[name][2][...] = feeds[name].astype(self.dtypes[name], copy=False)
-        for name in self.output_names:
-            self.context.set_tensor_address(name, buffers[name][0])
-        if self.cuda_graph:
-            graph_exec = self._graphs.get(key)
-            if graph_exec is None:
-                self._enqueue(buffers)  # first run also initialises TensorRT's lazy state
-                _check(cudart.cudaStreamSynchronize(self.stream))
-                _check(
-                    cudart.cudaStreamBeginCapture(self.stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal)
-                )
-                self._enqueue(buffers)
-                graph = _check(cudart.cudaStreamEndCapture(self.stream))
-                graph_exec = _check(cudart.cudaGraphInstantiate(graph, 0))
-                self._graphs[key] = graph_exec
-            _check(cudart.cudaGraphLaunch(graph_exec, self.stream))
-        else:
-            self._enqueue(buffers)
-        _check(cudart.cudaStreamSynchronize(self.stream))
-        return {name: buffers[name][2].copy() for name in self.output_names}
+        if key not in self._graphs:
+            self._enqueue(shapes, out_shapes)  # the first run also initialises TensorRT's lazy state
+            _check(cudart.cudaStreamSynchronize(self.stream))
+            mode = cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
+            _check(cudart.cudaStreamBeginCapture(self.stream, mode))
+            try:
+                self._enqueue(shapes, out_shapes)
+            except BaseException:
+                cudart.cudaStreamEndCapture(self.stream)  # never leave the stream capturing
+                self._no_graph.add(key)
+                raise
+            graph = _check(cudart.cudaStreamEndCapture(self.stream))
+            # The captured copies ran only as a recording: undo their count, the replay counts them.
+            self.stats.uploads -= len(self.input_names)
+            self.stats.downloads -= len(self.output_names)
+            self.stats.upload_bytes -= sum(int(np.prod(shapes[n])) * self.dtypes[n].itemsize for n in self.input_names)
+            self.stats.download_bytes -= sum(
+                int(np.prod(out_shapes[n])) * self.dtypes[n].itemsize for n in self.output_names
+            )
+            self._graphs[key] = (graph, _check(cudart.cudaGraphInstantiate(graph, 0)))
+            # The first call's eager run already produced this call's outputs.
+            return
+        _check(cudart.cudaGraphLaunch(self._graphs[key][1], self.stream))
+        self.stats.uploads += len(self.input_names)
+        self.stats.downloads += len(self.output_names)
+        self.stats.upload_bytes += sum(int(np.prod(shapes[n])) * self.dtypes[n].itemsize for n in self.input_names)
+        self.stats.download_bytes += sum(
+            int(np.prod(out_shapes[n])) * self.dtypes[n].itemsize for n in self.output_names
+        )
 
     def _release(self) -> None:
         cudart = self.cudart
-        for buffers in self._buffers.values():
-            for device, host_ptr, _ in buffers.values():
-                cudart.cudaFree(device)
-                cudart.cudaFreeHost(host_ptr)
+        for graph, graph_exec in self._graphs.values():
+            cudart.cudaGraphExecDestroy(graph_exec)
+            cudart.cudaGraphDestroy(graph)
+        self._graphs.clear()
+        for device, host_ptr, _ in self._buffers.values():
+            cudart.cudaFree(device)
+            cudart.cudaFreeHost(host_ptr)
         self._buffers.clear()
         cudart.cudaStreamDestroy(self.stream)
+        del self.context, self.engine
 
 
 def _engine_path(artifacts: Path, onnx_file: str) -> Path:
@@ -175,23 +259,32 @@ def engines_missing(request: Any) -> str | None:
     return None
 
 
-def open_generators(request: Any) -> tuple[Engine, Engine]:  # pragma: no cover - needs an NVIDIA GPU
+def rebuild_command(manifest: Any, artifacts: Path, precision: str) -> str:
+    return (
+        f"edgeinpaint export --weights {manifest.weights.get('path')} --output {artifacts} "
+        f"--precision {precision} --engine"
+    )
+
+
+def open_generators(request: Any) -> tuple[Engine, Engine]:
     """Both generators' engines, each checked against its ONNX file's sha256 and this machine."""
     if request.artifacts is None:
         raise ArtifactError("--backend tensorrt needs --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)
-    weights_path = manifest.weights.get("path")
     precision = request.precision.value
-    rebuild = (
-        f"edgeinpaint export --weights {weights_path} --output {request.artifacts} --precision {precision} --engine"
-    )
+    rebuild = rebuild_command(manifest, request.artifacts, precision)
     engines = []
     for role in ("edge_generator", "inpaint_generator"):
         entry = manifest.require(role, precision)
         verify_file(request.artifacts, entry)
-        engines.append(
-            TensorRTEngine(
-                _engine_path(request.artifacts, entry.file), entry.sha256, rebuild, cuda_graph=request.cuda_graph
+        try:
+            engines.append(
+                TensorRTEngine(
+                    _engine_path(request.artifacts, entry.file), entry.sha256, rebuild, cuda_graph=request.cuda_graph
+                )
             )
-        )
+        except EdgeInpaintError:
+            for e in engines:
+                e.close()
+            raise
     return engines[0], engines[1]
