@@ -26,6 +26,7 @@ LAYERS = {
     "benchmarks": 5,
     "serving": 5,
     "executors": 5,
+    "diagnostics": 5,
     "cli": 6,
 }
 

@@ -47,6 +47,7 @@ class Backend(str, enum.Enum):
     ONNXRUNTIME_CUDA = "onnxruntime-cuda"
     ONNXRUNTIME = "onnxruntime"
     TORCH = "torch"
+    TORCH_CUDA = "torch-cuda"
 
 
 class EdgeSource(str, enum.Enum):

@@ -14,3 +14,6 @@ FUSED_MAX_LEVELS = 1
 ONNX_PARITY = 1e-3
 #: The float32 Canny graphs must agree with skimage to at least this F1 on the check images.
 CANNY_FP32_F1_FLOOR = 0.999
+#: Another backend's FP32 pictures vs ONNX Runtime CPU FP32 (dB, composited): GPUs may run FP32
+#: convolutions in TF32 (TensorRT's and PyTorch's default on Ampere+), which costs a few dB.
+BACKEND_FP32_FLOOR_DB = 45.0

@@ -158,14 +158,20 @@ def open_inpainter(
 
     engine = engine or EngineOptions()
     picture = picture or PictureOptions()
+    from edgeinpaint.runtime.engines import TABLE
+
     weights_path = resolve_weights(source.weights) if source.weights is not None else None
-    if engine.backend is Backend.TORCH:
+    if engine.backend is not Backend.AUTO and TABLE[engine.backend].needs_weights:
         if weights_path is None:
-            raise EdgeInpaintError("--backend torch needs --weights (it runs the PyTorch modules, not ONNX)")
+            raise EdgeInpaintError(
+                f"--backend {engine.backend.value} needs --weights (it runs the PyTorch modules, not ONNX)"
+            )
         from edgeinpaint.weights.format import load_weights
 
         weights = load_weights(weights_path)
-        request = EngineRequest(weights=weights_path, threads=engine.threads, precision=engine.precision)
+        request = EngineRequest(
+            weights=weights_path, threads=engine.threads, precision=engine.precision, cuda_graph=engine.cuda_graph
+        )
         generators = open_engines(engine.backend, request)
         spec = CannySpec(engine.canny, weights.canny)
         blend = weights.blend

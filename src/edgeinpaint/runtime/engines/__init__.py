@@ -121,13 +121,35 @@ def _torch_unavailable(request: EngineRequest) -> str | None:
         return "torch not installed (pip install torch==2.13.0 then pip install -e '.[torch]')"
     if request.weights is None:
         return "needs --weights (it runs the PyTorch modules, not the exported ONNX)"
+    if request.precision is not Precision.FP32:
+        return f"the CPU reference runs fp32 only, not {request.precision.value} (torch-cuda runs fp16)"
     return None
 
 
 def _open_torch(request: EngineRequest) -> tuple[Engine, Engine]:
     from edgeinpaint.runtime.engines.torch import open_generators
 
-    return open_generators(request)
+    return open_generators(request, "cpu")
+
+
+def _torch_cuda_unavailable(request: EngineRequest) -> str | None:
+    if not _have("torch"):
+        return "torch not installed (a CUDA build from pytorch.org, then pip install -e '.[torch]')"
+    import torch
+
+    if not torch.cuda.is_available():
+        return f"torch {torch.__version__} sees no CUDA device" + ("" if torch.version.cuda else " (a CPU build)")
+    if request.weights is None:
+        return "needs --weights (it runs the PyTorch modules, not the exported ONNX)"
+    if request.precision is Precision.INT8:
+        return "int8 runs on the ONNX backends (Q/DQ graphs); torch-cuda runs fp32 and fp16"
+    return None
+
+
+def _open_torch_cuda(request: EngineRequest) -> tuple[Engine, Engine]:
+    from edgeinpaint.runtime.engines.torch import open_generators
+
+    return open_generators(request, "cuda")
 
 
 TABLE: dict[Backend, BackendEntry] = {
@@ -153,10 +175,23 @@ TABLE: dict[Backend, BackendEntry] = {
         "ONNX Runtime on the CPU",
     ),
     Backend.TORCH: BackendEntry(
-        Backend.TORCH, _torch_unavailable, _open_torch, "PyTorch eager (the reference)", needs_weights=True
+        Backend.TORCH, _torch_unavailable, _open_torch, "PyTorch eager on the CPU (the reference)", needs_weights=True
+    ),
+    Backend.TORCH_CUDA: BackendEntry(
+        Backend.TORCH_CUDA,
+        _torch_cuda_unavailable,
+        _open_torch_cuda,
+        "PyTorch on CUDA (autocast, channels_last, CUDA graphs with --cuda-graph)",
+        needs_weights=True,
     ),
 }
-AUTO_ORDER = (Backend.TENSORRT, Backend.ONNXRUNTIME_TENSORRT, Backend.ONNXRUNTIME_CUDA, Backend.ONNXRUNTIME)
+AUTO_ORDER = (
+    Backend.TENSORRT,
+    Backend.ONNXRUNTIME_TENSORRT,
+    Backend.ONNXRUNTIME_CUDA,
+    Backend.TORCH_CUDA,
+    Backend.ONNXRUNTIME,
+)
 
 
 def open_engines(backend: Backend, request: EngineRequest) -> Generators:

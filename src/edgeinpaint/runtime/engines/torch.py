@@ -1,4 +1,18 @@
-"""PyTorch engine: the reference backend (eager FP32), CPU or CUDA."""
+"""PyTorch engines: the CPU reference (eager FP32) and a fast CUDA path.
+
+On CUDA (``--backend torch-cuda``), the options users without TensorRT pick, following PyTorch's
+performance guidance (pytorch.org docs: "CUDA semantics", "Automatic Mixed Precision",
+"CUDA Graphs"; tutorials "(beta) Channels Last Memory Format"):
+
+- mixed precision with ``torch.autocast(device_type="cuda", dtype=float16 | bfloat16)``; BF16 on GPUs
+  that support it natively (compute capability >= 8.0), else FP16; the model weights stay FP32 and
+  the outputs are returned as FP32;
+- ``channels_last`` memory format for the convolutions (module and inputs), which Tensor Cores want;
+- CUDA-graph replay for fixed shapes (``torch.cuda.CUDAGraph``): the first call of a shape warms up
+  on a side stream and captures, later calls copy into the static inputs and replay.
+
+On the CPU (``--backend torch``) it is the eager FP32 reference the ONNX exports are checked against.
+"""
 
 from __future__ import annotations
 
@@ -17,8 +31,11 @@ class TorchEngine(EngineBase):
     Args:
         module: an EdgeGenerator or InpaintGenerator (folded, eval mode).
         input_names / output_names: the ONNX contract's names (specs.py), in argument order of ``predict``.
-        device: torch device string.
+        device: "cpu" or "cuda[:N]".
         threads: torch intra-op threads (None = leave as is).
+        autocast: None (FP32), "float16" or "bfloat16".
+        channels_last: convolutions in NHWC memory format.
+        cuda_graph: capture and replay a CUDA graph per input shape (CUDA only).
     """
 
     def __init__(
@@ -28,51 +45,114 @@ class TorchEngine(EngineBase):
         output_names: tuple[str, ...],
         device: str = "cpu",
         threads: int | None = None,
+        autocast: str | None = None,
+        channels_last: bool = False,
+        cuda_graph: bool = False,
     ) -> None:
         import torch
 
         if threads:
             torch.set_num_threads(threads)
+        self.torch = torch
         self.device = torch.device(device)
-        self.module = module.to(self.device).eval()
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.module = module.to(self.device).eval().to(memory_format=self.memory_format)
+        self.autocast = getattr(torch, autocast) if autocast else None
+        self.cuda_graph = cuda_graph and self.device.type == "cuda"
         self.input_names = input_names
         self.output_names = output_names
+        self._graphs: dict[tuple[tuple[int, ...], ...], tuple[Any, list[Any], Any]] = {}
+
+    def _forward(self, args: list[Any]) -> Any:
+        torch = self.torch
+        if self.autocast is None:
+            return self.module.predict(*args)
+        # The autocast weight-cast cache must be off under CUDA-graph capture (torch.cuda.graphs docs).
+        with torch.autocast(device_type=self.device.type, dtype=self.autocast, cache_enabled=not self.cuda_graph):
+            return self.module.predict(*args)
+
+    def _inputs(self, feeds: Mapping[str, np.ndarray]) -> list[Any]:
+        torch = self.torch
+        return [
+            torch.from_numpy(np.ascontiguousarray(feeds[k], dtype=np.float32))
+            .to(self.device, non_blocking=True)
+            .contiguous(memory_format=self.memory_format)
+            for k in self.input_names
+        ]
 
     def _run(self, feeds: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
-        import torch
-
+        torch = self.torch
         with torch.inference_mode():
-            args = [
-                torch.from_numpy(np.ascontiguousarray(feeds[k], dtype=np.float32)).to(self.device)
-                for k in self.input_names
-            ]
-            result = self.module.predict(*args).float().cpu().numpy()
-        return {self.output_names[0]: result}
+            out = self._replay(feeds) if self.cuda_graph else self._forward(self._inputs(feeds))
+            return {self.output_names[0]: out.float().cpu().numpy()}
+
+    def _replay(self, feeds: Mapping[str, np.ndarray]) -> Any:
+        """Static inputs + one captured graph per shape (torch.cuda.graphs: warm up on a side stream first)."""
+        torch = self.torch
+        key = tuple(tuple(np.shape(feeds[k])) for k in self.input_names)
+        if key not in self._graphs:
+            static = self._inputs(feeds)
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2):
+                    self._forward(static)
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                out = self._forward(static)
+            self._graphs[key] = (graph, static, out)
+        graph, static, out = self._graphs[key]
+        for dst, src in zip(static, self._inputs(feeds), strict=True):
+            dst.copy_(src)
+        graph.replay()
+        return out
 
     def _release(self) -> None:
+        self._graphs.clear()
         del self.module
 
 
-def open_generators(request: Any) -> tuple[Engine, Engine]:
-    """Both generators from ``request.weights`` as PyTorch modules (eager FP32, CPU or CUDA)."""
+def cuda_autocast_dtype() -> str:
+    """bfloat16 where the GPU does it natively (compute capability >= 8.0), else float16."""
+    import torch
+
+    major, _ = torch.cuda.get_device_capability()
+    return "bfloat16" if major >= 8 else "float16"
+
+
+def open_generators(request: Any, device: str = "cpu") -> tuple[Engine, Engine]:
+    """Both generators from ``request.weights`` as PyTorch modules.
+
+    Args:
+        device: "cpu" (the FP32 reference) or "cuda"
+            (FP16/BF16 autocast for ``precision`` fp16, channels_last, CUDA graphs with ``cuda_graph``).
+    """
     from edgeinpaint.core.errors import require_torch
 
     require_torch()
     from edgeinpaint.weights.format import load_weights
 
     weights = load_weights(request.weights)
+    cuda = device.startswith("cuda")
+    autocast = None
+    if request.precision is specs.Precision.FP16:
+        autocast = cuda_autocast_dtype() if cuda else None
+    options = {"autocast": autocast, "channels_last": cuda, "cuda_graph": cuda and request.cuda_graph}
     edge = TorchEngine(
         weights.build("edge_generator"),
         tuple(s.name for s in specs.EDGE_GENERATOR_INPUTS),
         tuple(s.name for s in specs.EDGE_GENERATOR_OUTPUTS),
-        "cpu",
+        device,
         request.threads,
+        **options,  # type: ignore[arg-type]
     )
     inpaint = TorchEngine(
         weights.build("inpaint_generator"),
         tuple(s.name for s in specs.INPAINT_GENERATOR_INPUTS),
         tuple(s.name for s in specs.INPAINT_GENERATOR_OUTPUTS),
-        "cpu",
+        device,
         request.threads,
+        **options,  # type: ignore[arg-type]
     )
     return edge, inpaint

@@ -1,0 +1,1 @@
+"""Diagnostics: what this machine can run (``edgeinpaint doctor``)."""

@@ -1,0 +1,230 @@
+"""``edgeinpaint doctor``: what this machine can run, why not the rest, and proof that what runs is right.
+
+The report asks the driver, the installed packages and ONNX Runtime itself (a provider counts only
+when a session really activates it), then lists every row of the engine table with the reason it
+is unavailable and the command that fixes it. ``--selftest`` exports the bundled demo weights (a
+small CPU-trained EdgeConnect) in every precision, builds engines where TensorRT and a GPU exist,
+runs every available backend x precision on bundled photos and compares the pictures with ONNX
+Runtime CPU FP32 against the precision floors (core/tolerances.py).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeinpaint import __version__
+from edgeinpaint.core.cpu import cpu_features, cpu_model
+from edgeinpaint.core.device import INSTALL_HINT, cuda_probe
+from edgeinpaint.core.errors import EdgeInpaintError
+from edgeinpaint.core.specs import Backend, Precision
+from edgeinpaint.core.tolerances import BACKEND_FP32_FLOOR_DB, FLOORS_DB
+
+#: What to install for each missing piece (shown next to the gap).
+FIXES = {
+    "onnxruntime": "pip install 'edgeinpaint[cpu]' (CPU) or 'edgeinpaint[cuda12]' (NVIDIA); -e '.[…]' from a clone",
+    "CUDAExecutionProvider": "pip uninstall onnxruntime && " + INSTALL_HINT,
+    "TensorrtExecutionProvider": INSTALL_HINT + "; the TensorRT libraries must be on LD_LIBRARY_PATH",
+    "tensorrt": INSTALL_HINT,
+    "torch": "pip install torch==2.13.0 (CPU) or the CUDA build from pytorch.org, then pip install -e '.[torch]'",
+    "driver": "install the NVIDIA driver (R525+ for CUDA 12, R580+ for CUDA 13); check with nvidia-smi",
+}
+
+
+@dataclass
+class Report:
+    """Sections of (label, value) rows plus the problems found; ``ok`` is False when a selftest failed."""
+
+    sections: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    ok: bool = True
+
+    def add(self, section: str, label: str, value: object) -> None:
+        self.sections.setdefault(section, []).append((label, str(value)))
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment(report: Report) -> None:
+    report.add("machine", "edgeinpaint", __version__)
+    report.add("machine", "python", platform.python_version())
+    report.add("machine", "platform", platform.platform())
+    report.add("machine", "cpu", f"{cpu_model()} ({', '.join(cpu_features()) or 'no x86 SIMD flags read'})")
+    probe = cuda_probe()
+    if probe.devices:
+        report.add("gpu", "devices", ", ".join(probe.devices))
+        report.add(
+            "gpu", "driver", f"{probe.driver or '?'} (CUDA {probe.cuda_driver or '?'} capable, via {probe.source})"
+        )
+    else:
+        report.add("gpu", "devices", f"no GPU present ({probe.problem})")
+    for dist in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "openvino", "tensorrt", "tensorrt-cu12",
+                 "tensorrt-cu13", "cuda-python", "cuda-bindings", "torch", "cupy-cuda12x"):  # fmt: skip
+        if (v := _version(dist)) is not None:
+            report.add("packages", dist, v)
+    flavours = [d for d in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino") if _version(d)]
+    if len(flavours) > 1:
+        report.problems.append(
+            f"{' and '.join(flavours)} are installed together: they share one package directory and the last "
+            f"installed wins; keep one (pip uninstall {' '.join(flavours)} && pip install 'edgeinpaint[cpu]' or "
+            "'[cuda12]')"
+        )
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        cuda = torch.version.cuda or "CPU build"
+        report.add("packages", "torch CUDA", f"{cuda}; torch sees {torch.cuda.device_count()} GPU(s)")
+        if probe.devices and not torch.cuda.is_available():
+            report.problems.append("a GPU is present but this torch cannot use it: " + FIXES["torch"])
+
+
+def providers(report: Report) -> None:
+    if importlib.util.find_spec("onnxruntime") is None:
+        report.problems.append("ONNX Runtime is not installed: " + FIXES["onnxruntime"])
+        return
+    import onnxruntime as ort
+
+    from edgeinpaint.runtime.engines.onnxruntime import provider_loads
+
+    report.add("onnxruntime", "version", ort.__version__)
+    for name in ort.get_available_providers():
+        why = provider_loads(name)
+        report.add("onnxruntime", name, "loads (a session activated it)" if why is None else f"listed, {why}")
+        if why is not None and name in FIXES:
+            report.problems.append(f"{name}: {why}; fix: {FIXES[name]}")
+
+
+def backends(report: Report, artifacts: Path | None, weights: Path | None) -> list[Backend]:
+    """Every engine-table row, available or why not; returns the available ones in auto's order first."""
+    from edgeinpaint.runtime.engines import AUTO_ORDER, TABLE, EngineRequest
+
+    request = EngineRequest(artifacts=artifacts, weights=weights)
+    available = []
+    for backend, entry in TABLE.items():
+        try:
+            why = entry.unavailable(request)
+        except EdgeInpaintError as exc:
+            why = str(exc)
+        report.add("backends", backend.value, "available" if why is None else f"unavailable: {why}")
+        if why is None:
+            available.append(backend)
+    pick = next((b for b in AUTO_ORDER if b in available), None)
+    report.add("backends", "auto would pick", pick.value if pick else "nothing")
+    return sorted(available, key=lambda b: AUTO_ORDER.index(b) if b in AUTO_ORDER else len(AUTO_ORDER))
+
+
+def diagnose(artifacts: Path | None = None) -> Report:
+    report = Report()
+    environment(report)
+    providers(report)
+    backends(report, artifacts, None)
+    return report
+
+
+@dataclass
+class Check:
+    backend: str
+    precision: str
+    psnr_db: float | None
+    floor_db: float | None
+    images_per_s: float | None
+    status: str
+    detail: str = ""
+    transfers: dict[str, int] | None = None
+
+
+def selftest(progress: Callable[[str], None] = lambda _m: None, keep: Path | None = None) -> tuple[Report, list[Check]]:
+    """Export the demo weights in every precision, run every available backend x precision, compare to ORT CPU FP32.
+
+    Args:
+        keep: export into this folder (reused by a later selftest); default a temporary one.
+    """
+    from edgeinpaint.calibration.sources import PHOTOS, photo_samples, sample_photo
+    from edgeinpaint.core.errors import require_torch
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.weights.registry import resolve_weights
+
+    report = diagnose()
+    require_torch()  # the export needs it
+    weights = resolve_weights("demo")
+    checks: list[Check] = []
+    with tempfile.TemporaryDirectory(prefix="eip-selftest-") as tmp:
+        out = keep or Path(tmp) / "artifacts"
+        calib = Path(tmp) / "calib"
+        calib.mkdir()
+        from PIL import Image
+
+        for name in PHOTOS:
+            Image.fromarray(sample_photo(name, 128)).save(calib / f"{name}.png")
+        for precision in (Precision.FP16, Precision.INT8):
+            progress(f"export {precision.value} (demo weights)")
+            export_artifacts(
+                ExportConfig(weights=weights, output=out, precision=precision, calibration=calib), progress=progress
+            )
+        reference = open_inpainter(ModelSource(artifacts=out), EngineOptions(backend=Backend.ONNXRUNTIME))
+        samples = photo_samples(reference.canny, 3, 256, seed=5)
+        truth = reference.batch(samples)
+        reference.close()
+        for backend in backends(Report(), out, weights):
+            for precision in Precision:
+                checks.append(_check(backend, precision, out, weights, samples, truth, progress))
+    report.add("selftest", "photos", f"{len(samples)} bundled photos at 256², holes 10-35%, vs ONNX Runtime CPU FP32")
+    report.ok = all(c.status in ("ok", "skipped") for c in checks)
+    return report, checks
+
+
+def _check(
+    backend: Backend,
+    precision: Precision,
+    artifacts: Path,
+    weights: Path,
+    samples: list[Any],
+    truth: list[np.ndarray],
+    progress: Callable[[str], None],
+) -> Check:
+    from edgeinpaint.export.accuracy import psnr8
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+
+    floor = BACKEND_FP32_FLOOR_DB if precision is Precision.FP32 else FLOORS_DB.get(precision.value)
+    source = ModelSource(weights=str(weights)) if _needs_weights(backend) else ModelSource(artifacts=artifacts)
+    progress(f"selftest {backend.value} {precision.value}")
+    try:
+        inpainter = open_inpainter(source, EngineOptions(backend=backend, precision=precision))
+    except EdgeInpaintError as exc:
+        return Check(backend.value, precision.value, None, floor, None, "skipped", str(exc).splitlines()[0][:160])
+    try:
+        pictures = inpainter.batch(samples)
+        t0 = time.perf_counter()
+        rounds = 3
+        for _ in range(rounds):
+            inpainter.batch(samples)
+        rate = rounds * len(samples) / (time.perf_counter() - t0)
+        psnr = float(np.mean([psnr8(a, b) for a, b in zip(truth, pictures, strict=True)]))
+        stats = getattr(inpainter.generators.edge, "stats", None)
+        transfers = stats.to_json() if stats is not None else None
+    finally:
+        inpainter.close()
+    status = "ok" if floor is None or psnr >= floor else "FAILED"
+    return Check(backend.value, precision.value, round(psnr, 2), floor, round(rate, 2), status, transfers=transfers)
+
+
+def _needs_weights(backend: Backend) -> bool:
+    from edgeinpaint.runtime.engines import TABLE
+
+    return TABLE[backend].needs_weights
