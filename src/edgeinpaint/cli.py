@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import functools
 import importlib
+import importlib.util
 import json
 import os
 import platform
@@ -102,6 +103,46 @@ def env() -> None:
     except ImportError:
         pass
     console.print(table)
+
+
+@app.command()
+@user_errors
+def doctor(
+    selftest: bool = typer.Option(
+        False, help="Export the demo weights in every precision and check every available backend against CPU FP32."
+    ),
+    keep: Path | None = typer.Option(None, help="With --selftest: export into this folder (reused next time)."),
+) -> None:
+    """What this machine can run (driver, CUDA, TensorRT, ONNX Runtime providers that really load) and why not."""
+    from edgeinpaint.diagnostics.doctor import diagnose
+    from edgeinpaint.diagnostics.doctor import selftest as run_selftest
+
+    checks: list[Any] = []
+    if selftest:
+        report, checks = run_selftest(progress=_note, keep=keep)
+    else:
+        report = diagnose()
+    for section, rows in report.sections.items():
+        table = Table(title=section, show_header=False, title_justify="left")
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for label, value in rows:
+            table.add_row(Text(printable(label)), Text(printable(value)))
+        console.print(table)
+    if checks:
+        table = Table(title="selftest (pictures vs ONNX Runtime CPU FP32)", title_justify="left")
+        for col in ("backend", "precision", "PSNR dB", "floor dB", "img/s", "status", "detail"):
+            table.add_column(col, overflow="fold")
+        for c in checks:
+            detail = c.detail or (", ".join(f"{k} {v}" for k, v in c.transfers.items()) if c.transfers else "")
+            cells = (c.backend, c.precision, c.psnr_db, c.floor_db, c.images_per_s, c.status, detail)
+            table.add_row(*(Text(printable("" if v is None else v)) for v in cells))
+        console.print(table)
+    for problem in report.problems:
+        say("fix:", "yellow", problem)
+    if not report.ok:
+        say("selftest failed:", "bold red", "a backend's pictures are below the precision floor (table above)")
+        raise typer.Exit(1)
 
 
 @weights_app.command("import")
@@ -679,6 +720,11 @@ def bench(
 
 def main() -> None:
     """Console-script entry point."""
+    if importlib.util.find_spec("onnxruntime") is None and not {"env", "doctor", "--help"} & set(sys.argv[1:2]):
+        from edgeinpaint.diagnostics.doctor import FIXES
+
+        say("error:", "bold red", f"ONNX Runtime is not installed: {FIXES['onnxruntime']}")
+        sys.exit(1)
     try:
         app()
     except KeyboardInterrupt:  # pragma: no cover - interactive

@@ -131,7 +131,9 @@ def diagnose(artifacts: Path | None = None) -> Report:
     report = Report()
     environment(report)
     providers(report)
-    backends(report, artifacts, None)
+    from edgeinpaint.weights.registry import resolve_weights
+
+    backends(report, artifacts, resolve_weights("demo"))
     return report
 
 
