@@ -352,7 +352,14 @@ def run(
         None, "--format", help="Output format (png, jpg, webp, ...); default: the input's."
     ),
     quality: int = typer.Option(95, min=1, max=100, help="JPEG/WebP quality."),
-    cuda_graph: bool = typer.Option(False, help="--backend tensorrt: capture and replay CUDA graphs per image size."),
+    cuda_graph: bool = typer.Option(
+        False, help="tensorrt / torch-cuda: capture and replay CUDA graphs per image size."
+    ),
+    fused: bool = typer.Option(
+        False,
+        help="Run the fused single-file model (Canny, both generators and the composite in one graph: on a GPU "
+        "one upload and one download per batch; its Canny is the float32 graph).",
+    ),
     png_compression: int = typer.Option(
         1, min=0, max=9, help="PNG zlib level (1: fast; 6: PIL's default, ~10% smaller)."
     ),
@@ -390,7 +397,7 @@ def run(
         output=output,
         output_suffix=suffix,
         source=ModelSource(weights=weights, artifacts=artifacts),
-        engine=EngineOptions(backend, precision, threads, cuda_graph, canny),
+        engine=EngineOptions(backend, precision, threads, cuda_graph, canny, fused),
         picture=PictureOptions(
             edge_source, HDConfig(strategy=hd_strategy, trigger=hd_trigger, resize_limit=resize_limit), blend.resolve()
         ),

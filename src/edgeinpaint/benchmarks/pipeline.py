@@ -87,6 +87,7 @@ def pipeline_vs_engine(
     inpainter = open_inpainter(ModelSource(weights=str(weights)), picture=PictureOptions(blend=Blend(blend)))
     samples = bench_samples(256, 1, inpainter.canny)
     edge, inpaint = inpainter.generators.edge, inpainter.generators.inpaint
+    assert edge is not None and inpaint is not None
 
     def engine() -> float:
         return measure(lambda: infer(samples, edge, inpaint), 1, duration=4.0).images_per_s

@@ -16,6 +16,7 @@ import numpy as np
 from edgeinpaint.core.engine import EngineBase
 from edgeinpaint.core.errors import DependencyError
 
+_ORT_TYPES: dict[str, Any] = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(double)": np.float64}
 #: (provider name, provider options) or a bare name, in priority order.
 Provider = str | tuple[str, dict[str, str]]
 
@@ -73,10 +74,12 @@ class OnnxRuntimeEngine(EngineBase):
             raise DependencyError(f"{path}: requested {names[0]} but ONNX Runtime activated {active}")
         self.input_names = tuple(i.name for i in self.session.get_inputs())
         self.output_names = tuple(o.name for o in self.session.get_outputs())
+        # The graph's own input types: float32 for the generators, uint8 for the fused model's I/O.
+        self.input_dtypes = {i.name: _ORT_TYPES.get(i.type, np.float32) for i in self.session.get_inputs()}
 
     def _run(self, feeds: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         results = self.session.run(
-            None, {k: np.ascontiguousarray(feeds[k], dtype=np.float32) for k in self.input_names}
+            None, {k: np.ascontiguousarray(feeds[k], dtype=self.input_dtypes[k]) for k in self.input_names}
         )
         return dict(zip(self.output_names, results, strict=True))
 

@@ -18,6 +18,7 @@ import numpy as np
 from edgeinpaint.canny.stage import CannySpec, make_canny
 from edgeinpaint.core import specs
 from edgeinpaint.core.blend import blend as blend_into
+from edgeinpaint.core.blend import finish_fused
 from edgeinpaint.core.errors import EdgeInpaintError
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.params import Blend
@@ -50,7 +51,9 @@ class EngineOptions:
     Attributes:
         backend: engine table row (``auto`` = fastest that opens). precision: exported variant.
         threads: CPU threads (None = all cores). cuda_graph: native TensorRT graph replay.
-        canny: Canny variant (core/specs.py).
+        canny: Canny variant (core/specs.py); not used by the fused model, whose Canny is its
+            own float32 graph. fused: run the fused single-file model (Canny, both generators and
+            the composites in one graph: on a GPU one upload and one download per batch).
     """
 
     backend: Backend = Backend.ONNXRUNTIME
@@ -58,6 +61,7 @@ class EngineOptions:
     threads: int | None = None
     cuda_graph: bool = False
     canny: CannyVariant = CannyVariant.FAST
+    fused: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,13 @@ class Inpainter:
     edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE
     hd: HDConfig = field(default_factory=HDConfig)
     threads: int | None = None
+    fused_uint8: bool = True
     canny: CannyFn = field(init=False, repr=False, compare=False)
+
+    @property
+    def fused(self) -> bool:
+        """True when the fused model runs (readers then only decode: Canny is inside the graph)."""
+        return self.generators.fused is not None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "canny", make_canny(self.canny_spec, self.threads))
@@ -114,6 +124,10 @@ class Inpainter:
 
     def whole(self, pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
         """Inpaint an image at its own size (no high-resolution strategy); (H, W, 3) uint8."""
+        if self.fused:
+            rgb8 = as_uint8(pixels)
+            out, raw = self.fused_outputs([rgb8], [hole])[0]
+            return finish_fused(out, raw, rgb8, hole, self.blend)
         return self.batch([preprocess(pixels, hole, self.canny)])[0]
 
     def batch(self, samples: list[Sample]) -> list[np.ndarray]:
@@ -126,9 +140,35 @@ class Inpainter:
 
     def raw(self, samples: list[Sample]) -> list[np.ndarray]:
         """The generators' outputs before compositing, (H, W, 3) float32 each (the pipeline's
-        writers composite them, so a Poisson blend never holds up the engines)."""
-        outputs = infer(samples, self.generators.edge, self.generators.inpaint, self.edge_source)
+        writers composite them, so a Poisson blend never holds up the engines).
+
+        In fused mode only ``rgb8`` and ``hole`` of the samples are read (one size per call).
+        """
+        if self.fused:
+            return [raw for _out, raw in self.fused_outputs([s.rgb8 for s in samples], [s.hole for s in samples])]
+        edge, inpaint = self.generators.edge, self.generators.inpaint
+        assert edge is not None and inpaint is not None
+        outputs = infer(samples, edge, inpaint, self.edge_source)
         return [crop_output(s, o) for s, o in zip(samples, outputs, strict=True)]
+
+    def fused_outputs(self, rgb8s: list[np.ndarray], holes: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Run the fused model on same-size images: per image the paste picture (H, W, 3) uint8 and
+        the raw output (H, W, 3) float32 in [0, 1] (for the Poisson composite)."""
+        engine = self.generators.fused
+        assert engine is not None
+        if self.fused_uint8:
+            image = np.stack(rgb8s)
+            mask = (np.stack(holes) * np.uint8(255))[..., None]
+            got = engine.run({"image": image, "mask": mask})
+            outs = np.asarray(got["output"])
+            raws = np.asarray(got["raw"]).astype(np.float32) / 255.0
+        else:
+            image = np.stack([r.transpose(2, 0, 1) for r in rgb8s]).astype(np.float32) / 255.0
+            mask = np.stack(holes)[:, None].astype(np.float32)
+            got = engine.run({"image": image, "mask": mask})
+            outs = np.clip(np.rint(np.asarray(got["output"]).transpose(0, 2, 3, 1) * 255), 0, 255).astype(np.uint8)
+            raws = np.ascontiguousarray(np.asarray(got["raw"]).transpose(0, 2, 3, 1), dtype=np.float32)
+        return [(outs[i], raws[i]) for i in range(len(rgb8s))]
 
     def close(self) -> None:
         self.generators.close()
@@ -172,9 +212,12 @@ def open_inpainter(
         request = EngineRequest(
             weights=weights_path, threads=engine.threads, precision=engine.precision, cuda_graph=engine.cuda_graph
         )
+        if engine.fused:
+            raise EdgeInpaintError(f"--fused runs the exported fused ONNX; --backend {engine.backend.value} cannot")
         generators = open_engines(engine.backend, request)
         spec = CannySpec(engine.canny, weights.canny)
         blend = weights.blend
+        fused_uint8 = True
     else:
         artifacts = source.artifacts
         if artifacts is None:
@@ -190,7 +233,10 @@ def open_inpainter(
             threads=engine.threads,
             cuda_graph=engine.cuda_graph,
         )
-        generators = open_engines(engine.backend, request)
+        generators = open_engines(engine.backend, request, fused=engine.fused)
+        fused_uint8 = True
+        if engine.fused:
+            fused_uint8 = bool(manifest.require("fused", engine.precision.value).options.get("uint8_io", True))
         model = None
         if engine.canny is not CannyVariant.REFERENCE:
             model = verify_file(artifacts, manifest.require("canny", CANNY_GRAPHS[engine.canny].tag))
@@ -205,4 +251,5 @@ def open_inpainter(
         edge_source=picture.edge_source,
         hd=picture.hd,
         threads=engine.threads,
+        fused_uint8=fused_uint8,
     )

@@ -48,6 +48,7 @@ from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, describe_fail
 from edgeinpaint.runtime.shm import SlotLayout, SlotRing
 
 POLL = 0.05
+_NONE = np.empty((1, 0, 0), np.float32)
 #: Seconds a worker waits on a queue before checking that its parent is still alive.
 ORPHAN_CHECK = 1.0
 #: Default cap on the two rings' shared memory together (bytes); ``run --max-memory``.
@@ -240,29 +241,39 @@ class _Shared:
     parent: int
 
 
-def reader_main(shared: _Shared, todo: Any, free: Any, ready: Any, load: LoadOptions, canny_spec: CannySpec) -> None:
-    """Decode + preprocess jobs into input slots; errors are sent as text."""
+def reader_main(
+    shared: _Shared, todo: Any, free: Any, ready: Any, load: LoadOptions, canny_spec: CannySpec, fused: bool = False
+) -> None:
+    """Decode + preprocess jobs into input slots; errors are sent as text.
+
+    With ``fused`` the readers only decode: Canny, gray and padding happen inside the fused model.
+    """
     _quiet_worker(shared.parent)
     ring = SlotRing(shared.in_layout, shared.slots, name=shared.in_ring)
-    canny = make_canny(canny_spec)
+    canny = None if fused else make_canny(canny_spec)
     try:
         while (index := _take(todo, shared.parent)) is not None:
             job = shared.jobs[index]
+            slot = None
             try:
                 loaded = load_job(job, load)
                 rgb, hole = loaded.decoded.rgb, loaded.hole
                 if rgb.dtype != np.uint8:
                     raise InputError(f"{job.image}: 16-bit image reached a reader; expected the direct route")
                 h, w = hole.shape
-                sample = preprocess(rgb, hole, canny) if hole.any() else None
+                sample = preprocess(rgb, hole, canny) if hole.any() and canny is not None else None
                 slot = _take(free, shared.parent)
                 ring.view(slot, "rgb8", (h, w, 3))[...] = rgb
                 has_alpha = loaded.alpha is not None
                 if has_alpha:
                     ring.view(slot, "alpha", (h, w))[...] = loaded.alpha
                 warnings = tuple(loaded.warnings)
-                if sample is None:
+                if not hole.any():
                     ready.put(Unchanged(index, slot, (h, w), has_alpha, warnings))
+                    continue
+                if sample is None:  # fused: the model takes the pixels and the hole as they are
+                    ring.view(slot, "hole", (h, w))[...] = hole
+                    ready.put(SampleReady(index, slot, (h, w), (h, w), has_alpha, warnings))
                     continue
                 ring.view(slot, "hole", (h, w))[...] = sample.hole
                 for name, arr in (
@@ -274,6 +285,8 @@ def reader_main(shared: _Shared, todo: Any, free: Any, ready: Any, load: LoadOpt
                     ring.view(slot, name, arr.shape)[...] = arr
                 ready.put(SampleReady(index, slot, (h, w), sample.padded_size, has_alpha, warnings))
             except Exception as exc:  # every failure is reported with the file; a bug must not hang the run
+                if slot is not None:
+                    free.put(slot)  # the slot goes back: a failure never shrinks the ring
                 ready.put(ReadFailed(index, describe_failure(job, exc)))
     finally:
         ring.close()
@@ -364,7 +377,9 @@ def run_pipeline(
         for index in routes.direct:
             state.run_direct(index)
         return summary
-    in_layout, out_layout = input_layout(routes.max_pixels, routes.max_padded), output_layout(routes.max_pixels)
+    # Fused: no float planes in the input slots (the model reads the pixels and the hole).
+    padded = 0 if inpainter.fused else routes.max_padded
+    in_layout, out_layout = input_layout(routes.max_pixels, padded), output_layout(routes.max_pixels)
     ctx = mp.get_context("spawn")
     in_ring = SlotRing(in_layout, routes.slots)
     out_ring = SlotRing(out_layout, routes.slots)
@@ -386,7 +401,9 @@ def run_pipeline(
         for _ in range(n_readers):
             procs.append(
                 ctx.Process(
-                    target=reader_main, args=(shared, todo, free_in, ready_in, load, inpainter.canny_spec), daemon=True
+                    target=reader_main,
+                    args=(shared, todo, free_in, ready_in, load, inpainter.canny_spec, inpainter.fused),
+                    daemon=True,
                 )
             )
         for _ in range(n_writers):
@@ -530,6 +547,10 @@ def _engine_loop(
         samples = []
         for item in items:
             (h, w), (hp, wp) = item.size, item.padded
+            if inpainter.fused:  # only the pixels and the hole travel
+                rgb8, hole = in_ring.view(item.slot, "rgb8", (h, w, 3)), in_ring.view(item.slot, "hole", (h, w))
+                samples.append(Sample(rgb8, hole, _NONE, _NONE, _NONE, _NONE))
+                continue
             samples.append(
                 Sample(
                     rgb8=in_ring.view(item.slot, "rgb8", (h, w, 3)),

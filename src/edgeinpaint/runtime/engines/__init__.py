@@ -42,19 +42,26 @@ class EngineRequest:
 
 @dataclass
 class Generators:
-    """Both generator engines of one backend; closes both (idempotent)."""
+    """The engines of one backend: both generators, or the fused single-file model; closes them (idempotent).
 
-    edge: Engine
-    inpaint: Engine
+    Attributes:
+        edge / inpaint: the generators (None in fused mode). fused: the fused model (image + mask
+            in, picture + raw output out; export/fused.py), or None.
+    """
+
+    edge: Engine | None
+    inpaint: Engine | None
     backend: Backend
     why: str = ""
+    fused: Engine | None = None
     closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self.edge.close()
-            self.inpaint.close()
+            for engine in (self.edge, self.inpaint, self.fused):
+                if engine is not None:
+                    engine.close()
 
     def __enter__(self) -> Generators:
         return self
@@ -78,6 +85,7 @@ class BackendEntry:
     open: Callable[[EngineRequest], tuple[Engine, Engine]]
     note: str
     needs_weights: bool = False
+    open_fused: Callable[[EngineRequest], Engine] | None = None
 
 
 def _have(*modules: str) -> bool:
@@ -100,6 +108,21 @@ def _open_ort(backend: Backend) -> Callable[[EngineRequest], tuple[Engine, Engin
         return open_generators(backend, request)
 
     return open_
+
+
+def _open_ort_fused(backend: Backend) -> Callable[[EngineRequest], Engine]:
+    def open_(request: EngineRequest) -> Engine:
+        from edgeinpaint.runtime.engines.onnxruntime import open_fused
+
+        return open_fused(backend, request)
+
+    return open_
+
+
+def _open_tensorrt_fused(request: EngineRequest) -> Engine:
+    from edgeinpaint.runtime.engines.tensorrt import open_fused
+
+    return open_fused(request)
 
 
 def _tensorrt_unavailable(request: EngineRequest) -> str | None:
@@ -154,25 +177,32 @@ def _open_torch_cuda(request: EngineRequest) -> tuple[Engine, Engine]:
 
 TABLE: dict[Backend, BackendEntry] = {
     Backend.TENSORRT: BackendEntry(
-        Backend.TENSORRT, _tensorrt_unavailable, _open_tensorrt, "native TensorRT engines (fastest on NVIDIA GPUs)"
+        Backend.TENSORRT,
+        _tensorrt_unavailable,
+        _open_tensorrt,
+        "native TensorRT engines (fastest on NVIDIA GPUs)",
+        open_fused=_open_tensorrt_fused,
     ),
     Backend.ONNXRUNTIME_TENSORRT: BackendEntry(
         Backend.ONNXRUNTIME_TENSORRT,
         _ort_unavailable("TensorrtExecutionProvider"),
         _open_ort(Backend.ONNXRUNTIME_TENSORRT),
         "ONNX Runtime's TensorRT execution provider",
+        open_fused=_open_ort_fused(Backend.ONNXRUNTIME_TENSORRT),
     ),
     Backend.ONNXRUNTIME_CUDA: BackendEntry(
         Backend.ONNXRUNTIME_CUDA,
         _ort_unavailable("CUDAExecutionProvider"),
         _open_ort(Backend.ONNXRUNTIME_CUDA),
         "ONNX Runtime on CUDA",
+        open_fused=_open_ort_fused(Backend.ONNXRUNTIME_CUDA),
     ),
     Backend.ONNXRUNTIME: BackendEntry(
         Backend.ONNXRUNTIME,
         lambda _r: None,
         _open_ort(Backend.ONNXRUNTIME),
         "ONNX Runtime on the CPU",
+        open_fused=_open_ort_fused(Backend.ONNXRUNTIME),
     ),
     Backend.TORCH: BackendEntry(
         Backend.TORCH, _torch_unavailable, _open_torch, "PyTorch eager on the CPU (the reference)", needs_weights=True
@@ -194,8 +224,17 @@ AUTO_ORDER = (
 )
 
 
-def open_engines(backend: Backend, request: EngineRequest) -> Generators:
-    """Open both generators on ``backend`` (``auto``: the fastest that really opens here).
+def _open(entry: BackendEntry, request: EngineRequest, fused: bool, why: str) -> Generators:
+    if fused:
+        if entry.open_fused is None:
+            raise DependencyError(f"--backend {entry.backend.value} cannot run the fused model (an ONNX backend can)")
+        return Generators(None, None, entry.backend, why, fused=entry.open_fused(request))
+    edge, inpaint = entry.open(request)
+    return Generators(edge, inpaint, entry.backend, why)
+
+
+def open_engines(backend: Backend, request: EngineRequest, fused: bool = False) -> Generators:
+    """Open both generators (or, with ``fused``, the fused model) on ``backend`` (``auto``: the fastest that opens).
 
     Raises:
         DependencyError: an explicitly requested backend is unavailable (with the reason).
@@ -206,20 +245,20 @@ def open_engines(backend: Backend, request: EngineRequest) -> Generators:
         reason = entry.unavailable(request)
         if reason is not None:
             raise DependencyError(f"--backend {backend.value} is unavailable: {reason}")
-        edge, inpaint = entry.open(request)
-        return Generators(edge, inpaint, backend, f"{backend.value}: requested")
+        return _open(entry, request, fused, f"{backend.value}: requested")
     skipped: list[str] = []
     for candidate in AUTO_ORDER:
         entry = TABLE[candidate]
         reason = entry.unavailable(request)
         if reason is None:
+            why = f"auto picked {candidate.value}: {entry.note}"
             try:
-                edge, inpaint = entry.open(request)
+                opened = _open(entry, request, fused, why)
             except DependencyError as exc:  # listed but does not load: fall through to the next
                 skipped.append(f"{candidate.value}: {exc}")
                 continue
-            why = f"auto picked {candidate.value}: {entry.note}"
-            return Generators(edge, inpaint, candidate, why + (f" (skipped: {'; '.join(skipped)})" if skipped else ""))
+            opened.why += f" (skipped: {'; '.join(skipped)})" if skipped else ""
+            return opened
         skipped.append(f"{candidate.value}: {reason}")
     raise EdgeInpaintError(f"no backend could open the generators: {'; '.join(skipped)}")
 

@@ -104,3 +104,18 @@ def open_generators(backend: Backend, request: object) -> tuple[Engine, Engine]:
         providers = ort_provider_options(backend, request.artifacts, entry.inputs)
         engines.append(OnnxRuntimeEngine(path, providers=providers, threads=request.threads))
     return engines[0], engines[1]
+
+
+def open_fused(backend: Backend, request: object) -> Engine:
+    """The fused single-file model of ``request.precision`` (export/fused.py) on ``backend``'s providers."""
+    from edgeinpaint.runtime.engines import EngineRequest
+
+    assert isinstance(request, EngineRequest)
+    if request.artifacts is None:
+        raise ArtifactError(f"--backend {backend.value} runs exported ONNX: give --artifacts or --weights")
+    manifest = request.manifest or read_manifest(request.artifacts)
+    entry = manifest.require("fused", request.precision.value)
+    path = verify_file(request.artifacts, entry)
+    # The fused model's image/mask inputs are NHWC uint8 or NCHW float: no TensorRT EP profile from
+    # the NCHW generator specs here (the EP then builds per shape, cached in the artifacts).
+    return OnnxRuntimeEngine(path, providers=ort_provider_options(backend, request.artifacts), threads=request.threads)

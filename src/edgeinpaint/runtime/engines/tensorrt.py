@@ -288,3 +288,16 @@ def open_generators(request: Any) -> tuple[Engine, Engine]:
                 e.close()
             raise
     return engines[0], engines[1]
+
+
+def open_fused(request: Any) -> Engine:  # pragma: no cover - needs an NVIDIA GPU
+    """The fused model's engine: Canny, both generators and the composites in one engine, so a batch
+    is one upload (image + mask) and one download (picture + raw output), nothing in between."""
+    if request.artifacts is None:
+        raise ArtifactError("--backend tensorrt needs --artifacts or --weights")
+    manifest = request.manifest or read_manifest(request.artifacts)
+    precision = request.precision.value
+    entry = manifest.require("fused", precision)
+    verify_file(request.artifacts, entry)
+    rebuild = rebuild_command(manifest, request.artifacts, precision)
+    return TensorRTEngine(_engine_path(request.artifacts, entry.file), entry.sha256, rebuild, request.cuda_graph)
