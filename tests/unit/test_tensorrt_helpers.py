@@ -24,8 +24,8 @@ def test_parse_shapes_and_profile_dims() -> None:
     p = parse_shapes("batch=1:4:8,height=256:512:1024")
     assert p.batch == AxisRange(1, 4, 8) and p.height == AxisRange(256, 512, 1024)
     assert p.width == ShapeProfile().width
-    assert p.dims(3) == ((1, 3, 256, 256), (4, 3, 512, 512), (8, 3, 1024, 1024))
-    assert p.dims(3, "NHWC")[0] == (1, 256, 256, 3)
+    assert p.dims(3) == ((1, 3, 256, 16), (4, 3, 512, 512), (8, 3, 1024, 2048))
+    assert p.dims(3, "NHWC")[0] == (1, 256, 16, 3)
     assert parse_shapes(None) == ShapeProfile()
 
 
@@ -101,3 +101,13 @@ def test_engine_up_to_date_reads_the_sidecar_key(tmp_path) -> None:  # type: ign
     assert not engine_up_to_date(engine, other)  # a new profile rebuilds
     engine.with_suffix(".engine.json").write_text("{broken")
     assert not engine_up_to_date(engine, key)
+
+
+def test_profile_problem_names_the_axis() -> None:
+    from edgeinpaint.core.sidecar import profile_problem
+
+    lo, hi = (1, 3, 16, 16), (8, 3, 2048, 2048)
+    assert profile_problem((2, 3, 64, 2048), lo, hi) is None
+    assert profile_problem((2, 3, 12, 64), lo, hi) == "axis 2 is 12, the profile allows 16..2048"
+    assert profile_problem((9, 3, 64, 64), lo, hi) == "axis 0 is 9, the profile allows 1..8"
+    assert profile_problem((1, 3, 64), lo, hi) == "rank 3, the engine's is 4"

@@ -63,7 +63,7 @@ def _shm() -> int:
 
 
 def _images(folder: Path, n: int, side: int) -> tuple[Path, Path]:
-    """``n`` PNGs of ``side``² (a smooth gradient with texture: small files, like the issue's) and one mask."""
+    """``n`` PNGs of ``side``² (a smooth gradient: small files at a huge size) and one mask."""
     import cv2
 
     folder.mkdir(parents=True)

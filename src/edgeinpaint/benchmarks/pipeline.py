@@ -1,4 +1,4 @@
-"""Runtime benchmarks (ratios in one run, as the runtime issue asks):
+"""Runtime benchmarks, each a ratio of candidates timed in the same run:
 
 (a) pipeline throughput vs the bare engine (demo model, 256² PNG files);
 (b) shared-memory pipeline vs the in-process loop with a tiny model, where decode/encode dominate;

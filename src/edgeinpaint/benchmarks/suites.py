@@ -185,6 +185,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                     torch_speed[(batch, size)] = stats.images_per_s
                 if (batch, size) in torch_speed:
                     row["speedup_vs_torch"] = round(stats.images_per_s / torch_speed[(batch, size)], 3)
+                row.update(transfers_per_call(inpainter))
                 result.rows.append(row)
                 if config.stages:
                     result.rows.extend(_stage_rows(config, backend_name, precision, batch, size, samples, inpainter))
@@ -193,6 +194,21 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     if config.pipeline is not None:
         result.rows.extend(_pipeline_rows(config, progress))
     return result
+
+
+def transfers_per_call(inpainter: Any) -> dict[str, float]:
+    """Host<->device copies and bytes per engine call, summed over the stages (engines that count them)."""
+    engines = [e for e in (inpainter.generators.edge, inpainter.generators.inpaint, inpainter.generators.fused) if e]
+    stats = [e.stats for e in engines if hasattr(e, "stats")]
+    if not stats or not stats[0].calls:
+        return {}
+    calls = stats[0].calls
+    return {
+        "h2d_copies_per_batch": round(sum(s.uploads for s in stats) / calls, 2),
+        "h2d_bytes_per_batch": round(sum(s.upload_bytes for s in stats) / calls),
+        "d2h_copies_per_batch": round(sum(s.downloads for s in stats) / calls, 2),
+        "d2h_bytes_per_batch": round(sum(s.download_bytes for s in stats) / calls),
+    }
 
 
 def _row(

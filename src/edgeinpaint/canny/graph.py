@@ -1,7 +1,7 @@
 """skimage.feature.canny as an ONNX graph: one exact Canny for ONNX Runtime, TensorRT and the fused model.
 
 The graph reproduces ``skimage.feature.canny(gray, sigma, low, high, mask=known)`` step by step
-(EDGECONNECT.md, "Canny"):
+(scikit-image ``skimage/feature/_canny.py`` and scipy.ndimage's ``gaussian_filter`` / ``sobel``):
 
 1. masked Gaussian: G(gray·known) / (G(known) + eps), separable, radius int(4σ + 0.5), zero padding
    (scipy ``mode='constant'``) — so unknown pixels are ignored rather than treated as black;

@@ -1,4 +1,5 @@
-"""Building blocks shared by both generators (EDGECONNECT.md, "Networks")."""
+"""Building blocks shared by both generators (Nazeri et al. 2019, arXiv:1901.00212, and the official
+``src/networks.py`` of github.com/knazeri/edge-connect)."""
 
 from __future__ import annotations
 

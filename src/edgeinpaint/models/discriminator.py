@@ -1,4 +1,5 @@
-"""70x70 PatchGAN discriminator used in training (EDGECONNECT.md)."""
+"""70x70 PatchGAN discriminator used in training (the official ``Discriminator`` in
+github.com/knazeri/edge-connect ``src/networks.py``; Isola et al. 2017, arXiv:1611.07004)."""
 
 from __future__ import annotations
 
