@@ -40,6 +40,61 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class CalibrationMethod(str, enum.Enum):
+    """How INT8 activation ranges are calibrated (ONNX Runtime's CalibrationMethod)."""
+
+    PERCENTILE = "percentile"
+    ENTROPY = "entropy"
+    MINMAX = "minmax"
+
+
+class FusedIO(str, enum.Enum):
+    """The fused model's I/O: NHWC uint8 (hosts need no pre/post) or NCHW float."""
+
+    UINT8 = "uint8"
+    FLOAT = "float"
+
+
+class Stage(str, enum.Enum):
+    """Training stages of the paper."""
+
+    EDGE = "edge"
+    INPAINT = "inpaint"
+    EDGE_INPAINT = "edge-inpaint"
+    JOINT = "joint"
+
+
+def _check_calibration(precision: specs.Precision, calibration: Path | None, masks: Path | None) -> None:
+    """Calibration options are checked before any export work starts."""
+    if precision is specs.Precision.INT8 and calibration is None:
+        raise EdgeInpaintError(
+            "--precision int8 needs --calibration DIR: photos like the ones you will inpaint "
+            "(e.g. `edgeinpaint export --weights W --precision int8 --calibration examples/images`)"
+        )
+    for option, path in (("--calibration", calibration), ("--calibration-masks", masks)):
+        if path is not None and not path.exists():
+            raise EdgeInpaintError(f"{option} {path}: not found; expected an image folder or file")
+
+
+class Baseline(str, enum.Enum):
+    """evaluate --baseline: OpenCV's Telea / Navier-Stokes, or harmonic interpolation."""
+
+    TELEA = "telea"
+    NS = "ns"
+    HARMONIC = "harmonic"
+
+
+class BlendChoice(str, enum.Enum):
+    """--blend: the weights' own composite (auto) or an override."""
+
+    AUTO = "auto"
+    PASTE = "paste"
+    POISSON = "poisson"
+
+    def resolve(self) -> Blend | None:
+        return None if self is BlendChoice.AUTO else Blend(self.value)
+
+
 def say(label: str, style: str, message: object, console_: Console | None = None) -> None:
     """Print ``label`` in ``style`` and ``message`` as plain text: user strings are never markup
     and their control characters are escaped (core/text.py)."""
@@ -206,15 +261,13 @@ def export(
         None, help="Masks paired with --calibration (default: generated free-form)."
     ),
     calibration_size: int = typer.Option(32, min=1, help="Number of calibration images."),
-    calibration_method: str = typer.Option("percentile", help="entropy | minmax | percentile."),
-    fused_io: str = typer.Option(
-        "uint8", help="Fused model I/O: 'uint8' (NHWC, hosts need no pre/post) or 'float' (NCHW)."
-    ),
+    calibration_method: CalibrationMethod = typer.Option(CalibrationMethod.PERCENTILE, help="INT8 calibration."),
+    fused_io: FusedIO = typer.Option(FusedIO.UINT8, help="Fused model I/O: uint8 (NHWC) or float (NCHW)."),
     engine: bool | None = typer.Option(
         None, "--engine/--no-engine", help="Build TensorRT engines (default: when TensorRT and a GPU are present)."
     ),
     shapes: str | None = typer.Option(
-        None, help="TensorRT profile, e.g. batch=1:1:8,height=256:512:1024,width=256:512:1024."
+        None, help="TensorRT profile (default batch=1:1:8,height=16:512:2048,width=16:512:2048)."
     ),
     workspace: float = typer.Option(4.0, help="TensorRT workspace limit in GiB."),
     optimization_level: int = typer.Option(3, min=0, max=5, help="TensorRT builder optimization level."),
@@ -227,8 +280,7 @@ def export(
     from edgeinpaint.export.config import ExportConfig
     from edgeinpaint.weights.registry import resolve_weights
 
-    if fused_io not in ("uint8", "float"):
-        raise EdgeInpaintError(f"--fused-io {fused_io!r}: expected uint8 or float")
+    _check_calibration(precision, calibration, calibration_masks)  # before any work
     parse_shapes(shapes)  # fail on a bad spec before any work
     if engine:
         current_device()  # clear error now when TensorRT or the GPU is missing
@@ -240,8 +292,8 @@ def export(
         calibration=calibration,
         calibration_masks=calibration_masks,
         calibration_size=calibration_size,
-        calibration_method=calibration_method,
-        fused_uint8=fused_io == "uint8",
+        calibration_method=calibration_method.value,
+        fused_uint8=fused_io is FusedIO.UINT8,
         engine=engine,
         shapes=shapes,
         workspace_gib=workspace,
@@ -266,7 +318,7 @@ def calibrate(
     calibration: Path = typer.Option(..., help="Calibration images."),
     calibration_masks: Path | None = typer.Option(None, help="Masks paired with the images (default: generated)."),
     calibration_size: int = typer.Option(32, min=1, help="Number of calibration images."),
-    calibration_method: str = typer.Option("percentile", help="entropy | minmax | percentile."),
+    calibration_method: CalibrationMethod = typer.Option(CalibrationMethod.PERCENTILE, help="INT8 calibration."),
 ) -> None:
     """Calibrate INT8 ranges only; cached by data hash and reused by `export --precision int8`."""
     from edgeinpaint.export.artifacts import export_artifacts
@@ -275,37 +327,19 @@ def calibrate(
     from edgeinpaint.weights.format import load_weights
     from edgeinpaint.weights.registry import resolve_weights
 
+    _check_calibration(specs.Precision.INT8, calibration, calibration_masks)
     config = ExportConfig(
         weights=resolve_weights(weights),
         output=output,
         calibration=calibration,
         calibration_masks=calibration_masks,
         calibration_size=calibration_size,
-        calibration_method=calibration_method,
+        calibration_method=calibration_method.value,
         engine=False,
     )
     manifest = export_artifacts(config, progress=_note)  # FP32 (incremental)
     for cache in calibrate_only(config, load_weights(config.weights), output, manifest, _note):
         say("calibration cache:", "", cache, console)
-
-
-class Baseline(str, enum.Enum):
-    """evaluate --baseline: OpenCV's Telea / Navier-Stokes, or harmonic interpolation."""
-
-    TELEA = "telea"
-    NS = "ns"
-    HARMONIC = "harmonic"
-
-
-class BlendChoice(str, enum.Enum):
-    """--blend: the weights' own composite (auto) or an override."""
-
-    AUTO = "auto"
-    PASTE = "paste"
-    POISSON = "poisson"
-
-    def resolve(self) -> Blend | None:
-        return None if self is BlendChoice.AUTO else Blend(self.value)
 
 
 @app.command()
@@ -516,7 +550,7 @@ def canny_command(
 @app.command(context_settings={"allow_extra_args": False})
 @user_errors
 def train(
-    stage: str = typer.Option(..., help="edge | inpaint | edge-inpaint | joint"),
+    stage: Stage = typer.Option(..., help="Training stage (the paper's: edge, inpaint, edge-inpaint, joint)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML file with TrainConfig fields."),
     data: list[str] | None = typer.Option(None, help="Image directory or .flist (repeatable)."),
     output: str | None = typer.Option(None, "--output", "-o", help="Run directory (checkpoints, logs, samples)."),
@@ -534,7 +568,7 @@ def train(
     from edgeinpaint.trainer.config import load_config
     from edgeinpaint.trainer.loop import train as run_training
 
-    overrides: dict[str, Any] = {"stage": stage, "output": output, "iterations": iterations}
+    overrides: dict[str, Any] = {"stage": stage.value, "output": output, "iterations": iterations}
     if data:
         overrides["data"] = data
     for item in set_ or []:
@@ -683,6 +717,10 @@ def bench(
     from edgeinpaint.export.artifacts import cached_artifacts
     from edgeinpaint.weights.registry import resolve_weights
 
+    choices = [p.value for p in specs.Precision]
+    for p in (p.strip() for p in precision.split(",") if p.strip()):
+        if p not in choices:  # before any export or measurement
+            raise EdgeInpaintError(f"--precision {p!r}: expected a comma list of {', '.join(choices)}")
     weights_path = resolve_weights(weights) if weights else None
     if artifacts is None:
         weights_path = weights_path or resolve_weights("demo")

@@ -74,10 +74,12 @@ class Manifest:
         entry = self.find(role, precision)
         if entry is None:
             have = sorted({f.precision for f in self.files if f.role == role})
+            weights = self.weights.get("path") or "W"
             raise ArtifactError(
                 f"no {precision} {role} in the artifacts (have: {', '.join(have) or 'none'}); export it with "
-                f"`edgeinpaint export --weights W --output DIR --precision {precision}`"
+                f"`edgeinpaint export --weights {weights} --output DIR --precision {precision}"
                 + (" --calibration IMAGES_DIR" if precision == "int8" else "")
+                + "`, then pass `--artifacts DIR`"
             )
         return entry
 

@@ -350,9 +350,11 @@ def _build_engines(
     profile = parse_shapes(config.shapes)
     device = current_device()
     # The float32 Canny graph too: TensorRT has no float64 ("CUDA Canny").
-    targets = [manifest.find("canny", "fp32"), *(manifest.find(r, precision) for r in (*GENERATORS, "fused"))]
+    from edgeinpaint.core.specs import CANNY_GRAPHS, CannyVariant
+
+    canny_tag = CANNY_GRAPHS[CannyVariant.TENSORRT].tag
+    targets = [manifest.require("canny", canny_tag), *(manifest.require(r, precision) for r in (*GENERATORS, "fused"))]
     for entry in targets:
-        assert entry is not None
         layout = "NHWC" if entry.role == "fused" and config.fused_uint8 else "NCHW"
         inputs = {str(i["name"]): (int(i["shape"][3 if layout == "NHWC" else 1]), layout) for i in entry.inputs}  # type: ignore[index]
         engine = output / entry.file.replace(".onnx", ".engine")

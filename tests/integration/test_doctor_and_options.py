@@ -1,0 +1,48 @@
+"""`doctor` says what this machine can run; options are validated before any work starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from edgeinpaint.cli import app
+from edgeinpaint.core.device import cuda_probe
+
+runner = CliRunner()
+
+
+def test_doctor_reports_every_backend_and_the_gpu_state() -> None:
+    result = runner.invoke(app, ["doctor"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for backend in ("tensorrt", "onnxruntime-cuda", "onnxruntime", "torch-cuda", "auto would pick"):
+        assert backend in text
+    if not cuda_probe().devices:
+        assert "no GPU present" in text
+    assert "CPUExecutionProvider │ loads" in text or "CPUExecutionProvider loads" in text
+
+
+@pytest.mark.slow
+def test_selftest_checks_every_available_backend_and_precision(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["doctor", "--selftest", "--keep", str(tmp_path / "art")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    for precision in ("fp32", "fp16", "int8"):
+        assert f"onnxruntime │ {precision}" in text
+    assert text.count("│ ok ") >= 4 and "FAILED" not in text
+
+
+def test_bad_export_options_fail_before_any_work(tmp_path: Path) -> None:
+    out = tmp_path / "art"
+    result = runner.invoke(app, ["export", "--precision", "int8", "-o", str(out)])
+    assert result.exit_code == 1 and "needs --calibration DIR" in result.output and not out.exists()
+    result = runner.invoke(
+        app, ["export", "--precision", "int8", "--calibration", str(tmp_path / "nope"), "-o", str(out)]
+    )
+    assert result.exit_code == 1 and "not found" in result.output and not out.exists()
+    result = runner.invoke(app, ["export", "--calibration-method", "percentil", "-o", str(out)])
+    assert result.exit_code == 2 and "'percentile', 'entropy', 'minmax'" in " ".join(result.output.split())
+    result = runner.invoke(app, ["bench", "--precision", "fp32,int4"])
+    assert result.exit_code == 1 and "expected a comma list of fp32, fp16, int8" in result.output
