@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -17,6 +18,8 @@ from edgeinpaint.core.engine import Engine
 from edgeinpaint.core.images import pad_amounts, pad_reflect, rgb_to_gray, to_uint8
 from edgeinpaint.core.params import Blend
 
+#: numpy arrays or torch tensors (edge_guide serves the runtime and the trainer).
+ArrayT = TypeVar("ArrayT")
 #: (gray (H, W) float64 in [0, 1], known (H, W) bool) -> edges (H, W) bool.
 CannyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
@@ -123,7 +126,7 @@ def crop_output(sample: Sample, output: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(output[:, :h, :w].transpose(1, 2, 0), dtype=np.float32)
 
 
-def edge_guide(pred: np.ndarray, canny: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def edge_guide(pred: ArrayT, canny: ArrayT, mask: ArrayT) -> ArrayT:
     """The edges the inpaint generator is fed: predicted edges in the hole, Canny outside.
 
     What EdgeConnect's inpaint generator is trained on (the official ``EdgeConnect.test`` and
@@ -134,4 +137,4 @@ def edge_guide(pred: np.ndarray, canny: np.ndarray, mask: np.ndarray) -> np.ndar
         pred: (N, 1, H, W) edge generator output in [0, 1]. canny: (N, 1, H, W) {0, 1}.
         mask: (N, 1, H, W) {0, 1}, 1 = hole.
     """
-    return pred * mask + canny * (1 - mask)
+    return pred * mask + canny * (1 - mask)  # type: ignore[operator, no-any-return]

@@ -25,6 +25,7 @@ from torch import nn
 from edgeinpaint.core.atomic import publish
 from edgeinpaint.core.errors import EdgeInpaintError
 from edgeinpaint.core.params import CannyParams
+from edgeinpaint.core.stages import edge_guide
 from edgeinpaint.models import Architecture, Discriminator, EdgeGenerator, InpaintGenerator
 from edgeinpaint.models.edge_generator import edge_input
 from edgeinpaint.models.inpaint_generator import inpaint_input
@@ -382,7 +383,7 @@ class Trainer:
         if "inpaint_generator" in self.nets:
             # Stage inpaint conditions on ground-truth Canny; later stages on what serving feeds:
             # predicted edges in the hole, Canny outside.
-            guide = edges if c.stage == "inpaint" else edge_pred * mask + edges * (1 - mask)
+            guide = edges if c.stage == "inpaint" else edge_guide(edge_pred, edges, mask)
             with self._autocast():
                 raw = self.ddp["inpaint_generator"](inpaint_input(image, guide, mask))
             adversarial = c.inpaint_adv_weight > 0  # weight 0: a pure reconstruction run, no D to train
@@ -469,7 +470,7 @@ class Trainer:
                 hit = ((pred > 0.5) & (s["edges"] > 0.5) & (m > 0.5)).sum().item()
                 metrics["edge_precision"] = hit / max(1.0, ((pred > 0.5) & (m > 0.5)).sum().item())
                 metrics["edge_recall"] = hit / max(1.0, ((s["edges"] > 0.5) & (m > 0.5)).sum().item())
-                guide = pred * m + s["edges"] * (1 - m)
+                guide = edge_guide(pred, s["edges"], m)
             else:
                 guide = s["edges"]
             if "inpaint_generator" in self.nets:
