@@ -358,8 +358,10 @@ def run(
     ),
     weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
     artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
-    backend: specs.Backend = typer.Option(specs.Backend.ONNXRUNTIME, help="Inference backend."),
-    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Artifact variant to run."),
+    backend: specs.Backend = typer.Option(
+        specs.Backend.AUTO, help="Inference backend (auto: the fastest that opens here, and it says which)."
+    ),
+    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run (auto never changes it)."),
     edge_source: specs.EdgeSource = typer.Option(specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."),
     canny: specs.CannyVariant = typer.Option(
         specs.CannyVariant.FAST,

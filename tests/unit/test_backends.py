@@ -47,6 +47,7 @@ def test_auto_prefers_the_fastest_available(table: dict[Backend, BackendEntry]) 
     table[Backend.TENSORRT] = _entry(Backend.TENSORRT, "no GPU")
     table[Backend.ONNXRUNTIME_TENSORRT] = _entry(Backend.ONNXRUNTIME_TENSORRT, "no EP")
     table[Backend.ONNXRUNTIME_CUDA] = _entry(Backend.ONNXRUNTIME_CUDA)
+    table[Backend.TORCH_CUDA] = _entry(Backend.TORCH_CUDA, "no GPU")
     got = open_engines(Backend.AUTO, EngineRequest())
     assert got.backend is Backend.ONNXRUNTIME_CUDA
     assert "auto picked onnxruntime-cuda" in got.why and "tensorrt: no GPU" in got.why
@@ -59,6 +60,8 @@ def test_auto_falls_through_a_provider_that_is_listed_but_does_not_load(table: d
     table[Backend.TENSORRT] = _entry(Backend.TENSORRT, "no GPU")
     table[Backend.ONNXRUNTIME_TENSORRT] = _entry(Backend.ONNXRUNTIME_TENSORRT, fails=True)
     table[Backend.ONNXRUNTIME_CUDA] = _entry(Backend.ONNXRUNTIME_CUDA, fails=True)
+    table[Backend.TORCH_CUDA] = _entry(Backend.TORCH_CUDA, "no GPU")
+    table[Backend.OPENVINO] = _entry(Backend.OPENVINO, fails=True)
     table[Backend.ONNXRUNTIME] = _entry(Backend.ONNXRUNTIME)
     got = open_engines(Backend.AUTO, EngineRequest())
     assert got.backend is Backend.ONNXRUNTIME

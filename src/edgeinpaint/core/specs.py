@@ -31,11 +31,17 @@ IR_VERSION = 8
 
 
 class Precision(str, enum.Enum):
-    """Numeric precision of an exported graph (lives in the ONNX file itself)."""
+    """Numeric precision a model runs at.
+
+    FP32, FP16 and INT8 live in the ONNX file itself (FP16 casts, INT8 Q/DQ). BF16 is an inference
+    precision of the FP32 graph on hardware with native BF16 (OpenVINO's CPU plugin on
+    AVX512_BF16/AMX, torch-cuda autocast on compute capability >= 8.0); export measures it.
+    """
 
     FP32 = "fp32"
     FP16 = "fp16"
     INT8 = "int8"
+    BF16 = "bf16"
 
 
 class Backend(str, enum.Enum):
@@ -46,6 +52,7 @@ class Backend(str, enum.Enum):
     ONNXRUNTIME_TENSORRT = "onnxruntime-tensorrt"
     ONNXRUNTIME_CUDA = "onnxruntime-cuda"
     ONNXRUNTIME = "onnxruntime"
+    OPENVINO = "openvino"
     TORCH = "torch"
     TORCH_CUDA = "torch-cuda"
 

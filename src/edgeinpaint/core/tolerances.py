@@ -6,7 +6,7 @@ Export refuses a variant below its floor; tests compare against the same numbers
 from __future__ import annotations
 
 #: PSNR floors of the composited output of a precision variant vs FP32 (dB); export fails below them.
-FLOORS_DB = {"fp16": 40.0, "int8": 30.0}
+FLOORS_DB = {"fp16": 40.0, "bf16": 40.0, "int8": 30.0}
 #: The fused model (and every other path that makes a picture) must match ``run``'s picture within
 #: this many gray levels, for the weights' own composite.
 FUSED_MAX_LEVELS = 1

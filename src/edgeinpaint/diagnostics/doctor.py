@@ -83,6 +83,10 @@ def environment(report: Report) -> None:
             f"installed wins; keep one (pip uninstall {' '.join(flavours)} && pip install 'edgeinpaint[cpu]' or "
             "'[cuda12]')"
         )
+    if importlib.util.find_spec("openvino") is not None:
+        from edgeinpaint.runtime.engines.openvino import devices
+
+        report.add("packages", "openvino devices", "; ".join(devices()))
     if importlib.util.find_spec("torch") is not None:
         import torch
 

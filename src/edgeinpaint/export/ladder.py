@@ -8,6 +8,7 @@ floors in core.tolerances the export fails and names the stage.
 from __future__ import annotations
 
 import functools
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,7 +64,12 @@ def export_ladder(config: ExportConfig, weights: Weights, ctx: ExportContext) ->
     """Add the requested precision's generators, the fused model and (optionally) engines."""
     precision = specs.Precision(config.precision).value
     samples = _Samples(config, weights)
-    if precision != "fp32":
+    if precision == "bf16":
+        # BF16 is an inference precision of the FP32 graphs (OpenVINO on BF16 CPUs): measured here,
+        # recorded on the FP32 entries; the fused model and engines are the FP32 ones.
+        _measure_bf16(ctx, samples.get(), weights)
+        precision = "fp32"
+    elif precision != "fp32":
         options: dict[str, object] = {"opset": config.opset, "precision": precision}
         if precision == "int8":
             if config.calibration is None:
@@ -107,6 +113,34 @@ def export_ladder(config: ExportConfig, weights: Weights, ctx: ExportContext) ->
     want_engine = config.engine if config.engine is not None else tensorrt_available()
     if want_engine:
         _build_engines(config, precision, ctx.output, ctx.manifest, ctx.progress)
+
+
+def _measure_bf16(ctx: ExportContext, samples: list[Sample], weights: Weights) -> None:
+    """OpenVINO BF16 vs ONNX Runtime FP32, composited with the weights' blend; fails below the floor."""
+    from edgeinpaint.core.cpu import has_bf16
+    from edgeinpaint.export.accuracy import measure
+
+    if importlib.util.find_spec("openvino") is None:
+        raise ExportError("--precision bf16 runs on OpenVINO: pip install 'edgeinpaint[cpu]' (-e '.[cpu]' in a clone)")
+    if not has_bf16():
+        raise ExportError("--precision bf16 needs a CPU with native BF16 (AVX512_BF16 or AMX); this one has neither")
+    from edgeinpaint.core.openvino import OpenVinoEngine
+
+    fp32 = _engines(ctx.output, ctx.manifest, "fp32")
+    entries = {role: ctx.manifest.require(role, "fp32") for role in GENERATORS}
+    variant: dict[str, Engine] = {
+        role: OpenVinoEngine(verify_file(ctx.output, e), specs.Precision.BF16) for role, e in entries.items()
+    }
+    accuracy = measure(samples, fp32, variant, weights.blend)
+    floor = FLOORS_DB["bf16"]
+    ctx.progress(f"bf16 (OpenVINO): composited PSNR vs FP32 {accuracy.psnr:.2f} dB (floor {floor} dB)")
+    if (stage := accuracy.failing_stage(floor)) is not None:
+        raise ExportError(
+            f"bf16 below its accuracy floor: {accuracy.psnr:.2f} dB < {floor} dB vs FP32; "
+            f"the {stage} loses the most ({accuracy.stage_psnr[stage]:.2f} dB alone)"
+        )
+    for entry in entries.values():
+        entry.accuracy["bf16_openvino"] = {**accuracy.to_json(), "samples": len(samples)}  # type: ignore[assignment]
 
 
 def _build_variant(

@@ -138,6 +138,8 @@ def open_generators(request: Any, device: str = "cpu") -> tuple[Engine, Engine]:
     autocast = None
     if request.precision is specs.Precision.FP16:
         autocast = cuda_autocast_dtype() if cuda else None
+    elif request.precision is specs.Precision.BF16:
+        autocast = "bfloat16"
     options = {"autocast": autocast, "channels_last": cuda, "cuda_graph": cuda and request.cuda_graph}
     edge = TorchEngine(
         weights.build("edge_generator"),

@@ -1,0 +1,62 @@
+"""OpenVINO on the CPU (one row of the engine table): the same exported ONNX files, compiled by OpenVINO.
+
+The engine class and its precision hints are in core/openvino.py. BF16 runs the FP32 graphs at
+BF16 inference precision, only on CPUs with native BF16 (AVX512_BF16 or AMX): elsewhere it is
+refused, never emulated or downgraded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from edgeinpaint.core.cpu import has_bf16
+from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.errors import ArtifactError
+from edgeinpaint.core.manifest import read_manifest, verify_file
+from edgeinpaint.core.openvino import OpenVinoEngine
+from edgeinpaint.core.specs import Precision
+
+
+def unavailable(request: Any) -> str | None:
+    """None when OpenVINO can run ``request.precision`` on this CPU, else why not."""
+    import importlib.util
+
+    if importlib.util.find_spec("openvino") is None:
+        return "openvino not installed (pip install 'edgeinpaint[cpu]', or -e '.[cpu]' from a clone)"
+    if request.precision is Precision.BF16 and not has_bf16():
+        return "this CPU has no native BF16 (AVX512_BF16 or AMX); bf16 is refused, not emulated"
+    return None
+
+
+def _file_precision(precision: Precision) -> str:
+    """BF16 runs the FP32 graph at BF16 inference precision (the file itself is FP32)."""
+    return Precision.FP32.value if precision is Precision.BF16 else precision.value
+
+
+def open_generators(request: Any) -> tuple[Engine, Engine]:
+    if request.artifacts is None:
+        raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
+    manifest = request.manifest or read_manifest(request.artifacts)
+    cache = Path(request.artifacts) / "openvino_cache"
+    engines = []
+    for role in ("edge_generator", "inpaint_generator"):
+        path = verify_file(request.artifacts, manifest.require(role, _file_precision(request.precision)))
+        engines.append(OpenVinoEngine(path, request.precision, request.threads, cache))
+    return engines[0], engines[1]
+
+
+def open_fused(request: Any) -> Engine:
+    if request.artifacts is None:
+        raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
+    manifest = request.manifest or read_manifest(request.artifacts)
+    path = verify_file(request.artifacts, manifest.require("fused", _file_precision(request.precision)))
+    return OpenVinoEngine(path, request.precision, request.threads, Path(request.artifacts) / "openvino_cache")
+
+
+def devices() -> list[str]:
+    """OpenVINO's devices with their full names (doctor)."""
+    import openvino as ov
+
+    core = ov.Core()
+    return [f"{d}: {core.get_property(d, 'FULL_DEVICE_NAME')}" for d in core.available_devices]

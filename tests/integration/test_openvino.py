@@ -1,0 +1,71 @@
+"""OpenVINO runs the exported files: FP32 as FP32 (pinned hint), BF16 only on BF16 CPUs, INT8 from the Q/DQ files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgeinpaint.core.cpu import has_bf16
+from edgeinpaint.core.specs import Backend, Precision
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+
+pytest.importorskip("openvino")
+
+
+def _samples(inpainter: object) -> list:  # type: ignore[type-arg]
+    from edgeinpaint.calibration.sources import photo_samples
+
+    return photo_samples(inpainter.canny, 4, 96, seed=3)  # type: ignore[attr-defined]
+
+
+def test_fp32_matches_onnxruntime_within_half_a_level(ladder: Path) -> None:
+    ort = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.ONNXRUNTIME))
+    ov = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO))
+    samples = _samples(ort)
+    for a, b in zip(ort.raw(samples), ov.raw(samples), strict=True):
+        assert np.abs(a - b).max() * 255 <= 0.5  # raw outputs, before rounding
+    pictures = zip(ort.batch(samples), ov.batch(samples), strict=True)
+    assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in pictures)
+
+
+def test_int8_and_bf16_pass_their_floors(ladder: Path, calib: Path, tmp_path: Path) -> None:
+    from edgeinpaint.core.tolerances import FLOORS_DB
+    from edgeinpaint.export.accuracy import psnr8
+
+    ref = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.ONNXRUNTIME))
+    samples = _samples(ref)
+    truth = ref.batch(samples)
+    precisions = [Precision.INT8] + ([Precision.BF16] if has_bf16() else [])
+    for precision in precisions:
+        ov = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO, precision=precision))
+        psnr = float(np.mean([psnr8(a, b) for a, b in zip(truth, ov.batch(samples), strict=True)]))
+        floor = (
+            20.0 if precision is Precision.INT8 else FLOORS_DB["bf16"]
+        )  # tiny random nets: INT8 floor as the ladder's
+        assert psnr >= floor, (precision, psnr)
+
+
+def test_bf16_is_refused_where_the_cpu_lacks_it(ladder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from edgeinpaint.core.errors import DependencyError
+
+    monkeypatch.setattr("edgeinpaint.runtime.engines.openvino.has_bf16", lambda: False)
+    with pytest.raises(DependencyError, match="no native BF16"):
+        open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO, precision=Precision.BF16))
+    # auto never changes the precision: no backend runs bf16 here, so it says so
+    with pytest.raises(Exception, match="bf16"):
+        open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.AUTO, precision=Precision.BF16))
+
+
+@pytest.mark.skipif(not has_bf16(), reason="needs a CPU with native BF16")
+def test_export_measures_bf16_and_records_it(tiny_weights: Path, calib: Path, tmp_path: Path) -> None:
+    import json
+
+    from edgeinpaint.export.artifacts import export_artifacts
+    from edgeinpaint.export.config import ExportConfig
+
+    export_artifacts(ExportConfig(weights=tiny_weights, output=tmp_path, precision=Precision.BF16, calibration=calib))
+    files = {f["file"]: f for f in json.loads((tmp_path / "manifest.json").read_text())["files"]}
+    bf16 = files["inpaint_generator.fp32.onnx"]["accuracy"]["bf16_openvino"]
+    assert bf16["psnr_vs_fp32"] >= 40 and bf16["samples"] == 4
