@@ -168,7 +168,7 @@ def _torch_unavailable(request: EngineRequest) -> str | None:
     if request.weights is None:
         return "needs --weights (it runs the PyTorch modules, not the exported ONNX)"
     if request.precision is not Precision.FP32:
-        return f"the CPU reference runs fp32 only, not {request.precision.value} (torch-cuda runs fp16)"
+        return f"the CPU reference runs fp32 only, not {request.precision.value} (torch-cuda runs fp16 and bf16)"
     return None
 
 

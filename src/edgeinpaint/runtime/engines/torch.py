@@ -4,9 +4,9 @@ On CUDA (``--backend torch-cuda``), the options users without TensorRT pick, fol
 performance guidance (pytorch.org docs: "CUDA semantics", "Automatic Mixed Precision",
 "CUDA Graphs"; tutorials "(beta) Channels Last Memory Format"):
 
-- mixed precision with ``torch.autocast(device_type="cuda", dtype=float16 | bfloat16)``; BF16 on GPUs
-  that support it natively (compute capability >= 8.0), else FP16; the model weights stay FP32 and
-  the outputs are returned as FP32;
+- mixed precision with ``torch.autocast(device_type="cuda", dtype=float16 | bfloat16)`` for
+  ``--precision fp16 | bf16`` (bf16 needs compute capability >= 8.0); the model weights stay FP32
+  and the outputs are returned as FP32;
 - ``channels_last`` memory format for the convolutions (module and inputs), which Tensor Cores want;
 - CUDA-graph replay for fixed shapes (``torch.cuda.CUDAGraph``): the first call of a shape warms up
   on a side stream and captures, later calls copy into the static inputs and replay.
@@ -113,20 +113,12 @@ class TorchEngine(EngineBase):
         del self.module
 
 
-def cuda_autocast_dtype() -> str:
-    """bfloat16 where the GPU does it natively (compute capability >= 8.0), else float16."""
-    import torch
-
-    major, _ = torch.cuda.get_device_capability()
-    return "bfloat16" if major >= 8 else "float16"
-
-
 def open_generators(request: Any, device: str = "cpu") -> tuple[Engine, Engine]:
     """Both generators from ``request.weights`` as PyTorch modules.
 
     Args:
-        device: "cpu" (the FP32 reference) or "cuda"
-            (FP16/BF16 autocast for ``precision`` fp16, channels_last, CUDA graphs with ``cuda_graph``).
+        device: "cpu" (the FP32 reference) or "cuda" (FP16/BF16 autocast for ``precision`` fp16/bf16,
+            channels_last, CUDA graphs with ``cuda_graph``).
     """
     from edgeinpaint.core.errors import require_torch
 
@@ -135,26 +127,23 @@ def open_generators(request: Any, device: str = "cpu") -> tuple[Engine, Engine]:
 
     weights = load_weights(request.weights)
     cuda = device.startswith("cuda")
-    autocast = None
-    if request.precision is specs.Precision.FP16:
-        autocast = cuda_autocast_dtype() if cuda else None
-    elif request.precision is specs.Precision.BF16:
-        autocast = "bfloat16"
-    options = {"autocast": autocast, "channels_last": cuda, "cuda_graph": cuda and request.cuda_graph}
-    edge = TorchEngine(
-        weights.build("edge_generator"),
-        tuple(s.name for s in specs.EDGE_GENERATOR_INPUTS),
-        tuple(s.name for s in specs.EDGE_GENERATOR_OUTPUTS),
-        device,
-        request.threads,
-        **options,  # type: ignore[arg-type]
-    )
-    inpaint = TorchEngine(
-        weights.build("inpaint_generator"),
-        tuple(s.name for s in specs.INPAINT_GENERATOR_INPUTS),
-        tuple(s.name for s in specs.INPAINT_GENERATOR_OUTPUTS),
-        device,
-        request.threads,
-        **options,  # type: ignore[arg-type]
-    )
+    # The precision asked for, never another: fp16 is float16, bf16 is bfloat16, fp32 is no autocast.
+    autocast = {specs.Precision.FP16: "float16", specs.Precision.BF16: "bfloat16"}.get(request.precision)
+    engines = [
+        TorchEngine(
+            weights.build(role),
+            tuple(s.name for s in inputs),
+            tuple(s.name for s in outputs),
+            device,
+            request.threads,
+            autocast=autocast,
+            channels_last=cuda,
+            cuda_graph=cuda and request.cuda_graph,
+        )
+        for role, inputs, outputs in (
+            ("edge_generator", specs.EDGE_GENERATOR_INPUTS, specs.EDGE_GENERATOR_OUTPUTS),
+            ("inpaint_generator", specs.INPAINT_GENERATOR_INPUTS, specs.INPAINT_GENERATOR_OUTPUTS),
+        )
+    ]
+    edge, inpaint = engines
     return edge, inpaint
