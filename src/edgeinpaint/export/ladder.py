@@ -197,7 +197,22 @@ def _build_variant(
             f"{precision} export below its accuracy floor: {accuracy.psnr:.2f} dB < {floor} dB vs FP32; "
             f"the {stage} loses the most ({accuracy.stage_psnr[stage]:.2f} dB alone)"
         )
-    record = {**accuracy.to_json(), "samples": len(samples), "tool": tool}
+    record: dict[str, object] = {**accuracy.to_json(), "samples": len(samples), "tool": tool}
+    if importlib.util.find_spec("openvino") is not None:
+        # The same file on OpenVINO (its INT8 kernels round differently): same floor, recorded beside.
+        from edgeinpaint.core.openvino import OpenVinoEngine
+
+        ov_variant: dict[str, Engine] = {
+            role: OpenVinoEngine(tmp[role], specs.Precision(precision)) for role in GENERATORS
+        }
+        ov = measure(samples, fp32, ov_variant, weights.blend)
+        ctx.progress(f"{precision} on OpenVINO: composited PSNR vs FP32 {ov.psnr:.2f} dB (floor {floor} dB)")
+        if (stage := ov.failing_stage(floor)) is not None:
+            raise ExportError(
+                f"{precision} on OpenVINO below its accuracy floor: {ov.psnr:.2f} dB < {floor} dB vs FP32; "
+                f"the {stage} loses the most ({ov.stage_psnr[stage]:.2f} dB alone)"
+            )
+        record["openvino"] = ov.to_json()
     return {
         files[role]: Built(
             role,
