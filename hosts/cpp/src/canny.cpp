@@ -83,7 +83,10 @@ std::vector<unsigned char> canny(const std::vector<double>& gray, const std::vec
     }
   // 3. bilinear non-maximum suppression (skimage _nonmaximum_suppression_bilinear); skimage passes
   //    the low threshold through a C float.
-  const double low = static_cast<double>(static_cast<float>(p.low));
+  // skimage's NMS kernel replaces a zero low threshold by 1e-14 (so m == 0 is never a candidate),
+  // through the same C float.
+  const float low_f = static_cast<float>(p.low) != 0.0f ? static_cast<float>(p.low) : 1e-14f;
+  const double low = static_cast<double>(low_f);
   auto M = [&](int y, int x) { return mag[static_cast<std::size_t>(y) * w + x]; };
   std::vector<unsigned char> candidate(n, 0), strong(n, 0);
   for (int y = 1; y < h - 1; ++y)

@@ -271,7 +271,10 @@ def build_canny_nodes(
     allowed = b.op("Less", [touched, b.const(0.5)])
     # skimage's NMS kernel takes the low threshold as a C float: it compares against float32(low)
     # (0.1 -> 0.10000000149…); the high threshold is compared by numpy in full precision.
-    low_c = b.const(np.float64(np.float32(low)), dtype)
+    # skimage's NMS kernel (_canny_cy.pyx) also replaces a zero low threshold by 1e-14 ("so
+    # m >= low_threshold is False anywhere m == 0"), itself through the C float.
+    low_f32 = np.float32(low) if np.float32(low) != 0 else np.float32(1e-14)
+    low_c = b.const(np.float64(low_f32), dtype)
     high_c = b.const(high, dtype)
     candidate = b.op("And", [b.op("And", [keep, allowed]), b.op("GreaterOrEqual", [mag, low_c])], hint="candidate")
     strong = b.op("And", [candidate, b.op("GreaterOrEqual", [mag, high_c])], hint="strong")

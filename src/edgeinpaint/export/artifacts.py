@@ -21,7 +21,7 @@ from edgeinpaint.weights.format import Weights, load_weights
 
 #: Bumped whenever the exported graphs change for the same weights and options, so incremental
 #: re-export (and the `run --weights` cache) never reuses files from an older exporter.
-EXPORTER_VERSION = 4
+EXPORTER_VERSION = 5
 
 
 def default_cache_dir() -> Path:
