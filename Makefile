@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # constraints/cpu.txt pins the CPU build of torch; GPU users install their own torch first.
 PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints/cpu.txt
 
-.PHONY: venv install install-dev demo test lint typecheck pytest cpp clean
+.PHONY: venv install install-dev demo test lint typecheck pytest cpp clean train-demo
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,7 +20,13 @@ install-dev: $(BIN)/python
 
 demo: install
 	$(BIN)/edgeinpaint run --weights demo --input examples/images --mask examples/masks --output demo-output
-	@echo "inpainted images are in demo-output/"
+	@echo "inpainted images are in demo-output/ (the CLI is .venv/bin/edgeinpaint; '. .venv/bin/activate' puts it on PATH)"
+
+# A few training iterations from a fresh clone: real photos from Debian's wallpaper packages into
+# data/demo/{train,heldout} (the folders configs/demo.toml names), then the edge stage.
+train-demo: install
+	@[ -d data/demo/train ] || scripts/get-photos.sh --split data/demo
+	$(BIN)/edgeinpaint train --stage edge -c configs/demo.toml --iterations 5 --output runs/demo-edge
 
 lint:
 	$(BIN)/ruff check src tests

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -232,20 +233,31 @@ def weights_import(
 @user_errors
 def weights_info(
     file: Path = typer.Argument(..., help="Weights file, or a bundled name such as 'demo'."),
+    provenance: bool = typer.Option(False, help="Print the whole provenance record (training config, source files)."),
 ) -> None:
     """Show a weights file's metadata, parameter counts and sha256."""
     from edgeinpaint.weights.format import load_weights
     from edgeinpaint.weights.registry import resolve_weights
 
     weights = load_weights(resolve_weights(file))
-    table = Table(title=Text(printable(weights.path)), show_header=False)
-    table.add_row("sha256", str(weights.sha256))
-    table.add_row("architecture", json.dumps(weights.architecture.to_json()))
-    table.add_row("canny", json.dumps(weights.canny.to_json()))
+    arch = weights.architecture
+    rows = [
+        ("file", str(weights.path)),
+        ("sha256", str(weights.sha256)),
+        ("architecture", f"{arch.base_channels} base channels, {arch.residual_blocks} residual blocks"),
+        ("canny", f"sigma {weights.canny.sigma}, low {weights.canny.low}, high {weights.canny.high}"),
+        ("blend", weights.blend.value),
+    ]
     for net, state in sorted(weights.tensors.items()):
-        table.add_row(net, f"{sum(int(v.size) for v in state.values()):,} parameters, {len(state)} tensors")
-    table.add_row("provenance", json.dumps(weights.provenance, indent=1, default=str))
-    console.print(table)
+        rows.append((net, f"{sum(int(v.size) for v in state.values()):,} parameters, {len(state)} tensors"))
+    summary = {k: v for k, v in weights.provenance.items() if not isinstance(v, (dict, list))}
+    rows.append(("provenance", ", ".join(f"{k}={v}" for k, v in summary.items()) or "-"))
+    for label, value in rows:  # one line each, folded, never truncated (sha256 included)
+        say(f"{label}:", "bold", value, console)
+    if provenance:
+        console.print(Text(printable(json.dumps(weights.provenance, indent=1, default=str))))
+    elif len(summary) < len(weights.provenance):
+        say("", "dim", "(nested provenance fields: --provenance)", console)
 
 
 @app.command()
@@ -300,11 +312,11 @@ def export(
         optimization_level=optimization_level,
     )
     manifest = export_artifacts(config, progress=_note)
-    table = Table(title=f"{output}/manifest.json")
-    for col in ("file", "role", "precision", "sha256", "accuracy"):
+    table = Table(title=Text(printable(f"{output}/manifest.json")))
+    for col in ("file", "role", "precision", "accuracy (full figures in the manifest)"):
         table.add_column(col, overflow="fold")
     for f in manifest.files:
-        table.add_row(f.file, f.role, f.precision, f.sha256[:12], ", ".join(f"{k} {v}" for k, v in f.accuracy.items()))
+        table.add_row(f.file, f.role, f.precision, _headline(f.accuracy))
     console.print(table)
 
 
@@ -374,7 +386,12 @@ def run(
     workers: int = typer.Option(
         2, min=1, help="Reader processes (writers: half as many) of the shared-memory pipeline."
     ),
-    in_process: bool = typer.Option(False, help="Run everything in this process (the simple path; identical outputs)."),
+    in_process: bool | None = typer.Option(
+        None,
+        "--in-process/--pipeline",
+        help="One process, or the shared-memory pipeline (identical outputs). Default: in-process for small "
+        "jobs, where starting workers costs more than it saves, the pipeline above; the run says which.",
+    ),
     blend: BlendChoice = typer.Option(
         BlendChoice.AUTO, help="Composite: paste (the paper), poisson, or auto (the weights' choice)."
     ),
@@ -454,13 +471,21 @@ def run(
     ) as progress:
         task = progress.add_task("inpainting", total=None)
 
+        counts = {"done": 0, "failed": 0}
+        clock: list[float] = []
+        label: list[str] = ["inpainting"]
+
         def started(total: int, mode: str) -> None:
-            progress.update(task, total=total, description=f"inpainting ({printable(mode)})")
+            label[0] = f"inpainting ({printable(mode)})"
+            progress.update(task, total=total, description=label[0])
 
         def done(job: Any, error: str | None) -> None:
-            if error:
-                say("failed:", "red", error, progress.console)
-            progress.advance(task)
+            # Failures are listed once, at the end; here only counted.
+            counts["failed" if error else "done"] += 1
+            clock.append(time.perf_counter())
+            rate = (len(clock) - 1) / (clock[-1] - clock[0]) if len(clock) > 1 else None
+            failed = f", {counts['failed']} failed" if counts["failed"] else ""
+            progress.update(task, advance=1, rate=rate, description=label[0] + failed)
 
         def message(text: str) -> None:
             say("", "", text, progress.console)
@@ -490,12 +515,23 @@ def run(
         raise typer.Exit(1)
 
 
+def _headline(accuracy: dict[str, Any]) -> str:
+    """The one or two figures that matter per artifact, short (the manifest keeps everything)."""
+    picks = [
+        ("psnr_vs_fp32", "{:.1f} dB vs FP32"),
+        ("psnr_vs_three_stage", "{:.1f} dB vs 3-stage"),
+        ("max_abs_vs_torch", "max {:.1e} vs torch"),
+        ("f1_vs_skimage", "F1 {:.5f} vs skimage"),
+    ]
+    return ", ".join(fmt.format(accuracy[k]) for k, fmt in picks if isinstance(accuracy.get(k), (int, float)))
+
+
 class RateColumn(ProgressColumn):
-    """Images per second."""
+    """Images per second of the images actually processed (skipped ones are not counted)."""
 
     def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text(f"{speed:.2f} img/s" if speed else "-- img/s", style="progress.data.speed")
+        speed = task.fields.get("rate")
+        return Text(f"{speed:.1f}/s" if speed else "--/s", style="progress.data.speed")
 
 
 @app.command("canny")
@@ -552,16 +588,32 @@ def canny_command(
 @app.command(context_settings={"allow_extra_args": False})
 @user_errors
 def train(
-    stage: Stage = typer.Option(..., help="Training stage (the paper's: edge, inpaint, edge-inpaint, joint)."),
+    stage: Stage | None = typer.Option(None, help="Training stage (the paper's: edge, inpaint, edge-inpaint, joint)."),
     config: Path | None = typer.Option(None, "--config", "-c", help="TOML file with TrainConfig fields."),
     data: list[str] | None = typer.Option(None, help="Image directory or .flist (repeatable)."),
     output: str | None = typer.Option(None, "--output", "-o", help="Run directory (checkpoints, logs, samples)."),
     iterations: int | None = typer.Option(None, help="Stop at this iteration."),
     set_: list[str] | None = typer.Option(
-        None, "--set", help="Override any TrainConfig field: key=value (repeatable)."
+        None,
+        "--set",
+        help="Override any config field: key=value (repeatable), e.g. --set val_data=DIR --set size=128. "
+        "The fields and their defaults: `edgeinpaint train --options`.",
     ),
+    options: bool = typer.Option(False, "--options", help="List every config field with its default and exit."),
 ) -> None:
-    """Train EdgeConnect (resumes from OUTPUT/last.pt when present; torchrun for multi-GPU)."""
+    """Train EdgeConnect (resumes from OUTPUT/last.pt when present; torchrun for multi-GPU).
+
+    configs/demo.toml is the small CPU recipe of the bundled demo weights; without --config the
+    paper-size model (64 channels, 8 residual blocks) is trained. From a clone: `make train-demo`.
+    """
+    if options:
+        from edgeinpaint.trainer.config import option_help
+
+        for item in option_help().split("; "):
+            say("", "", item, console)
+        raise typer.Exit(0)
+    if stage is None:
+        raise EdgeInpaintError("--stage is required: edge, inpaint, edge-inpaint or joint")
     from edgeinpaint.core.errors import require_torch
 
     require_torch()
@@ -579,6 +631,13 @@ def train(
             raise EdgeInpaintError(f"--set {item!r}: expected key=value")
         overrides[key.strip()] = value.strip()
     cfg = load_config(config, overrides)
+    if config is None:
+        say(
+            "note:",
+            "yellow",
+            f"no --config: training the paper-size model ({cfg.base_channels} channels, {cfg.residual_blocks} "
+            "residual blocks; hours per epoch on a CPU); -c configs/demo.toml is the small CPU recipe",
+        )
     rank0 = int(os.environ.get("RANK", "0")) == 0
     with Progress(
         TextColumn(f"[bold]train {cfg.stage}"),

@@ -91,7 +91,7 @@ def test_hostile_file_names_print_as_text_and_never_abort(tiny_artifacts: Path, 
     (images / "x[" / "bad.png").write_bytes(b"not an image")  # the path contains "[/"
     (images / "[bold]oops.png").write_bytes(b"nope")
     (images / "esc\x1b[2Jname\nfake.png").write_bytes(b"nope")
-    for extra in (["--in-process"], ["--workers", "1"]):
+    for extra in (["--in-process"], ["--pipeline", "--workers", "1"]):
         code, text = run_cli(
             "-i", str(images), "-m", str(masks), "-o", str(tmp_path / f"o{len(extra)}"), "--artifacts",
             str(tiny_artifacts), *extra,
@@ -192,7 +192,7 @@ def full_disk(tmp_path: Path) -> Path:
     subprocess.run(["umount", str(mnt)], check=False)
 
 
-@pytest.mark.parametrize("mode", [["--in-process"], ["--workers", "1"]])
+@pytest.mark.parametrize("mode", [["--in-process"], ["--pipeline", "--workers", "1"]])
 def test_disk_full_is_a_per_file_error_and_nothing_truncated_is_done(
     tiny_artifacts: Path, tmp_path: Path, full_disk: Path, mode: list[str]
 ) -> None:

@@ -46,3 +46,29 @@ def test_bad_export_options_fail_before_any_work(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'percentile', 'entropy', 'minmax'" in " ".join(result.output.split())
     result = runner.invoke(app, ["bench", "--precision", "fp32,int4"])
     assert result.exit_code == 1 and "expected a comma list of fp32, fp16, int8" in result.output
+
+
+def test_small_jobs_run_in_process_and_say_so(tiny_artifacts: Path, tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from tests.conftest import hole_mask, photo
+
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    for n in ("coffee", "rocket"):
+        Image.fromarray(photo(n, 48)).save(tmp_path / "i" / f"{n}.png")
+        Image.fromarray((hole_mask(48, 48) * 255).astype(np.uint8)).save(tmp_path / "m" / f"{n}.png")
+    args = ["run", "-i", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "--artifacts", str(tiny_artifacts)]
+    result = runner.invoke(app, [*args, "-o", str(tmp_path / "o")], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "in-process (a small job)" in result.output
+    again = runner.invoke(app, [*args, "-o", str(tmp_path / "o"), "--skip-existing"], env={"COLUMNS": "200"})
+    assert again.exit_code == 0 and "done 0, skipped 2, failed 0" in again.output
+
+
+def test_misspelled_values_list_the_choices() -> None:
+    result = runner.invoke(app, ["run", "-i", ".", "-m", ".", "--hd-strategy", "cropp"], env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2 and "'cropp' is not one of 'original', 'crop', 'resize'" in text
+    result = runner.invoke(app, ["train", "--set", "sise=64", "--stage", "edge", "--data", "."])
+    assert "did you mean 'size'" in result.output

@@ -269,7 +269,7 @@ def test_runtime_only_install_runs_without_torch(tiny_artifacts: Path, tmp_path:
     script.write_text(NO_TORCH)
     images, masks = tmp_path / "in", tmp_path / "masks"
     write_pair(images, masks, "a", photo("coffee", 64), hole_mask(64, 64))
-    for extra in (["--in-process"], ["--workers", "1"]):
+    for extra in (["--in-process"], ["--pipeline", "--workers", "1"]):
         out = tmp_path / f"out{len(extra)}"
         args = ["run", "-i", str(images), "-m", str(masks), "-o", str(out), "--artifacts", str(tiny_artifacts), *extra]
         result = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True)

@@ -31,7 +31,7 @@ def inputs(tmp_path: Path) -> tuple[Path, Path, np.ndarray, np.ndarray]:
     return images, masks, alpha, deep
 
 
-@pytest.mark.parametrize("mode", [["--in-process"], ["--workers", "1"]])
+@pytest.mark.parametrize("mode", [["--in-process"], ["--pipeline", "--workers", "1"]])
 def test_alpha_and_16_bit_survive(
     inputs: tuple[Path, Path, np.ndarray, np.ndarray], tiny_artifacts: Path, tmp_path: Path, mode: list[str]
 ) -> None:

@@ -63,12 +63,12 @@ def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
     outs = {}
     for label, extra in (
         ("inproc", ["--in-process"]),
-        ("mp1", ["--workers", "2"]),
-        ("mp4", ["--workers", "2", "--batch-size", "4"]),
+        ("mp1", ["--pipeline", "--workers", "2"]),
+        ("mp4", ["--pipeline", "--workers", "2", "--batch-size", "4"]),
         ("inproc_poisson", ["--in-process", "--blend", "poisson"]),
-        ("mp4_poisson", ["--workers", "2", "--batch-size", "4", "--blend", "poisson"]),
+        ("mp4_poisson", ["--pipeline", "--workers", "2", "--batch-size", "4", "--blend", "poisson"]),
         ("inproc_exact", ["--in-process", "--canny", "exact"]),
-        ("mp1_exact", ["--workers", "2", "--canny", "exact"]),
+        ("mp1_exact", ["--pipeline", "--workers", "2", "--canny", "exact"]),
         ("inproc_reference", ["--in-process", "--canny", "reference"]),
     ):
         code, text = run_cli(
@@ -147,6 +147,7 @@ def test_bad_corpus_multiprocess(tiny_artifacts: Path, tmp_path: Path) -> None:
         str(out),
         "--artifacts",
         str(tiny_artifacts),
+        "--pipeline",
         "--workers",
         "2",
         "--report",
@@ -236,6 +237,7 @@ def _spawn_run(images: Path, masks: Path, out: Path, artifacts: Path) -> subproc
             str(out),
             "--artifacts",
             str(artifacts),
+            "--pipeline",
             "--workers",
             "2",
         ],
@@ -386,7 +388,7 @@ def test_direct_route_images_match_in_process(tiny_artifacts: Path, tmp_path: Pa
         Image.fromarray(rgb).save(images / f"m{i}.png")
         Image.fromarray((hole_mask(h, w, seed=i) * 255).astype(np.uint8)).save(masks / f"m{i}.png")
     outs = {}
-    for label, extra in (("inproc", ["--in-process"]), ("mp", ["--workers", "2", "--batch-size", "2"])):
+    for label, extra in (("inproc", ["--in-process"]), ("mp", ["--pipeline", "--workers", "2", "--batch-size", "2"])):
         code, text = run_cli(
             "-i", str(images), "-m", str(masks), "-o", str(tmp_path / label), "--artifacts", str(tiny_artifacts),
             "--hd-trigger", "256", *extra,
@@ -406,7 +408,7 @@ def test_fused_model_runs_in_process_and_in_the_pipeline_alike(
     outs = {}
     for label, extra in (
         ("fused_in", ["--in-process", "--fused"]),
-        ("fused_mp", ["--workers", "2", "--batch-size", "2", "--fused"]),
+        ("fused_mp", ["--pipeline", "--workers", "2", "--batch-size", "2", "--fused"]),
         ("three_stage", ["--in-process"]),
     ):
         code, text = run_cli(

@@ -70,7 +70,9 @@ def write_plot(path: Path, rows: list[dict[str, Any]]) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:
-        raise DependencyError("--plot needs matplotlib (pip install 'edgeinpaint[bench]')") from exc
+        raise DependencyError(
+            "--plot needs matplotlib: pip install 'edgeinpaint[bench]' (from a clone: pip install -e '.[bench]')"
+        ) from exc
     fig, ax = plt.subplots(figsize=(7, 4.5))
     series: dict[str, list[tuple[int, float]]] = {}
     for r in rows:

@@ -38,8 +38,8 @@ def require_torch() -> None:
         import torch  # noqa: F401
     except ImportError as exc:  # pragma: no cover - exercised only on runtime-only installs
         raise DependencyError(
-            "this command needs PyTorch; install it with `pip install 'edgeinpaint[torch]'` "
-            "(CPU: `pip install torch==2.13.0` first to avoid the CUDA build)"
+            "this command needs PyTorch: pip install torch==2.13.0 (the CPU build; GPU users pick theirs at "
+            "pytorch.org), then pip install 'edgeinpaint[torch]' (from a clone: pip install -e '.[torch]')"
         ) from exc
 
 

@@ -50,7 +50,9 @@ class OpenVinoEngine(EngineBase):
         try:
             import openvino as ov
         except ImportError as exc:
-            raise DependencyError("--backend openvino needs `openvino`: pip install 'edgeinpaint[cpu]'") from exc
+            raise DependencyError(
+                "--backend openvino needs openvino: pip install 'edgeinpaint[cpu]' (from a clone: -e '.[cpu]')"
+            ) from exc
         core = ov.Core()
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": INFERENCE_PRECISION[precision],

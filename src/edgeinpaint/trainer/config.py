@@ -150,7 +150,13 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     known = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise EdgeInpaintError(f"unknown training option(s) {unknown}; see `edgeinpaint train --help`")
+        import difflib
+
+        hints = [f"{k!r} (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(k, known, 1)) else repr(k)
+                 for k in unknown]  # fmt: skip
+        raise EdgeInpaintError(
+            f"unknown training option(s) {', '.join(hints)}; the options are: {', '.join(sorted(known))}"
+        )
     kwargs = {}
     for name, value in values.items():
         current = getattr(defaults, name)
@@ -163,3 +169,9 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     config = TrainConfig(**kwargs)
     config.validate()
     return config
+
+
+def option_help() -> str:
+    """Every TrainConfig field with its default, for ``train --help``."""
+    defaults = TrainConfig()
+    return "; ".join(f"{f.name}={getattr(defaults, f.name)!r}" for f in dataclasses.fields(TrainConfig))

@@ -21,8 +21,12 @@ from edgeinpaint.trainer.masks import MaskSampler
 log = logging.getLogger(__name__)
 
 
-def list_images(sources: list[Path]) -> list[Path]:
-    """Image files from directories (recursive) and flist files (one path per line), sorted, unique."""
+def list_images(sources: list[Path], what: str = "training data (data / --data)") -> list[Path]:
+    """Image files from directories (recursive) and flist files (one path per line), sorted, unique.
+
+    Args:
+        what: which option the sources came from, for the error message.
+    """
     files: set[Path] = set()
     for src in sources:
         src = Path(src)
@@ -35,7 +39,7 @@ def list_images(sources: list[Path]) -> list[Path]:
         elif src.is_file():
             files.add(src)
         else:
-            raise InputError(f"{src}: training data not found; expected a directory or an .flist file")
+            raise InputError(f"{src}: {what} not found; expected a directory or an .flist file")
     return sorted(files)
 
 

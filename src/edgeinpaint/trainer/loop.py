@@ -196,7 +196,7 @@ class Trainer:
         self.val = None
         if config.val_data:
             self.val = InpaintingDataset(
-                list_images([Path(p) for p in config.val_data]),
+                list_images([Path(p) for p in config.val_data], "validation data (val_data / --set val_data=DIR)"),
                 masks,
                 CropPolicy(config.size, "center", False),
                 self.canny,
