@@ -72,3 +72,35 @@ def test_misspelled_values_list_the_choices() -> None:
     assert result.exit_code == 2 and "'cropp' is not one of 'original', 'crop', 'resize'" in text
     result = runner.invoke(app, ["train", "--set", "sise=64", "--stage", "edge", "--data", "."])
     assert "did you mean 'size'" in result.output
+
+
+def test_readme_quick_start_runs_as_written(
+    official_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's official-weights quick start, with an official-format checkpoint the tests build."""
+    import re
+    import shlex
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.conftest import hole_mask, photo
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    block = (
+        readme.split("For real results use the official EdgeConnect", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    )
+    commands = [ln for ln in block.splitlines() if ln.startswith(".venv/bin/edgeinpaint ")]
+    assert len(commands) == 2
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("EDGEINPAINT_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "places2").symlink_to(official_folder, target_is_directory=True)
+    for d in ("photos", "masks"):
+        (tmp_path / d).mkdir()
+    Image.fromarray(photo("chelsea", 64)).save(tmp_path / "photos" / "cat.png")
+    Image.fromarray((hole_mask(64, 64) * 255).astype(np.uint8)).save(tmp_path / "masks" / "cat.png")
+    for command in commands:
+        args = shlex.split(re.sub(r"^\.venv/bin/edgeinpaint ", "", command))
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (command, result.output)
+    assert (tmp_path / "painted" / "cat.png").is_file()
