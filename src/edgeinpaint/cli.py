@@ -476,7 +476,8 @@ def run(
         label: list[str] = ["inpainting"]
 
         def started(total: int, mode: str) -> None:
-            label[0] = f"inpainting ({printable(mode)})"
+            # The mode on its own line: a long description would wrap the bar at 80 columns.
+            say("running:", "dim", mode, progress.console)
             progress.update(task, total=total, description=label[0])
 
         def done(job: Any, error: str | None) -> None:

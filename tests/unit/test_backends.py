@@ -50,7 +50,7 @@ def test_auto_prefers_the_fastest_available(table: dict[Backend, BackendEntry]) 
     table[Backend.TORCH_CUDA] = _entry(Backend.TORCH_CUDA, "no GPU")
     got = open_engines(Backend.AUTO, EngineRequest())
     assert got.backend is Backend.ONNXRUNTIME_CUDA
-    assert "auto picked onnxruntime-cuda" in got.why and "tensorrt: no GPU" in got.why
+    assert "auto picked onnxruntime-cuda" in got.why and "not available here: tensorrt, onnxruntime-tensorrt" in got.why
     table[Backend.TENSORRT] = _entry(Backend.TENSORRT)
     assert open_engines(Backend.AUTO, EngineRequest()).backend is Backend.TENSORRT
 
@@ -65,7 +65,7 @@ def test_auto_falls_through_a_provider_that_is_listed_but_does_not_load(table: d
     table[Backend.ONNXRUNTIME] = _entry(Backend.ONNXRUNTIME)
     got = open_engines(Backend.AUTO, EngineRequest())
     assert got.backend is Backend.ONNXRUNTIME
-    assert "onnxruntime-cuda: onnxruntime-cuda listed but does not load" in got.why
+    assert "did not open: onnxruntime-tensorrt: onnxruntime-tensorrt listed but does not load" in got.why
 
 
 def test_unavailable_explicit_backend_is_a_clear_error(table: dict[Backend, BackendEntry]) -> None:

@@ -279,7 +279,9 @@ def open_engines(backend: Backend, request: EngineRequest, fused: bool = False) 
         if reason is not None:
             raise DependencyError(f"--backend {backend.value} is unavailable: {reason}")
         return _open(entry, request, fused, f"{backend.value}: requested")
-    skipped: list[str] = []
+    unavailable: list[str] = []  # not installed / no device: names only (`edgeinpaint doctor` says why)
+    reasons: list[str] = []
+    failed: list[str] = []  # available but did not open: surprising, so with the reason
     for candidate in AUTO_ORDER:
         entry = TABLE[candidate]
         reason = entry.unavailable(request)
@@ -288,12 +290,16 @@ def open_engines(backend: Backend, request: EngineRequest, fused: bool = False) 
             try:
                 opened = _open(entry, request, fused, why)
             except DependencyError as exc:  # listed but does not load: fall through to the next
-                skipped.append(f"{candidate.value}: {exc}")
+                failed.append(f"{candidate.value}: {exc}")
                 continue
-            opened.why += f" (skipped: {'; '.join(skipped)})" if skipped else ""
+            if failed:
+                opened.why += f"; did not open: {'; '.join(failed)}"
+            if unavailable:
+                opened.why += f"; not available here: {', '.join(unavailable)} (`edgeinpaint doctor` says why)"
             return opened
-        skipped.append(f"{candidate.value}: {reason}")
-    raise EdgeInpaintError(f"no backend could open the generators: {'; '.join(skipped)}")
+        unavailable.append(candidate.value)
+        reasons.append(f"{candidate.value}: {reason}")
+    raise EdgeInpaintError(f"no backend could open the generators: {'; '.join([*failed, *reasons])}")
 
 
 def explain_auto(request: EngineRequest) -> list[tuple[Backend, str | None]]:
