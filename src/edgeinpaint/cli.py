@@ -535,6 +535,55 @@ class RateColumn(ProgressColumn):
         return Text(f"{speed:.1f}/s" if speed else "--/s", style="progress.data.speed")
 
 
+@app.command()
+@user_errors
+def serve(
+    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
+    artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
+    backend: specs.Backend = typer.Option(specs.Backend.AUTO, help="Inference backend."),
+    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run."),
+    threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores)."),
+    host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default; 0.0.0.0 exposes it)."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port."),
+    max_batch: int = typer.Option(4, min=1, help="Requests of one padded size batched per engine call (1: off)."),
+    max_delay_ms: float = typer.Option(5.0, min=0.0, help="How long the first request of a batch waits for company."),
+    queue_size: int = typer.Option(64, min=1, help="Requests waiting at most; beyond, 503 with Retry-After."),
+    max_upload_mb: float = typer.Option(32.0, min=0.001, help="Largest upload per file (MB)."),
+    max_pixels: int = typer.Option(16_000_000, min=144, help="Largest image (pixels)."),
+    api_key: str | None = typer.Option(None, envvar="EDGEINPAINT_API_KEY", help="Require header X-API-Key."),
+) -> None:
+    """Serve the HTTP API (POST /v1/inpaint, /healthz, /v1/info, /metrics) and a page to paint a hole (/)."""
+    try:
+        import uvicorn
+
+        from edgeinpaint.serving.app import ServeConfig, create_app
+    except ImportError as exc:
+        raise EdgeInpaintError(
+            f"serve needs {exc.name}: pip install 'edgeinpaint[serve]' (from a clone: pip install -e '.[serve]')"
+        ) from None
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+
+    inpainter = open_inpainter(
+        ModelSource(weights=weights, artifacts=artifacts),
+        EngineOptions(backend=backend, precision=precision, threads=threads),
+        progress=_note,
+    )
+    config = ServeConfig(
+        max_batch=max_batch,
+        max_delay_ms=max_delay_ms,
+        queue_size=queue_size,
+        max_upload_bytes=int(max_upload_mb * (1 << 20)),
+        max_pixels=max_pixels,
+        api_key=api_key,
+    )
+    app_ = create_app(inpainter, config, info={"weights": weights, "artifacts": str(artifacts) if artifacts else None})
+    say("serving", "bold", f"http://{host}:{port}/ ({inpainter.generators.backend.value} {precision.value})")
+    try:
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
+    finally:
+        inpainter.close()
+
+
 @app.command("canny")
 @user_errors
 def canny_command(

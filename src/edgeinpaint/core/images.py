@@ -52,15 +52,22 @@ class Decoded:
         return self.rgb.astype(np.float64) / float(np.iinfo(self.rgb.dtype).max)
 
 
-def _open(path: Path):  # type: ignore[no-untyped-def]
+def _open(path: Path, data: bytes | None = None, max_pixels: int | None = None):  # type: ignore[no-untyped-def]
+    """Open ``path`` (or ``data``, named ``path`` in messages), refusing more than ``max_pixels`` from the header."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: empty file; expected an image")
+    if data is None:
+        if not path.is_file():
+            raise InputError(f"{path}: file not found")
+        if path.stat().st_size == 0:
+            raise InputError(f"{path}: empty file; expected an image")
+    elif not data:
+        raise InputError(f"{path}: empty upload; expected an image")
     try:
-        img = Image.open(path)
+        img = Image.open(io.BytesIO(data) if data is not None else path)
+        if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
+            w, h = img.size
+            raise InputError(f"{path}: {w}x{h} = {w * h:,} pixels; at most {max_pixels:,} are accepted")
         img.load()
         # Apply EXIF orientation so the pixels we inpaint are the ones a viewer shows.
         return ImageOps.exif_transpose(img)
@@ -70,16 +77,17 @@ def _open(path: Path):  # type: ignore[no-untyped-def]
         raise InputError(f"{path}: cannot decode image ({exc}); expected PNG/JPEG/BMP/TIFF/WebP") from exc
 
 
-def decode_image(path: Path) -> Decoded:
-    """Decode an image file to RGB (+ alpha).
+def decode_image(path: Path, data: bytes | None = None, max_pixels: int | None = None) -> Decoded:
+    """Decode an image file (or its bytes, ``data``) to RGB (+ alpha).
 
     Gray images are replicated to 3 channels, palettes expanded, 16-bit kept as uint16, CMYK converted.
 
     Raises:
-        InputError: missing, empty, corrupt or unsupported file, or smaller than the models accept.
+        InputError: missing, empty, corrupt or unsupported file, more than ``max_pixels``, or
+            smaller than the models accept.
     """
     path = Path(path)
-    img = _open(path)
+    img = _open(path, data, max_pixels)
     alpha = None
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.int64)
@@ -95,7 +103,7 @@ def decode_image(path: Path) -> Decoded:
     return Decoded(rgb=rgb, alpha=alpha, path=path)
 
 
-def decode_mask(path: Path) -> np.ndarray:
+def decode_mask(path: Path, data: bytes | None = None, max_pixels: int | None = None) -> np.ndarray:
     """Decode a mask file to a boolean hole map (True = hole: any 8-bit value > 127).
 
     Color masks are reduced to luma; 16-bit masks are scaled to 8 bits first.
@@ -104,7 +112,7 @@ def decode_mask(path: Path) -> np.ndarray:
         (H, W) bool.
     """
     path = Path(path)
-    img = _open(path)
+    img = _open(path, data, max_pixels)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.int64) >> 8
     else:

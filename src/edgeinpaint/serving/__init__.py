@@ -1,0 +1,1 @@
+"""Serving: the HTTP API (FastAPI) with dynamic batching, and its browser page."""

@@ -1,0 +1,236 @@
+"""``edgeinpaint serve``: the HTTP API and its browser page (FastAPI, run by uvicorn).
+
+- ``POST /v1/inpaint``: multipart ``image`` (+ ``mask``, or ``mask=alpha`` as a form field to take
+  the hole from the image's alpha channel) -> the inpainted image, in the input's format unless
+  ``format`` is given: the same bytes ``edgeinpaint run`` writes for that pair (same decoding, mask
+  rule, composite, alpha and 16-bit handling, encoder settings).
+- ``GET /healthz`` (200 once the engines are loaded), ``GET /v1/info``, ``GET /metrics``
+  (Prometheus), ``GET /`` (a page to paint a hole and see the result; no build step, no CDN).
+
+Bad input is a 4xx JSON ``{"error": ...}`` naming the problem; the server never dies of a request.
+Uploads and pixel counts are capped; the queue is bounded (503 + Retry-After when full); engine
+work runs on one engine thread (serving/batcher.py) and decoding/encoding in worker threads, so
+``/healthz`` answers under load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# FastAPI reads the handlers' annotations (``from __future__ import annotations`` makes them
+# strings), so these names must be module globals, not imports inside create_app.
+from fastapi import FastAPI, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from edgeinpaint import __version__
+from edgeinpaint.core.errors import EdgeInpaintError, InputError
+from edgeinpaint.core.images import (
+    IMAGE_SUFFIXES,
+    decode_image,
+    decode_mask,
+    encode_bytes,
+    output_format,
+    restore_depth,
+)
+from edgeinpaint.core.stages import as_uint8, preprocess
+from edgeinpaint.runtime.inpainter import Inpainter
+from edgeinpaint.serving.batcher import Batcher, QueueFull
+
+_MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg", "BMP": "image/bmp", "TIFF": "image/tiff", "WEBP": "image/webp"}
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """Server limits and batching.
+
+    Attributes:
+        max_batch / max_delay_ms: dynamic batching (1 = off). queue_size: requests waiting at most.
+        max_upload_bytes: per file. max_pixels: per image. timeout_s: per request.
+        api_key: when set, requests need header ``X-API-Key`` with it (``/healthz`` excepted).
+        quality / png_compression: encoder settings, as ``run``'s.
+    """
+
+    max_batch: int = 4
+    max_delay_ms: float = 5.0
+    queue_size: int = 64
+    max_upload_bytes: int = 32 << 20
+    max_pixels: int = 16_000_000
+    timeout_s: float = 120.0
+    api_key: str | None = None
+    quality: int = 95
+    png_compression: int = 1
+
+
+class _Reject(Exception):  # noqa: N818 - carries the HTTP answer
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers or {}
+
+
+def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: dict[str, Any] | None = None) -> Any:
+    """The FastAPI app serving ``inpainter`` (which the caller opened and closes)."""
+    config = config or ServeConfig()
+    registry = CollectorRegistry()
+    requests = Counter("edgeinpaint_requests", "Inpaint requests by outcome", ["outcome"], registry=registry)
+    latency = Histogram(
+        "edgeinpaint_latency_seconds", "Inpaint request latency", registry=registry,
+        buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120),
+    )  # fmt: skip
+    batch_sizes = Histogram(
+        "edgeinpaint_batch_size", "Images per engine call", registry=registry, buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32)
+    )
+    depth = Gauge("edgeinpaint_queue_depth", "Requests waiting for the engine", registry=registry)
+    batcher = Batcher(
+        inpainter.raw,
+        config.max_batch,
+        config.max_delay_ms / 1000.0,
+        config.queue_size,
+        on_batch=batch_sizes.observe,
+    )
+    depth.set_function(lambda: batcher.stats.depth)
+    app = FastAPI(title="edgeinpaint", version=__version__)
+    app.state.batcher = batcher
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = sorted({".".join(str(p) for p in e.get("loc", ())[1:]) for e in exc.errors()})
+        requests.labels("rejected").inc()
+        return JSONResponse({"error": f"missing or invalid field(s): {', '.join(fields)}"}, status_code=422)
+
+    @app.exception_handler(_Reject)
+    async def rejected(_request: Request, exc: _Reject) -> JSONResponse:
+        requests.labels("rejected" if exc.status < 500 else "refused").inc()
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    def authorize(request: Request) -> None:
+        if config.api_key is not None:
+            given = request.headers.get("x-api-key", "")
+            if not hmac.compare_digest(given.encode(), config.api_key.encode()):
+                raise _Reject(401, "missing or wrong X-API-Key header")
+
+    async def read(upload: UploadFile, what: str) -> bytes:
+        data = await upload.read(config.max_upload_bytes + 1)
+        if len(data) > config.max_upload_bytes:
+            raise _Reject(413, f"{what} {upload.filename!r}: more than {config.max_upload_bytes:,} bytes")
+        return data
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/info")
+    async def v1_info(request: Request) -> dict[str, Any]:
+        authorize(request)
+        return {
+            "edgeinpaint": __version__,
+            "backend": inpainter.generators.backend.value,
+            "blend": inpainter.blend.value,
+            "fused": inpainter.fused,
+            "max_batch": config.max_batch,
+            "max_pixels": config.max_pixels,
+            "max_upload_bytes": config.max_upload_bytes,
+            **(info or {}),
+        }
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/", response_class=HTMLResponse)
+    async def page() -> str:
+        return resources.files("edgeinpaint.serving").joinpath("static/index.html").read_text()
+
+    @app.post("/v1/inpaint")
+    async def inpaint(
+        request: Request,
+        image: UploadFile,
+        mask: UploadFile | None = None,
+        mask_mode: str = Form("file", alias="mask_mode"),
+        format: str | None = Form(None),
+    ) -> Response:
+        authorize(request)
+        t0 = time.perf_counter()
+        name = Path(image.filename or "upload.png").name
+        image_bytes = await read(image, "image")
+        mask_bytes = await read(mask, "mask") if mask is not None else None
+        if mask_bytes is None and mask_mode != "alpha":
+            raise _Reject(
+                422, "no mask: send a 'mask' file, or mask_mode=alpha to take the hole from the image's alpha"
+            )
+        suffix = "." + format.lower().lstrip(".") if format else (Path(name).suffix.lower() or ".png")
+        if suffix not in IMAGE_SUFFIXES:
+            raise _Reject(
+                415, f"format {suffix[1:]!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}"
+            )
+        try:
+            body, fmt = await asyncio.wait_for(
+                _inpaint(inpainter, batcher, config, name, image_bytes, mask_bytes, suffix), config.timeout_s
+            )
+        except QueueFull:
+            raise _Reject(503, "the server is busy: queue full", {"Retry-After": "1"}) from None
+        except TimeoutError:
+            raise _Reject(504, f"no answer within {config.timeout_s:.0f} s") from None
+        except InputError as exc:
+            status = 413 if "pixels; at most" in str(exc) else 422
+            raise _Reject(status, str(exc)) from None
+        except EdgeInpaintError as exc:
+            raise _Reject(422, str(exc)) from None
+        requests.labels("ok").inc()
+        latency.observe(time.perf_counter() - t0)
+        return Response(body, media_type=_MEDIA[fmt])
+
+    @app.on_event("shutdown")
+    async def stop() -> None:
+        batcher.close()
+
+    return app
+
+
+async def _inpaint(
+    inpainter: Inpainter,
+    batcher: Batcher,
+    config: ServeConfig,
+    name: str,
+    image_bytes: bytes,
+    mask_bytes: bytes | None,
+    suffix: str,
+) -> tuple[bytes, str]:
+    """Decode and preprocess in a worker thread, the generators on the engine thread, composite and encode
+    in a worker thread: the picture ``run`` makes for this pair."""
+    decoded = await asyncio.to_thread(decode_image, Path(name), image_bytes, config.max_pixels)
+    if mask_bytes is None:
+        if decoded.alpha is None:
+            raise InputError(f"{name}: mask_mode=alpha but the image has no alpha channel")
+        hole, alpha = np.asarray(decoded.alpha < 128), None
+    else:
+        hole = await asyncio.to_thread(decode_mask, Path("mask"), mask_bytes, config.max_pixels)
+        if hole.shape != decoded.size:
+            raise InputError(
+                f"mask is {hole.shape[1]}x{hole.shape[0]} but image {name} is {decoded.size[1]}x{decoded.size[0]}; "
+                "expected the same size"
+            )
+        alpha = decoded.alpha
+    pixels = decoded.rgb
+    if not hole.any():
+        painted = as_uint8(pixels)
+    elif inpainter.hd.applies(*hole.shape) or inpainter.fused:
+        painted = await asyncio.wrap_future(batcher.submit_direct(lambda: inpainter(pixels, hole)))
+    else:
+        sample = await asyncio.to_thread(preprocess, pixels, hole, inpainter.canny)
+        raw = await asyncio.wrap_future(batcher.submit(sample))
+        painted = await asyncio.to_thread(inpainter.composite, sample, raw)
+    fmt = output_format(Path("out" + suffix))
+    body = await asyncio.to_thread(
+        encode_bytes, restore_depth(painted, hole, pixels), fmt, config.quality, alpha, config.png_compression
+    )
+    return body, fmt

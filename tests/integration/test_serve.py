@@ -1,0 +1,200 @@
+"""`edgeinpaint serve` on a free loopback port: the pictures `run` writes, clear 4xx answers, a bounded queue, and a
+real browser painting a stroke on the page."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from edgeinpaint.cli import app as cli
+from tests.conftest import hole_mask, photo
+
+httpx = pytest.importorskip("httpx")
+pytest.importorskip("fastapi")
+uvicorn = pytest.importorskip("uvicorn")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def serving(artifacts: Path, **limits: object) -> Iterator[str]:
+    """The app on 127.0.0.1:<free port> in a thread; stopped (and its engine thread closed) on exit."""
+    from edgeinpaint.core.specs import Backend
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.serving.app import ServeConfig, create_app
+
+    inpainter = open_inpainter(ModelSource(artifacts=artifacts), EngineOptions(backend=Backend.ONNXRUNTIME))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(inpainter, ServeConfig(**limits)), host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.05)
+    assert server.started, "server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        inpainter.close()
+
+
+def png(array: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[np.ndarray, np.ndarray]:
+    return photo("astronaut", 64), (hole_mask(64, 64, seed=3) * 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("which", ["paste", "poisson"])
+def test_pictures_are_runs_byte_for_byte(
+    tiny_artifacts: Path, poisson_artifacts: Path, tmp_path: Path, pair: tuple[np.ndarray, np.ndarray], which: str
+) -> None:
+    artifacts = poisson_artifacts if which == "poisson" else tiny_artifacts
+    rgb, mask = pair
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    Image.fromarray(rgb).save(tmp_path / "i" / "a.png", compress_level=1)
+    Image.fromarray(mask).save(tmp_path / "m" / "a.png")
+    args = ["run", "-i", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(cli, [*args, "--artifacts", str(artifacts), "--backend", "onnxruntime"])
+    assert result.exit_code == 0, result.output
+    expected = (tmp_path / "o" / "a.png").read_bytes()
+    with serving(artifacts, max_batch=4, max_delay_ms=20) as url, httpx.Client(timeout=60) as client:
+        files = {"image": ("a.png", (tmp_path / "i" / "a.png").read_bytes()), "mask": ("a.png", png(mask))}
+        got = client.post(f"{url}/v1/inpaint", files=files)
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+        assert got.content == expected
+        # several at once: batched together, each still the same picture
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(lambda _: client.post(f"{url}/v1/inpaint", files=files).content, range(6)))
+        assert all(a == expected for a in answers)
+        metrics = client.get(f"{url}/metrics").text
+        assert 'edgeinpaint_requests_total{outcome="ok"} 7.0' in metrics and "edgeinpaint_batch_size_bucket" in metrics
+        assert client.get(f"{url}/v1/info").json()["blend"] == which
+
+
+def test_bad_requests_get_clear_4xx_and_the_server_keeps_serving(
+    tiny_artifacts: Path, pair: tuple[np.ndarray, np.ndarray]
+) -> None:
+    rgb, mask = pair
+    good = {"image": ("a.png", png(rgb)), "mask": ("a.png", png(mask))}
+    with serving(tiny_artifacts, max_upload_bytes=200_000, max_pixels=100_000) as url, httpx.Client(timeout=60) as c:
+        cases = [
+            ({"image": ("a.png", b"not an image"), "mask": good["mask"]}, {}, 422, "cannot decode image"),
+            ({"image": good["image"], "mask": ("m.png", png(mask[:32]))}, {}, 422, "expected the same size"),
+            ({"mask": good["mask"]}, {}, 422, "missing or invalid field(s): image"),
+            ({"image": good["image"]}, {}, 422, "no mask"),
+            (good, {"format": "gif"}, 415, "format 'gif'"),
+            ({"image": ("big.png", png(np.zeros((400, 400, 3), np.uint8))), "mask": good["mask"]}, {}, 413, "pixels"),
+            ({"image": ("a.png", b"x" * 200_001), "mask": good["mask"]}, {}, 413, "more than 200,000 bytes"),
+            ({"image": ("a.png", png(rgb))}, {"mask_mode": "alpha"}, 422, "no alpha channel"),
+        ]
+        for files, data, status, message in cases:
+            answer = c.post(f"{url}/v1/inpaint", files=files, data=data)
+            assert answer.status_code == status, (message, answer.text)
+            assert message in answer.json()["error"]
+        assert c.get(f"{url}/healthz").json() == {"status": "ok"}
+        assert c.post(f"{url}/v1/inpaint", files=good).status_code == 200
+
+
+def test_a_full_queue_is_503_and_every_accepted_request_is_answered(
+    tiny_artifacts: Path, pair: tuple[np.ndarray, np.ndarray]
+) -> None:
+    rgb, mask = pair
+    files = {"image": ("a.png", png(rgb)), "mask": ("a.png", png(mask))}
+    with serving(tiny_artifacts, queue_size=1, max_batch=1) as url, httpx.Client(timeout=120) as client:
+        with ThreadPoolExecutor(12) as pool:
+            answers = list(pool.map(lambda _: client.post(f"{url}/v1/inpaint", files=files), range(24)))
+        codes = [a.status_code for a in answers]
+        assert set(codes) <= {200, 503} and 503 in codes and 200 in codes
+        assert all(a.headers.get("retry-after") == "1" for a in answers if a.status_code == 503)
+        first = next(a.content for a in answers if a.status_code == 200)
+        assert all(a.content == first for a in answers if a.status_code == 200)  # nothing lost or mixed up
+
+
+def test_api_key(tiny_artifacts: Path, pair: tuple[np.ndarray, np.ndarray]) -> None:
+    rgb, mask = pair
+    files = {"image": ("a.png", png(rgb)), "mask": ("a.png", png(mask))}
+    with serving(tiny_artifacts, api_key="s3cret") as url, httpx.Client(timeout=60) as client:
+        assert client.post(f"{url}/v1/inpaint", files=files).status_code == 401
+        assert client.post(f"{url}/v1/inpaint", files=files, headers={"X-API-Key": "s3cret"}).status_code == 200
+        assert client.get(f"{url}/healthz").status_code == 200
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_the_page_paints_a_stroke_in_a_real_browser(tiny_artifacts: Path, tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    rgb = photo("coffee", 128)
+    Image.fromarray(rgb).save(tmp_path / "coffee.png")
+    with serving(tiny_artifacts) as url, sync_api.sync_playwright() as pw:
+        # A fresh profile folder per run (Playwright passes it as --user-data-dir).
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=str(CHROMIUM),
+            args=FLAGS,
+            headless=True,
+            viewport={"width": 1200, "height": 700},
+            accept_downloads=True,
+        )
+        try:
+            page = browser.new_page()
+            page.goto(url + "/")
+            page.set_input_files("#file", str(tmp_path / "coffee.png"))
+            page.wait_for_function("document.getElementById('mask').width === 128")
+            box = page.locator("#mask").bounding_box()
+            assert box is not None
+            sx, sy = box["width"] / 128, box["height"] / 128
+            page.mouse.move(box["x"] + 30 * sx, box["y"] + 64 * sy)
+            page.mouse.down()
+            for x in range(30, 100, 5):
+                page.mouse.move(box["x"] + x * sx, box["y"] + 64 * sy)
+            page.mouse.up()
+            page.click("#run")
+            page.wait_for_selector("#download:not([hidden])", timeout=60_000)
+            page.screenshot(path=str(tmp_path / "page.png"))
+            shot = Path(__import__("os").environ.get("EDGEINPAINT_SCREENSHOT", ""))
+            if shot.name:
+                shot.write_bytes((tmp_path / "page.png").read_bytes())
+            with page.expect_download() as download:
+                page.click("#download")
+            download.value.save_as(tmp_path / "result.png")
+        finally:
+            browser.close()
+    result = np.asarray(Image.open(tmp_path / "result.png").convert("RGB"))
+    changed = np.any(result != rgb, axis=2)
+    assert changed.any(), "the result equals the input"
+    rows = np.nonzero(changed.any(axis=1))[0]
+    cols = np.nonzero(changed.any(axis=0))[0]
+    # only inside the painted stroke: a horizontal band around row 64, columns ~30-100 (+ brush radius)
+    assert rows.min() >= 64 - 20 and rows.max() <= 64 + 20, (rows.min(), rows.max())
+    assert cols.min() >= 30 - 20 and cols.max() <= 100 + 20, (cols.min(), cols.max())
