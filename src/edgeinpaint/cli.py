@@ -551,6 +551,12 @@ def serve(
     max_upload_mb: float = typer.Option(32.0, min=0.001, help="Largest upload per file (MB)."),
     max_pixels: int = typer.Option(16_000_000, min=144, help="Largest image (pixels)."),
     api_key: str | None = typer.Option(None, envvar="EDGEINPAINT_API_KEY", help="Require header X-API-Key."),
+    ray: bool = typer.Option(False, "--ray", help="Run as Ray Serve replicas (each with its own engines)."),
+    replicas: int = typer.Option(1, min=1, help="--ray: replicas."),
+    autoscale: str | None = typer.Option(None, help="--ray: MIN:MAX replicas, scaled by load (instead of --replicas)."),
+    ray_address: str | None = typer.Option(None, help="--ray: an existing cluster (default: start a local one)."),
+    cpus_per_replica: float = typer.Option(0.5, min=0.0, help="--ray: CPUs each replica asks for."),
+    gpus_per_replica: float = typer.Option(0.0, min=0.0, help="--ray: GPUs each replica asks for."),
 ) -> None:
     """Serve the HTTP API (POST /v1/inpaint, /healthz, /v1/info, /metrics) and a page to paint a hole (/)."""
     try:
@@ -563,11 +569,8 @@ def serve(
         ) from None
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
 
-    inpainter = open_inpainter(
-        ModelSource(weights=weights, artifacts=artifacts),
-        EngineOptions(backend=backend, precision=precision, threads=threads),
-        progress=_note,
-    )
+    source = ModelSource(weights=weights, artifacts=artifacts)
+    engine_options = EngineOptions(backend=backend, precision=precision, threads=threads)
     config = ServeConfig(
         max_batch=max_batch,
         max_delay_ms=max_delay_ms,
@@ -576,12 +579,60 @@ def serve(
         max_pixels=max_pixels,
         api_key=api_key,
     )
+    if ray:
+        _serve_ray(source, engine_options, config, host, port, replicas, autoscale, ray_address, cpus_per_replica,
+                   gpus_per_replica)  # fmt: skip
+        return
+    inpainter = open_inpainter(source, engine_options, progress=_note)
     app_ = create_app(inpainter, config, info={"weights": weights, "artifacts": str(artifacts) if artifacts else None})
     say("serving", "bold", f"http://{host}:{port}/ ({inpainter.generators.backend.value} {precision.value})")
     try:
         uvicorn.run(app_, host=host, port=port, log_level="warning")
     finally:
         inpainter.close()
+
+
+def _serve_ray(
+    source: Any,
+    engine: Any,
+    config: Any,
+    host: str,
+    port: int,
+    replicas: int,
+    autoscale: str | None,
+    address: str | None,
+    cpus: float,
+    gpus: float,
+) -> None:
+    """Deploy on Ray Serve and wait for Ctrl-C."""
+    try:
+        from ray import serve as ray_serve
+
+        from edgeinpaint.runtime.inpainter import PictureOptions
+        from edgeinpaint.serving.ray_serve import RayOptions, run_ray
+    except ImportError as exc:
+        raise EdgeInpaintError(
+            f"serve --ray needs {exc.name}: pip install 'edgeinpaint[ray]' (from a clone: pip install -e '.[ray]')"
+        ) from None
+    bounds = None
+    if autoscale is not None:
+        try:
+            lo, hi = (int(v) for v in autoscale.split(":"))
+        except ValueError:
+            raise EdgeInpaintError(f"--autoscale {autoscale!r}: expected MIN:MAX, e.g. 1:4") from None
+        if not 0 <= lo <= hi or hi < 1:
+            raise EdgeInpaintError(f"--autoscale {autoscale!r}: expected 0 <= MIN <= MAX, MAX >= 1")
+        bounds = (lo, hi)
+    options = RayOptions(replicas, bounds, address, host, port, cpus, gpus)
+    run_ray(source, engine, PictureOptions(), config, options)
+    say("serving", "bold", f"http://{host}:{port}/ on Ray Serve ({autoscale or replicas} replicas); Ctrl-C stops")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ray_serve.shutdown()
 
 
 @app.command("canny")

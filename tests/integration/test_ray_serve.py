@@ -1,0 +1,58 @@
+"""`serve --ray`: two Ray Serve replicas give `run`'s picture; run inside a private network namespace
+(`unshare -n`, loopback only: outside one Ray binds a non-loopback interface)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from edgeinpaint.cli import app
+from tests.conftest import hole_mask, photo
+
+pytest.importorskip("ray")
+
+
+def _private_netns_works() -> bool:
+    if os.geteuid() != 0 or shutil.which("unshare") is None or shutil.which("ip") is None:
+        return False
+    probe = subprocess.run(["unshare", "-n", "ip", "link", "set", "lo", "up"], capture_output=True)
+    return probe.returncode == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _private_netns_works(), reason="needs root and unshare -n for a private network namespace")
+def test_two_replicas_give_runs_picture(tiny_artifacts: Path, tmp_path: Path) -> None:
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    Image.fromarray(photo("rocket", 64)).save(tmp_path / "i" / "r.png", compress_level=1)
+    Image.fromarray((hole_mask(64, 64, seed=2) * 255).astype(np.uint8)).save(tmp_path / "m" / "r.png")
+    args = ["run", "-i", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--artifacts", str(tiny_artifacts), "--backend", "onnxruntime"])
+    assert result.exit_code == 0, result.output
+    expected = hashlib.sha256((tmp_path / "o" / "r.png").read_bytes()).hexdigest()
+    probe = Path(__file__).with_name("ray_serve_probe.py")
+    out = tmp_path / "probe.json"
+    command = (
+        f"ip link set lo up && {sys.executable} {probe} {tiny_artifacts} 18123 "
+        f"{tmp_path / 'i' / 'r.png'} {tmp_path / 'm' / 'r.png'} {out}"
+    )
+    root = str(Path(__file__).parents[2])
+    # HOME in the test folder: Ray writes its auth token there.
+    env = {**os.environ, "HOME": str(tmp_path), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": root}
+    done = subprocess.run(
+        ["unshare", "-n", "bash", "-c", command], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["pictures"] == [expected]  # every answer, from either replica, is run's picture
+    assert report["replicas"] == 2 and report["bad"] == 422
