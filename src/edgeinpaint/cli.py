@@ -32,7 +32,13 @@ from edgeinpaint.core.params import Blend
 from edgeinpaint.core.text import printable
 from edgeinpaint.runtime.hd import HDStrategy
 
-app = typer.Typer(help="Fast, faithful, deployable EdgeConnect inpainting.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    help="Fast, faithful, deployable EdgeConnect inpainting.",
+    no_args_is_help=True,
+    add_completion=False,
+    # Plain help: rich panels truncate long option names at 80 columns; plain help wraps the text instead.
+    rich_markup_mode=None,
+)
 weights_app = typer.Typer(help="Weights files: import official checkpoints, inspect.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 

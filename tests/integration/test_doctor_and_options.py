@@ -104,3 +104,54 @@ def test_readme_quick_start_runs_as_written(
         result = runner.invoke(app, args)
         assert result.exit_code == 0, (command, result.output)
     assert (tmp_path / "painted" / "cat.png").is_file()
+
+
+def test_the_int8_hint_is_a_command_that_works(
+    tiny_weights: Path, calib: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    import shlex
+
+    import numpy as np
+    from PIL import Image
+
+    from edgeinpaint.core import tolerances
+    from tests.conftest import hole_mask, photo
+
+    (tmp_path / "i").mkdir()
+    Image.fromarray(photo("coffee", 48)).save(tmp_path / "i" / "c.png")
+    Image.fromarray((hole_mask(48, 48) * 255).astype(np.uint8)).save(tmp_path / "mask.png")
+    run = ["run", "-i", str(tmp_path / "i"), "-m", str(tmp_path / "mask.png"), "--precision", "int8"]
+    env = {"EDGEINPAINT_CACHE": str(tmp_path / "cache"), "COLUMNS": "400"}
+    first = runner.invoke(app, [*run, "-o", str(tmp_path / "o1"), "--weights", str(tiny_weights)], env=env)
+    assert first.exit_code == 1
+    hint = re.search(r"`(edgeinpaint export [^`]+)`, then pass `--artifacts DIR`", " ".join(first.output.split()))
+    assert hint, first.output
+    command = hint.group(1).replace("IMAGES_DIR", str(calib)).replace(" DIR ", f" {tmp_path / 'art'} ")
+    monkeypatch.setitem(tolerances.FLOORS_DB, "int8", 20.0)  # tiny random nets (see the ladder fixture)
+    exported = runner.invoke(app, shlex.split(command)[1:], env=env)
+    assert exported.exit_code == 0, exported.output
+    second = runner.invoke(app, [*run, "-o", str(tmp_path / "o2"), "--artifacts", str(tmp_path / "art")], env=env)
+    assert second.exit_code == 0, second.output
+
+
+def test_missing_extras_hints_keep_their_brackets(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "no_torch.py"
+    script.write_text(
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from edgeinpaint.cli import main\n"
+        "sys.argv = ['edgeinpaint', 'export', '-o', sys.argv[1]]\n"
+        "main()\n"
+    )
+    result = subprocess.run([sys.executable, str(script), str(tmp_path / "a")], capture_output=True, text=True)
+    assert result.returncode == 1
+    text = " ".join((result.stdout + result.stderr).split())
+    assert "pip install 'edgeinpaint[torch]'" in text and "pip install -e '.[torch]'" in text
