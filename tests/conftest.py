@@ -155,3 +155,10 @@ def ladder(tmp_path_factory: pytest.TempPathFactory, tiny_weights: Path, calib: 
             )
             export_artifacts(config)
     return out
+
+
+def run_argv(images: Path, masks: Path, out: Path, *extra: str) -> list[str]:
+    """`edgeinpaint run` as a subprocess command line (tests that need a real process: signals, concurrency)."""
+    import sys
+
+    return [sys.executable, "-m", "edgeinpaint.cli", "run", "-i", str(images), "-m", str(masks), "-o", str(out), *extra]

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from edgeinpaint.cli import app
 from edgeinpaint.core import atomic
-from tests.conftest import hole_mask, photo
+from tests.conftest import hole_mask, photo, run_argv
 
 runner = CliRunner()
 NAMES = ("astronaut", "coffee", "chelsea", "rocket")
@@ -226,23 +226,10 @@ def test_concurrent_runs_share_an_empty_cache_safely(tiny_weights: Path, tmp_pat
     """Three `run --weights` at once on an empty cache: the export is locked, each run succeeds."""
     images, masks = make_corpus(tmp_path, n=1)
     env = {**os.environ, "EDGEINPAINT_CACHE": str(tmp_path / "cache")}
+    args = ["--weights", str(tiny_weights), "--in-process"]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "edgeinpaint.cli",
-                "run",
-                "-i",
-                str(images),
-                "-m",
-                str(masks),
-                "-o",
-                str(tmp_path / f"o{i}"),
-                "--weights",
-                str(tiny_weights),
-                "--in-process",
-            ],
+            run_argv(images, masks, tmp_path / f"o{i}", *args),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from edgeinpaint.core.stages import preprocess
 from edgeinpaint.runtime.hd import HDConfig, HDStrategy, hole_boxes
 from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_inpainter
 from edgeinpaint.runtime.shm import PREFIX
-from tests.conftest import hole_mask, photo
+from tests.conftest import hole_mask, photo, run_argv
 
 runner = CliRunner()
 NAMES = ("astronaut", "coffee", "chelsea", "rocket")
@@ -223,27 +222,8 @@ def test_hd_crop_and_resize_keep_known_pixels(tiny_artifacts: Path) -> None:
 
 
 def _spawn_run(images: Path, masks: Path, out: Path, artifacts: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "edgeinpaint.cli",
-            "run",
-            "-i",
-            str(images),
-            "-m",
-            str(masks),
-            "-o",
-            str(out),
-            "--artifacts",
-            str(artifacts),
-            "--pipeline",
-            "--workers",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    argv = run_argv(images, masks, out, "--artifacts", str(artifacts), "--pipeline", "--workers", "2")
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="module")
@@ -350,27 +330,8 @@ def test_kill_9_of_the_main_process_leaves_nothing_behind(
     assert not [p for p in family if _alive(p)], "processes of the killed run survive"
     assert shm_segments() == before and _semaphores() <= sems
     # A writer killed mid-write may leave a temp; the next run removes it (its run is gone) and resumes.
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "edgeinpaint.cli",
-            "run",
-            "-i",
-            str(images),
-            "-m",
-            str(mask),
-            "-o",
-            str(out),
-            "--artifacts",
-            str(tiny_artifacts),
-            "--in-process",
-            "--skip-existing",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    argv = run_argv(images, mask, out, "--artifacts", str(tiny_artifacts), "--in-process", "--skip-existing")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr
     assert not [p for p in out.rglob(".*")], "temps of the killed run are left"
     assert len(list(out.glob("*.png"))) == 400

@@ -6,8 +6,9 @@
 
 The run is a child process (``python -m edgeinpaint.cli run``) whose tree is sampled every 50 ms
 from /proc: peak of the sum of every process's RSS, and peak of the bytes /dev/shm holds. A guard
-kills the run when the two together pass ``--guard-gib`` (so measuring an unbounded version cannot
-take the machine down); the report then says so.
+stops the run (SIGTERM, then SIGKILL after 15 s) when the two together pass ``--guard-gib`` (so
+measuring an unbounded version cannot take the machine down); the report then says so. Shared
+memory the run leaves behind is removed afterwards and counted.
 """
 
 from __future__ import annotations
@@ -83,12 +84,22 @@ def _images(folder: Path, n: int, side: int) -> tuple[Path, Path]:
     return folder, mask_path
 
 
+def _stop_tree(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """SIGTERM the run (its own shutdown unlinks its rings), then SIGKILL what is left of its tree."""
+    proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=grace)
+    for p in reversed(_tree(proc.pid)):
+        with contextlib.suppress(OSError):
+            os.kill(p, 9)
+
+
 def measure(src: Path | None, images: Path, mask: Path, out: Path, args: list[str], guard: float) -> dict[str, object]:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src)
     cmd = [sys.executable, "-m", "edgeinpaint.cli", "run", "-i", str(images), "-m", str(mask), "-o", str(out), *args]
-    shm0 = _shm()
+    shm0, names0 = _shm(), set(os.listdir("/dev/shm"))
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     peak_rss = peak_shm = peak_sum = 0
@@ -97,13 +108,17 @@ def measure(src: Path | None, images: Path, mask: Path, out: Path, args: list[st
         rss, shm = _rss(_tree(proc.pid)), max(0, _shm() - shm0)
         peak_rss, peak_shm, peak_sum = max(peak_rss, rss), max(peak_shm, shm), max(peak_sum, rss + shm)
         if rss + shm > guard * (1 << 30):
-            for p in reversed(_tree(proc.pid)):
-                with contextlib.suppress(OSError):
-                    os.kill(p, 9)
             guarded = True
+            _stop_tree(proc)
             break
         time.sleep(0.05)
     output = proc.communicate()[0].decode(errors="replace")
+    # Whatever the run left in /dev/shm (a version without cleanup, or one stopped by the guard) is
+    # removed here, and counted: a benchmark must not leave gigabytes of shared memory behind.
+    leaked = sorted(set(os.listdir("/dev/shm")) - names0)
+    for name in leaked:
+        with contextlib.suppress(OSError):
+            os.unlink(f"/dev/shm/{name}")
     wall = time.perf_counter() - t0
     return {
         "command": " ".join(cmd[3:]),
@@ -113,6 +128,7 @@ def measure(src: Path | None, images: Path, mask: Path, out: Path, args: list[st
         "peak_shm_gib": round(peak_shm / (1 << 30), 3),
         "peak_rss_plus_shm_gib": round(peak_sum / (1 << 30), 3),
         "killed_by_guard": guarded,
+        "shm_entries_left_and_removed": len(leaked),
         "last_line": output.strip().splitlines()[-1] if output.strip() else "",
     }
 

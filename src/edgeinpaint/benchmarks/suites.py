@@ -264,7 +264,7 @@ def _stage_rows(
         "pre/post": lambda: [
             inpainter.composite(s, crop_output(s, o))
             for s, o in zip(
-                [preprocess(s.rgb8, s.hole, lambda g, k: np.zeros(g.shape, bool)) for s in samples],
+                [preprocess(s.rgb8, s.hole, _no_edges) for s in samples],
                 outputs,
                 strict=True,
             )

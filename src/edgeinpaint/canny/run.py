@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from edgeinpaint.core.errors import EdgeInpaintError, InputError
-from edgeinpaint.core.images import decode_image, decode_mask, encode_image, rgb_to_gray
-from edgeinpaint.core.stages import CannyFn, to_float
+from edgeinpaint.core.images import decode_image, decode_mask, encode_image, rgb_to_gray, to_float
+from edgeinpaint.core.stages import CannyFn
 
 
 def write_edge_maps(

@@ -87,10 +87,6 @@ def _smi_driver() -> str | None:
     return out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
 
 
-def has_cuda_device() -> bool:
-    return bool(cuda_probe().devices)
-
-
 def current_device() -> Device:
     """TensorRT / CUDA versions and the first GPU (cuda-python's runtime bindings)."""
     try:

@@ -49,7 +49,12 @@ class Decoded:
 
     def to_float(self) -> np.ndarray:
         """(H, W, 3) float64 in [0, 1] (skimage's img_as_float of the integer values)."""
-        return self.rgb.astype(np.float64) / float(np.iinfo(self.rgb.dtype).max)
+        return to_float(self.rgb)
+
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """Integer pixels (uint8 or uint16) -> float64 in [0, 1] (skimage's img_as_float)."""
+    return pixels.astype(np.float64) / float(np.iinfo(pixels.dtype).max)
 
 
 def _open(path: Path, data: bytes | None = None, max_pixels: int | None = None):  # type: ignore[no-untyped-def]

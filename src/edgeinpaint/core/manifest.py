@@ -6,6 +6,7 @@ each sha256 so a tampered or truncated file is refused before it reaches an engi
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import stat
@@ -235,12 +236,18 @@ def verify_file(directory: Path, entry: ArtifactFile) -> Path:
             "Re-run `edgeinpaint export` to rebuild it"
         )
     if path.suffix == ".onnx":
-        _refuse_external_data(path)
+        # Once per file content: export's reuse check and the engines' load both verify a file.
+        _refuse_external_data(path.resolve(), digest)
     return path
 
 
-def _refuse_external_data(path: Path) -> None:
-    """ONNX files must carry their weights inline (ours are < 2 GB; external data is not hashed)."""
+@functools.lru_cache(maxsize=64)
+def _refuse_external_data(path: Path, digest: str) -> None:
+    """ONNX files must carry their weights inline (ours are < 2 GB; external data is not hashed).
+
+    Args:
+        digest: the file's verified sha256 (the cache key with ``path``: new content is checked again).
+    """
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)

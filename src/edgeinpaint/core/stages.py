@@ -15,7 +15,7 @@ import numpy as np
 from edgeinpaint.core import specs
 from edgeinpaint.core.blend import blend as blend_into
 from edgeinpaint.core.engine import Engine
-from edgeinpaint.core.images import pad_amounts, pad_reflect, rgb_to_gray, to_uint8
+from edgeinpaint.core.images import pad_amounts, pad_reflect, rgb_to_gray, to_float, to_uint8
 from edgeinpaint.core.params import Blend
 
 #: numpy arrays or torch tensors (edge_guide serves the runtime and the trainer).
@@ -49,11 +49,6 @@ class Sample:
     @property
     def padded_size(self) -> tuple[int, int]:
         return int(self.image.shape[1]), int(self.image.shape[2])
-
-
-def to_float(pixels: np.ndarray) -> np.ndarray:
-    """Integer pixels (uint8 or uint16) -> float64 in [0, 1] (skimage's img_as_float)."""
-    return pixels.astype(np.float64) / float(np.iinfo(pixels.dtype).max)
 
 
 def as_uint8(pixels: np.ndarray) -> np.ndarray:

@@ -185,67 +185,21 @@ def build_fused_model(
 
 
 def fused_io_specs(uint8_io: bool) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
-    """Manifest I/O specs of the fused model."""
-    if uint8_io:
-        return (
-            [
-                {
-                    "name": "image",
-                    "shape": ["N", "H", "W", 3],
-                    "dtype": "uint8",
-                    "range": [0, 255],
-                    "meaning": "RGB, NHWC",
-                },
-                {
-                    "name": "mask",
-                    "shape": ["N", "H", "W", 1],
-                    "dtype": "uint8",
-                    "range": [0, 255],
-                    "meaning": "> 127 = hole",
-                },
-            ],
-            [
-                {
-                    "name": "output",
-                    "shape": ["N", "H", "W", 3],
-                    "dtype": "uint8",
-                    "range": [0, 255],
-                    "meaning": "paste-composited RGB",
-                },
-                {
-                    "name": "raw",
-                    "shape": ["N", "H", "W", 3],
-                    "dtype": "uint8",
-                    "range": [0, 255],
-                    "meaning": "raw generator output (for the Poisson composite)",
-                },
-            ],
-        )
+    """Manifest I/O specs of the fused model: NHWC uint8 in [0, 255], or NCHW float32 in [0, 1]."""
+
+    def spec(name: str, channels: int, meaning: str) -> dict[str, object]:
+        if uint8_io:
+            return {"name": name, "shape": ["N", "H", "W", channels], "dtype": "uint8", "range": [0, 255],
+                    "meaning": meaning}  # fmt: skip
+        return {"name": name, "shape": ["N", channels, "H", "W"], "dtype": "float32", "range": [0, 1],
+                "meaning": meaning}  # fmt: skip
+
+    layout = ", NHWC" if uint8_io else ""
+    mask_rule = "> 127 = hole" if uint8_io else "> 0.5 = hole"
     return (
+        [spec("image", 3, "RGB" + layout), spec("mask", 1, mask_rule)],
         [
-            {"name": "image", "shape": ["N", 3, "H", "W"], "dtype": "float32", "range": [0, 1], "meaning": "RGB"},
-            {
-                "name": "mask",
-                "shape": ["N", 1, "H", "W"],
-                "dtype": "float32",
-                "range": [0, 1],
-                "meaning": "> 0.5 = hole",
-            },
-        ],
-        [
-            {
-                "name": "output",
-                "shape": ["N", 3, "H", "W"],
-                "dtype": "float32",
-                "range": [0, 1],
-                "meaning": "paste-composited RGB",
-            },
-            {
-                "name": "raw",
-                "shape": ["N", 3, "H", "W"],
-                "dtype": "float32",
-                "range": [0, 1],
-                "meaning": "raw generator output (for the Poisson composite)",
-            },
+            spec("output", 3, "paste-composited RGB"),
+            spec("raw", 3, "raw generator output (for the Poisson composite)"),
         ],
     )

@@ -93,6 +93,7 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
     existing = [j for j in plan.jobs if write.skip_existing and j.output.exists()]
     set_aside = set(existing)
     todo = [j for j in plan.jobs if j not in set_aside]
+    write = dataclasses.replace(write, skip_existing=False)  # decided above, once
     with open_inpainter(config.source, config.engine, config.picture, progress=events.message) as inpainter:
         backend = f"{inpainter.generators.backend.value} {config.engine.precision.value}"
         in_process = config.in_process if config.in_process is not None else len(todo) <= IN_PROCESS_UP_TO

@@ -109,13 +109,6 @@ def _padded(h: int, w: int) -> int:
     return (h + ph) * (w + pw)
 
 
-def ring_bytes(max_pixels: int, slots: int) -> int:
-    """Both rings' shared memory for ``slots`` slots sized for ``max_pixels`` (padded <= 1.1x + 3 rows)."""
-    side = int(max_pixels**0.5) + 4
-    padded = max_pixels + 8 * side + 16
-    return slots * (input_layout(max_pixels, padded).nbytes + output_layout(max_pixels).nbytes)
-
-
 @dataclass(frozen=True)
 class Routes:
     """Which jobs go through the ring and how big its slots are.

@@ -300,8 +300,3 @@ def open_engines(backend: Backend, request: EngineRequest, fused: bool = False) 
         unavailable.append(candidate.value)
         reasons.append(f"{candidate.value}: {reason}")
     raise EdgeInpaintError(f"no backend could open the generators: {'; '.join([*failed, *reasons])}")
-
-
-def explain_auto(request: EngineRequest) -> list[tuple[Backend, str | None]]:
-    """Each row of :data:`AUTO_ORDER` with the reason it is unavailable here (None = available)."""
-    return [(b, TABLE[b].unavailable(request)) for b in AUTO_ORDER]
