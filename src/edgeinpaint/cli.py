@@ -102,6 +102,13 @@ class BlendChoice(str, enum.Enum):
         return None if self is BlendChoice.AUTO else Blend(self.value)
 
 
+class Executor(str, enum.Enum):
+    """run --executor: this machine (in-process or the shared-memory pipeline) or a Ray cluster."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
 def say(label: str, style: str, message: object, console_: Console | None = None) -> None:
     """Print ``label`` in ``style`` and ``message`` as plain text: user strings are never markup
     and their control characters are escaped (core/text.py)."""
@@ -363,16 +370,22 @@ def calibrate(
 @app.command()
 @user_errors
 def run(
-    input: Path = typer.Option(..., "--input", "-i", help="Image file or directory (recursive; the tree is mirrored)."),
-    mask: str = typer.Option(
-        ...,
+    input: str | None = typer.Option(
+        None,
+        "--input",
+        "-i",
+        help="Image file or directory (recursive; the tree is mirrored). With --executor ray also a URI "
+        "(s3://bucket/prefix, gs://...).",
+    ),
+    mask: str | None = typer.Option(
+        None,
         "--mask",
         "-m",
         help="Mask file (for every image) or directory paired by stem; the word 'alpha' takes the hole from "
         "each image's alpha channel (alpha < 128 = hole; a folder named alpha: pass ./alpha).",
     ),
-    output: Path = typer.Option(
-        Path("outputs"), "--output", "-o", help="Output directory (not an input or mask folder)."
+    output: str = typer.Option(
+        "outputs", "--output", "-o", help="Output directory (not an input or mask folder); a URI with --executor ray."
     ),
     weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
     artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
@@ -431,6 +444,24 @@ def run(
     report: Path | None = typer.Option(
         None, help="Write a JSON report (done, skipped, failed with reasons, warnings)."
     ),
+    executor: Executor = typer.Option(
+        Executor.LOCAL, help="local: this machine; ray: Ray Data actors on a Ray cluster (or a local Ray)."
+    ),
+    pairs: str | None = typer.Option(
+        None,
+        help="--executor ray: CSV/Parquet file (path or URI) with columns image, mask, output, instead of "
+        "--input/--mask/--output listings (for archives too large to list).",
+    ),
+    ray_address: str | None = typer.Option(
+        None, help="--executor ray: cluster to join ('auto', 'ray://head:10001'); default: RAY_ADDRESS or a local Ray."
+    ),
+    ray_actors: int = typer.Option(1, min=1, help="--executor ray: inpaint actors (each opens the engines once)."),
+    ray_actor_cpus: float = typer.Option(
+        0.5, min=0.01, help="--executor ray: CPUs each actor asks for (fractions keep small nodes from deadlocking)."
+    ),
+    ray_actor_gpus: float = typer.Option(
+        0.0, min=0.0, help="--executor ray: GPUs each actor asks for (1: one per GPU)."
+    ),
 ) -> None:
     """Inpaint images with masks; finishes every good file and exits 1 if any failed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -449,11 +480,17 @@ def run(
             raise EdgeInpaintError(
                 f"--format {format!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}"
             )
+    if mask is None and not (pairs and executor is Executor.RAY):
+        raise EdgeInpaintError("--mask is required: a mask file, a folder of masks, or the word 'alpha'")
+    if input is None and pairs is None:
+        raise EdgeInpaintError("--input is required (or, with --executor ray, --pairs FILE)")
     alpha = mask == "alpha"
+    ray_run = executor is Executor.RAY
     config = RunConfig(
-        input=input,
-        mask=None if alpha else Path(mask),
-        output=output,
+        input=input if ray_run or input is None else Path(input),
+        mask=None if alpha or mask is None else (mask if ray_run else Path(mask)),
+        output=output if ray_run else Path(output),
+        pairs=pairs,
         output_suffix=suffix,
         source=ModelSource(weights=weights, artifacts=artifacts),
         engine=EngineOptions(backend, precision, threads, cuda_graph, canny, fused),
@@ -486,7 +523,7 @@ def run(
             say("running:", "dim", mode, progress.console)
             progress.update(task, total=total, description=label[0])
 
-        def done(job: Any, error: str | None) -> None:
+        def done(_name: str, error: str | None) -> None:
             # Failures are listed once, at the end; here only counted.
             counts["failed" if error else "done"] += 1
             clock.append(time.perf_counter())
@@ -497,8 +534,18 @@ def run(
         def message(text: str) -> None:
             say("", "", text, progress.console)
 
-        outcome = run_batch(config, RunEvents(started, done, message))
+        events = RunEvents(started, done, message)
+        figures = None
+        if ray_run:
+            from edgeinpaint.executors.ray_data import RayOptions, run_on_ray
+
+            options = RayOptions(ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus)
+            outcome, figures = run_on_ray(config, options, events)
+        else:
+            outcome = run_batch(config, events)
     summary = outcome.summary
+    if figures is not None:
+        say("", "dim", figures.describe(len(summary.done)), console)
     for _rel, text in summary.warnings:
         say("warning:", "yellow", text)
     say(

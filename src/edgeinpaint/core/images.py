@@ -7,6 +7,7 @@ and Canny are computed exactly as the official procedure does from the file's ow
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,12 +36,12 @@ class Decoded:
     Attributes:
         rgb: (H, W, 3) uint8 or uint16 RGB, EXIF orientation applied.
         alpha: (H, W) alpha channel of the same dtype, or None.
-        path: source file.
+        path: source file (or, for decoded bytes, the name given: a URI stays as typed).
     """
 
     rgb: np.ndarray
     alpha: np.ndarray | None
-    path: Path
+    path: Path | str
 
     @property
     def size(self) -> tuple[int, int]:
@@ -57,11 +58,17 @@ def to_float(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float64) / float(np.iinfo(pixels.dtype).max)
 
 
-def _open(path: Path, data: bytes | None = None, max_pixels: int | None = None):  # type: ignore[no-untyped-def]
+def _name(path: Path | str, data: bytes | None) -> Path | str:
+    """The file, or for bytes the name as given (``Path("s3://b/k")`` would print ``s3:/b/k``)."""
+    return Path(path) if data is None else path
+
+
+def _open(path: Path | str, data: bytes | None = None, max_pixels: int | None = None):  # type: ignore[no-untyped-def]
     """Open ``path`` (or ``data``, named ``path`` in messages), refusing more than ``max_pixels`` from the header."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     if data is None:
+        assert isinstance(path, Path)
         if not path.is_file():
             raise InputError(f"{path}: file not found")
         if path.stat().st_size == 0:
@@ -79,10 +86,12 @@ def _open(path: Path, data: bytes | None = None, max_pixels: int | None = None):
     except Image.DecompressionBombError as exc:
         raise InputError(f"{path}: {exc}; expected at most {Image.MAX_IMAGE_PIXELS:,} pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: cannot decode image ({exc}); expected PNG/JPEG/BMP/TIFF/WebP") from exc
+        # PIL names a BytesIO by its repr ("<_io.BytesIO object at 0x7f...>"): say what it was instead.
+        reason = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the data", str(exc))
+        raise InputError(f"{path}: cannot decode image ({reason}); expected PNG/JPEG/BMP/TIFF/WebP") from exc
 
 
-def decode_image(path: Path, data: bytes | None = None, max_pixels: int | None = None) -> Decoded:
+def decode_image(path: Path | str, data: bytes | None = None, max_pixels: int | None = None) -> Decoded:
     """Decode an image file (or its bytes, ``data``) to RGB (+ alpha).
 
     Gray images are replicated to 3 channels, palettes expanded, 16-bit kept as uint16, CMYK converted.
@@ -91,7 +100,7 @@ def decode_image(path: Path, data: bytes | None = None, max_pixels: int | None =
         InputError: missing, empty, corrupt or unsupported file, more than ``max_pixels``, or
             smaller than the models accept.
     """
-    path = Path(path)
+    path = _name(path, data)
     img = _open(path, data, max_pixels)
     alpha = None
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -108,7 +117,7 @@ def decode_image(path: Path, data: bytes | None = None, max_pixels: int | None =
     return Decoded(rgb=rgb, alpha=alpha, path=path)
 
 
-def decode_mask(path: Path, data: bytes | None = None, max_pixels: int | None = None) -> np.ndarray:
+def decode_mask(path: Path | str, data: bytes | None = None, max_pixels: int | None = None) -> np.ndarray:
     """Decode a mask file to a boolean hole map (True = hole: any 8-bit value > 127).
 
     Color masks are reduced to luma; 16-bit masks are scaled to 8 bits first.
@@ -116,7 +125,7 @@ def decode_mask(path: Path, data: bytes | None = None, max_pixels: int | None = 
     Returns:
         (H, W) bool.
     """
-    path = Path(path)
+    path = _name(path, data)
     img = _open(path, data, max_pixels)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.int64) >> 8

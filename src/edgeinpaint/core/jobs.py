@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from edgeinpaint.core.errors import InputError
 from edgeinpaint.core.images import IMAGE_SUFFIXES
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 #: When several masks share a stem, prefer lossless formats.
 _MASK_PREFERENCE = (".png", ".bmp", ".tif", ".tiff", ".webp", ".jpg", ".jpeg")
@@ -44,7 +48,12 @@ class JobPlan:
     excluded: list[str] = field(default_factory=list)
 
 
-def _is_within(path: Path, root: Path) -> bool:
+def is_uri(text: str | PurePath) -> bool:
+    """True for ``scheme://...`` (object storage, ``file://``); False for plain local paths."""
+    return isinstance(text, str) and bool(_SCHEME.match(text))
+
+
+def _is_within(path: PurePath, root: PurePath) -> bool:
     return path == root or root in path.parents
 
 
@@ -71,30 +80,76 @@ def scan_images(root: Path, exclude: Path | None = None) -> tuple[Path, list[Pat
             continue
         if skip is not None and _is_within(p.resolve(), skip):
             excluded.append(p)
-        elif any(part.startswith(".") for part in p.relative_to(root).parts):
+        elif is_hidden(p.relative_to(root)):
             hidden.append(p)
         else:
             images.append(p)
     return root, images, hidden, excluded
 
 
+def check_output_root(output: PurePath, roots: Sequence[tuple[str, PurePath, bool]], shown: str) -> None:
+    """Refuse an output root equal to the input or mask folder, or inside the mask folder.
+
+    The one rule for local folders (paths resolved) and object-store prefixes (``bucket/key``).
+
+    Args:
+        output: the output root. roots: (kind "input"/"mask", root, root is a folder).
+        shown: the output as the user typed it (for the message).
+
+    Raises:
+        InputError: the outputs would replace or mix with the inputs or masks.
+    """
+    for kind, root, is_dir in roots:
+        folder = root if is_dir else root.parent
+        if output == folder or (kind == "mask" and _is_within(output, folder) and is_dir):
+            raise InputError(
+                f"--output {shown} is {'inside ' if output != folder else ''}the {kind} folder {folder}: the "
+                f"outputs would replace or mix with the {kind}s; choose another output folder"
+            )
+
+
 def _check_not_inputs(jobs: list[Job], input_path: Path, mask_path: Path | None, output_dir: Path) -> None:
     """Refuse a run whose outputs would replace an input image or mask (symlinks resolved)."""
-    out = Path(output_dir).resolve()
     roots = [("input", Path(input_path).resolve())]
     if mask_path is not None:
         roots.append(("mask", Path(mask_path).resolve()))
-    for kind, root in roots:
-        folder = root if root.is_dir() else root.parent
-        if out == folder or (kind == "mask" and _is_within(out, folder) and root.is_dir()):
-            raise InputError(
-                f"--output {output_dir} is {'inside ' if out != folder else ''}the {kind} folder {folder}: the "
-                f"outputs would replace or mix with the {kind}s; choose another output folder"
-            )
+    check_output_root(
+        Path(output_dir).resolve(), [(kind, root, root.is_dir()) for kind, root in roots], str(output_dir)
+    )
     sources = {j.image.resolve() for j in jobs} | {j.mask.resolve() for j in jobs if j.mask is not None}
     for job in jobs:
         if job.output.resolve() in sources:
             raise InputError(f"{job.output}: the output would overwrite an input file; choose another output folder")
+
+
+def is_hidden(relative: PurePath) -> bool:
+    """A file whose relative path has a part starting with ``.`` (never read as an input)."""
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def output_name(relative: PurePath, suffix: str | None, taken: set[PurePath]) -> PurePath:
+    """The output's relative name: the input's, with ``suffix`` forced; records it in ``taken``.
+
+    ``a.jpg`` and ``a.png`` both becoming ``a.png`` keep the source extension: ``a.jpg.png``.
+    """
+    name = relative.with_suffix(suffix) if suffix else relative
+    if name in taken:
+        name = relative.with_name(f"{relative.stem}.{relative.suffix.lstrip('.')}{name.suffix}")
+    taken.add(name)
+    return name
+
+
+def mask_name_for(relative: PurePath, exists: Callable[[PurePath], bool]) -> PurePath | None:
+    """The mask paired with image ``relative`` in a mask folder mirroring the input tree, or None.
+
+    Same stem, any image suffix (either case); when several exist, lossless formats first.
+
+    Args:
+        exists: whether a relative mask name is a file in the mask folder.
+    """
+    candidates = [relative.parent / f"{relative.stem}{suffix}" for suffix in _MASK_PREFERENCE]
+    candidates += [relative.parent / f"{relative.stem}{suffix.upper()}" for suffix in _MASK_PREFERENCE]
+    return next((c for c in candidates if exists(c)), None)
 
 
 def plan_run(
@@ -128,18 +183,14 @@ def plan_run(
     if mask_path is not None and not Path(mask_path).exists():
         raise InputError(f"{mask_path}: mask not found; expected a mask file or a directory of masks")
     jobs = []
-    taken: set[Path] = set()
+    taken: set[PurePath] = set()
     for image in images:
         relative = image.relative_to(base)
         if mask_path is None:
             mask = None
         else:
             mask = Path(mask_path) if Path(mask_path).is_file() else _mask_for(Path(mask_path), relative)
-        out_name = relative.with_suffix(output_suffix) if output_suffix else relative
-        if out_name in taken:
-            # a.jpg and a.png both becoming a.png: keep the source extension in the name
-            out_name = relative.with_name(f"{relative.stem}.{relative.suffix.lstrip('.')}{out_name.suffix}")
-        taken.add(out_name)
+        out_name = output_name(relative, output_suffix, taken)
         jobs.append(Job(image=image, mask=mask, output=Path(output_dir) / out_name, relative=str(relative)))
     if writes:
         _check_not_inputs(jobs, input_path, mask_path, output_dir)
@@ -151,10 +202,8 @@ def plan_run(
 
 
 def _mask_for(mask_root: Path, relative: Path) -> Path | None:
-    folder = mask_root / relative.parent
-    candidates = [folder / f"{relative.stem}{suffix}" for suffix in _MASK_PREFERENCE]
-    candidates += [folder / f"{relative.stem}{suffix.upper()}" for suffix in _MASK_PREFERENCE]
-    return next((c for c in candidates if c.is_file()), None)
+    name = mask_name_for(relative, lambda c: (mask_root / c).is_file())
+    return None if name is None else mask_root / name
 
 
 def pair_images(input_path: Path, mask_path: Path) -> list[Job]:

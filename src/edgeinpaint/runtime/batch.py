@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeinpaint.core.atomic import new_run_tag, remove_stale_temps, write_text
-from edgeinpaint.core.jobs import Job, JobPlan, plan_run
+from edgeinpaint.core.errors import EdgeInpaintError
+from edgeinpaint.core.jobs import Job, JobPlan, is_uri, plan_run
 from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
 from edgeinpaint.runtime.loading import LoadOptions
 from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, run_jobs
@@ -33,15 +34,18 @@ class RunConfig:
     Attributes:
         input: image file or folder. mask: mask file or folder, or None for ``--mask alpha``.
         output: output folder (never an input or mask folder). output_suffix: forced format.
+            The Ray executor (executors/ray_data.py) also takes URIs (``s3://bucket/prefix``)
+            for these three, and ``pairs``: a CSV/Parquet file of (image, mask, output) rows
+            instead of a listing (``input`` None then).
         source / engine / picture: see runtime/inpainter.py. load / write: file options.
         in_process: run in this process instead of the shared-memory pipeline; None chooses by
             job count (:data:`IN_PROCESS_UP_TO`).
         workers / batch_size: pipeline readers and engine batch. max_memory: ring cap (bytes).
     """
 
-    input: Path
-    mask: Path | None
-    output: Path
+    input: Path | str | None
+    mask: Path | str | None
+    output: Path | str
     source: ModelSource = field(default_factory=ModelSource)
     engine: EngineOptions = field(default_factory=EngineOptions)
     picture: PictureOptions = field(default_factory=PictureOptions)
@@ -52,6 +56,7 @@ class RunConfig:
     workers: int = 2
     batch_size: int = 1
     max_memory: int = DEFAULT_MAX_MEMORY
+    pairs: str | None = None
 
 
 @dataclass
@@ -60,20 +65,20 @@ class RunEvents:
 
     Attributes:
         started: (number of jobs, one-line description of the execution path).
-        done: after each job, with its error or None. message: informational lines.
+        done: after each job: (its relative name, its error or None). message: informational lines.
     """
 
     started: Callable[[int, str], None] | None = None
-    done: Callable[[Job, str | None], None] | None = None
+    done: Callable[[str, str | None], None] | None = None
     message: Callable[[str], None] | None = None
 
 
 @dataclass
 class RunOutcome:
-    """What a run did: the per-file summary, the plan it followed and the pipeline's figures."""
+    """What a run did: the per-file summary, the plan it followed (local runs) and the pipeline's figures."""
 
     summary: RunSummary
-    plan: JobPlan
+    plan: JobPlan | None
     mode: str
     stats: PipelineStats | None = None
 
@@ -86,7 +91,19 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
             Per-file problems never raise: they are in the summary.
     """
     events = events or RunEvents()
-    plan = plan_run(config.input, config.mask, config.output, config.output_suffix)
+    given = [("--input", config.input), ("--mask", config.mask), ("--output", config.output)]
+    for option, value in given:
+        if value is not None and is_uri(value):
+            raise EdgeInpaintError(f"{option} {value}: storage URIs need --executor ray; a local run takes paths")
+    if config.pairs is not None or config.input is None:
+        raise EdgeInpaintError("--pairs needs --executor ray; a local run takes --input, --mask and --output")
+    plan = plan_run(
+        Path(config.input),
+        None if config.mask is None else Path(config.mask),
+        Path(config.output),
+        config.output_suffix,
+    )
+    on_done = None if events.done is None else _by_name(events.done)
     remove_stale_temps({job.output.parent for job in plan.jobs})  # temps of runs killed with -9
     write = dataclasses.replace(config.write, tag=config.write.tag or new_run_tag())
     # Resume: existing outputs are set aside before the run, so progress and rates count real work.
@@ -101,7 +118,7 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
             mode = f"{backend}, in-process" + (" (a small job)" if config.in_process is None else "")
             if events.started:
                 events.started(len(todo), mode)
-            summary = run_jobs(inpainter, todo, config.load, write, on_done=events.done)
+            summary = run_jobs(inpainter, todo, config.load, write, on_done=on_done)
             stats = None
         else:
             mode = f"{backend}, {config.workers} reader(s), batch {config.batch_size}"
@@ -115,7 +132,7 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
                 batch_size=config.batch_size,
                 load=config.load,
                 write=write,
-                on_done=events.done,
+                on_done=on_done,
                 stats=stats,
                 max_memory=config.max_memory,
             )
@@ -123,6 +140,10 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
     summary.skipped.extend(f"{rel} (hidden)" for rel in plan.hidden)
     summary.skipped.extend(f"{rel} (inside the output folder)" for rel in plan.excluded)
     return RunOutcome(summary, plan, mode, stats)
+
+
+def _by_name(done: Callable[[str, str | None], None]) -> Callable[[Job, str | None], None]:
+    return lambda job, error: done(job.relative, error)
 
 
 def write_report(summary: RunSummary, path: Path) -> None:

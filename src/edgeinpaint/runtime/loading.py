@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -40,33 +41,52 @@ class Loaded:
 
 
 def load_job(job: Job, options: LoadOptions) -> Loaded:
-    """Decode ``job``'s image and mask.
+    """Decode ``job``'s image and mask files.
 
     Raises:
         EdgeInpaintError: unreadable image/mask, no mask, size mismatch under ``strict``.
     """
-    decoded = decode_image(job.image)
+    return load_pair(job.image, job.mask, options)
+
+
+def load_pair(
+    image: Path | str,
+    mask: Path | str | None,
+    options: LoadOptions,
+    image_data: bytes | None = None,
+    mask_data: bytes | None = None,
+) -> Loaded:
+    """Decode an image and its mask, from files or from bytes already read (object storage).
+
+    Args:
+        image / mask: the files, or with ``*_data`` the names used in messages (URIs as typed).
+            ``mask`` None: no mask was paired (an error unless ``options.alpha_mask``).
+
+    Raises:
+        EdgeInpaintError: unreadable image/mask, no mask, size mismatch under ``strict``.
+    """
+    decoded = decode_image(image, image_data)
     warnings: list[str] = []
     if options.alpha_mask:
         if decoded.alpha is None:
-            raise InputError(f"{job.image}: --mask alpha but the image has no alpha channel")
+            raise InputError(f"{image}: --mask alpha but the image has no alpha channel")
         hole = np.asarray(decoded.alpha < 128)
     else:
-        if job.mask is None:
-            raise EdgeInpaintError(f"{job.image}: no mask with stem {job.image.stem!r} in the mask directory")
-        hole = decode_mask(job.mask)
+        if mask is None:
+            stem = PurePosixPath(str(image)).stem
+            raise EdgeInpaintError(f"{image}: no mask with stem {stem!r} in the mask directory")
+        hole = decode_mask(mask, mask_data)
         if hole.shape != decoded.size:
             found = f"{hole.shape[1]}x{hole.shape[0]}"
             wanted = f"{decoded.size[1]}x{decoded.size[0]}"
             if options.strict:
-                raise InputError(
-                    f"{job.mask}: mask is {found} but image {job.image.name} is {wanted}; expected the same size"
-                )
+                name = PurePosixPath(str(image)).name
+                raise InputError(f"{mask}: mask is {found} but image {name} is {wanted}; expected the same size")
             import cv2
 
             hole = (
                 cv2.resize(hole.astype(np.uint8), (decoded.size[1], decoded.size[0]), interpolation=cv2.INTER_NEAREST)
                 > 0
             )
-            warnings.append(f"{job.mask}: mask is {found}, image is {wanted}; resized with nearest neighbour")
+            warnings.append(f"{mask}: mask is {found}, image is {wanted}; resized with nearest neighbour")
     return Loaded(decoded=decoded, hole=hole, warnings=warnings, alpha=None if options.alpha_mask else decoded.alpha)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
 from edgeinpaint.core.images import PNG_COMPRESSION, encode_image, restore_depth
@@ -75,7 +77,17 @@ def inpaint_file(inpainter: Inpainter, job: Job, load: LoadOptions, write: Write
     return loaded.warnings
 
 
-def describe_failure(job: Job, exc: Exception) -> str:
+class NamedFiles(Protocol):
+    """What a failure message names: the input image and the output (a :class:`Job`, a cluster row)."""
+
+    @property
+    def image(self) -> Path | str: ...
+
+    @property
+    def output(self) -> Path | str: ...
+
+
+def describe_failure(job: NamedFiles, exc: Exception) -> str:
     """One line for a failed job; re-raises what is a bug of the engine, not of the file.
 
     Raises:
