@@ -102,6 +102,15 @@ class BlendChoice(str, enum.Enum):
         return None if self is BlendChoice.AUTO else Blend(self.value)
 
 
+class TritonChoice(str, enum.Enum):
+    """export --triton-backend (mirrors serving/triton/repository.py's TritonBackend, imported lazily)."""
+
+    ONNXRUNTIME = "onnxruntime"
+    TENSORRT = "tensorrt"
+    BOTH = "both"
+    PYTHON = "python"
+
+
 class Executor(str, enum.Enum):
     """run --executor: this machine (in-process or the shared-memory pipeline) or a Ray cluster."""
 
@@ -297,6 +306,19 @@ def export(
     workspace: float = typer.Option(4.0, help="TensorRT workspace limit in GiB."),
     optimization_level: int = typer.Option(3, min=0, max=5, help="TensorRT builder optimization level."),
     opset: int = typer.Option(specs.OPSET, help="ONNX opset to pin."),
+    triton: Path | None = typer.Option(
+        None, help="Also write a Triton Inference Server model repository here (ensemble: encoded files in and out)."
+    ),
+    triton_backend: TritonChoice = typer.Option(
+        TritonChoice.ONNXRUNTIME,
+        help="Triton backend for the networks: onnxruntime, tensorrt (plans from --engine), both, or python "
+        "(ONNX Runtime inside python models: servers without the onnxruntime backend, e.g. PyTriton's).",
+    ),
+    max_batch: int = typer.Option(4, min=1, help="--triton: max_batch_size of every model."),
+    triton_instances: int = typer.Option(1, min=1, help="--triton: instances per model (instance_group count)."),
+    triton_ort_tensorrt: bool = typer.Option(
+        False, help="--triton: ask the onnxruntime backend for its TensorRT accelerator at --precision."
+    ),
 ) -> None:
     """Export ONNX (FP32 + the requested precision), the exact Canny graph, the fused model and engines."""
     from edgeinpaint.core.device import current_device
@@ -331,6 +353,16 @@ def export(
     for f in manifest.files:
         table.add_row(f.file, f.role, f.precision, _headline(f.accuracy))
     console.print(table)
+    if triton is not None:
+        from edgeinpaint.serving.triton.repository import TritonBackend, TritonOptions, write_repository
+
+        options = TritonOptions(
+            TritonBackend(triton_backend.value), precision, max_batch, triton_instances, triton_ort_tensorrt
+        )
+        models = write_repository(output, triton, options)
+        say(
+            "triton:", "green", f"{triton}: {', '.join(models)} (every config.pbtxt checked against its model)", console
+        )
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Triton Inference Server: the model repository writer, its schema and its checker."""
