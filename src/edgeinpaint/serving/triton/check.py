@@ -186,7 +186,11 @@ def check_repository(repo: Path, artifacts: Path | None = None) -> list[str]:
         models[path.parent.name] = config
     if not models:
         raise TritonSchemaError(f"{repo}: no */config.pbtxt; not a Triton model repository")
-    for name, config in models.items():
+    # Models first, ensembles last: a model that disagrees with its file is the cause to report,
+    # not the ensemble step that feeds it.
+    order = sorted(models, key=lambda n: models[n].platform == "ensemble")
+    for name in order:
+        config = models[name]
         folder = Path(repo) / name
         where = folder / "config.pbtxt"
         backend = config.backend or {"onnxruntime_onnx": "onnxruntime", "tensorrt_plan": "tensorrt"}.get(
