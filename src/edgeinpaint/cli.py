@@ -519,9 +519,9 @@ def run(
     alpha = mask == "alpha"
     ray_run = executor is Executor.RAY
     config = RunConfig(
-        input=input if ray_run or input is None else Path(input),
-        mask=None if alpha or mask is None else (mask if ray_run else Path(mask)),
-        output=output if ray_run else Path(output),
+        input=input,  # strings: run_batch refuses URIs by their scheme, which Path() would mangle
+        mask=None if alpha else mask,
+        output=output,
         pairs=pairs,
         output_suffix=suffix,
         source=ModelSource(weights=weights, artifacts=artifacts),

@@ -90,13 +90,15 @@ def _plan_storage(input_uri: str, mask_uri: str | None, output_uri: str, output_
         names = [PurePosixPath(src.path).name]
     else:
         base, names = src, list_files(src)
+    # An output folder inside the input tree is never read back (an output equal to it is refused below).
+    inside_input = same_store and kind == "dir" and out_path != PurePosixPath(src.path)
     images, hidden, excluded = [], [], []
     for name in names:
         rel = PurePosixPath(name)
         if rel.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         full = PurePosixPath(base.path) / rel
-        if same_store and out_path in full.parents:
+        if inside_input and out_path in full.parents:
             excluded.append(name)
         elif is_hidden(rel):
             hidden.append(name)
