@@ -69,3 +69,30 @@ def test_export_measures_bf16_and_records_it(tiny_weights: Path, calib: Path, tm
     files = {f["file"]: f for f in json.loads((tmp_path / "manifest.json").read_text())["files"]}
     bf16 = files["inpaint_generator.fp32.onnx"]["accuracy"]["bf16_openvino"]
     assert bf16["psnr_vs_fp32"] >= 40 and bf16["samples"] == 4
+
+
+def test_compiling_with_the_model_cache_waits_for_the_cache_lock(tiny_artifacts: Path, tmp_path: Path) -> None:
+    """OpenVINO's cache is not safe for concurrent writers (a half-written blob was read, 1 in 15 runs of
+    three processes), so a compile with a cache holds the cache's lock: here it waits while we hold it."""
+    import threading
+    import time
+
+    from edgeinpaint.core.atomic import exclusive
+    from edgeinpaint.core.openvino import OpenVinoEngine
+
+    model, cache = tiny_artifacts / "edge_generator.fp32.onnx", tmp_path / "cache"
+    OpenVinoEngine(model, Precision.FP32, 1, cache).close()  # warm: a cached compile takes well under 1 s
+    done: list[float] = []
+
+    def compile_again() -> None:
+        OpenVinoEngine(model, Precision.FP32, 1, cache).close()
+        done.append(time.monotonic())
+
+    with exclusive(cache):
+        thread = threading.Thread(target=compile_again)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive(), "the compile did not wait for the cache lock"
+        released = time.monotonic()
+    thread.join(timeout=60)
+    assert not thread.is_alive() and done and done[0] >= released

@@ -22,28 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeinpaint.benchmarks.photos import photo_pairs
+
 CANDIDATES = (("onnxruntime", "fp32"), ("openvino", "fp32"), ("openvino", "bf16"), ("onnxruntime", "int8"),
               ("openvino", "int8"))  # fmt: skip
-
-
-def _photos(folder: Path, n: int, size: int) -> tuple[Path, Path]:
-    import cv2
-    from PIL import Image
-
-    from edgeinpaint.calibration.sources import PHOTOS, sample_photo
-    from edgeinpaint.trainer.masks import MaskSampler
-
-    images, masks = folder / "images", folder / "masks"
-    images.mkdir(parents=True)
-    masks.mkdir()
-    sampler = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.35))
-    for i in range(n):
-        rgb = sample_photo(PHOTOS[i % len(PHOTOS)], size + 16 * (i // len(PHOTOS)))
-        rgb = np.ascontiguousarray(cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA))
-        Image.fromarray(rgb).save(images / f"p{i:03d}.png", compress_level=1)
-        hole = sampler.sample(np.random.default_rng([9, i]), size, size)
-        Image.fromarray((hole * 255).astype(np.uint8)).save(masks / f"p{i:03d}.png")
-    return images, masks
 
 
 def _calibration(folder: Path) -> Path:
@@ -107,7 +89,7 @@ def main() -> None:
             n = args.images if size <= 256 else max(6, args.images // 3)
             if args.paper:
                 n = max(4, n // 4)
-            images, masks = _photos(tmp / f"set{size}", n, size)
+            images, masks = photo_pairs(tmp / f"set{size}", n, size)
             times: dict[tuple[str, str], list[float]] = {c: [] for c in candidates}
             ratios: dict[tuple[str, str], list[float]] = {c: [] for c in candidates}
             for r in range(args.rounds):

@@ -28,29 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 
 def _private_namespace() -> bool:
     return [name for _i, name in socket.if_nameindex()] == ["lo"]
-
-
-def _photos(folder: Path, n: int, size: int) -> tuple[Path, Path]:
-    from PIL import Image
-
-    from edgeinpaint.calibration.sources import PHOTOS, sample_photo
-    from edgeinpaint.trainer.masks import MaskSampler
-
-    images, masks = folder / "images", folder / "masks"
-    images.mkdir(parents=True)
-    masks.mkdir()
-    sampler = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.35))
-    for i in range(n):
-        rgb = sample_photo(PHOTOS[i % len(PHOTOS)], size)
-        hole = sampler.sample(np.random.default_rng([5, i]), size, size)
-        Image.fromarray(rgb).save(images / f"{i:04d}.png", compress_level=1)
-        Image.fromarray((hole * 255).astype(np.uint8)).save(masks / f"{i:04d}.png")
-    return images, masks
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -76,6 +56,7 @@ def main() -> None:
 
     import ray
 
+    from edgeinpaint.benchmarks.photos import photo_pairs
     from edgeinpaint.core.cpu import cpu_features, cpu_model
     from edgeinpaint.core.specs import Backend
     from edgeinpaint.executors.ray_data import RayOptions, run_on_ray
@@ -88,7 +69,7 @@ def main() -> None:
     open_inpainter(source, engine).close()  # export into the cache once, outside every timing
     tmp = Path(tempfile.mkdtemp(prefix="eip-ray-bench-"))
     try:
-        images, masks = _photos(tmp, args.images, args.size)
+        images, masks = photo_pairs(tmp, args.images, args.size)
         t0 = time.perf_counter()
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         startup = time.perf_counter() - t0

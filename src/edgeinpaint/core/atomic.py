@@ -18,6 +18,7 @@ Why each step:
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import itertools
 import os
 import re
@@ -162,3 +163,23 @@ def remove_stale_temps(folders: set[Path] | list[Path]) -> int:
                         tmp.unlink()
                         removed += 1
     return removed
+
+
+@contextlib.contextmanager
+def exclusive(directory: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` (``.lock`` inside it) across processes.
+
+    Concurrent ``run --weights`` calls on an empty cache export into the same directory: the
+    second waits for the first and then finds every file up to date. OpenVINO's model cache is
+    not safe for concurrent writers either (a process can find another's half-written blob:
+    "cannot set permissions: No such file or directory [.../<hash>.blob]", reproduced with three
+    processes compiling into one fresh cache), so compiling with a cache holds this lock too.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from edgeinpaint.core.atomic import exclusive
 from edgeinpaint.core.engine import EngineBase
 from edgeinpaint.core.errors import DependencyError
 from edgeinpaint.core.specs import Precision
@@ -60,11 +61,13 @@ class OpenVinoEngine(EngineBase):
         }
         if threads:
             config["INFERENCE_NUM_THREADS"] = int(threads)
-        if cache is not None:
-            cache.mkdir(parents=True, exist_ok=True)
-            config["CACHE_DIR"] = str(cache)
         self.path = Path(path)
-        self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+        if cache is None:
+            self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
+        else:
+            config["CACHE_DIR"] = str(cache)
+            with exclusive(cache):  # one writer per cache across processes (see core/atomic.py)
+                self.compiled = core.compile_model(core.read_model(str(path)), "CPU", config)
         self.request = self.compiled.create_infer_request()
         # A port carries several tensor names (the FP16 converter's input Casts add aliases), so
         # ports are matched to the ONNX graph's own input/output names.

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from edgeinpaint.core import specs
+from edgeinpaint.core.atomic import exclusive
 from edgeinpaint.core.errors import ArtifactError, ExportError, require_torch
 from edgeinpaint.core.hashing import sha256_file
 from edgeinpaint.core.manifest import Manifest, read_manifest
 from edgeinpaint.core.specs import CANNY_GRAPHS, CannyGraph, CannyVariant
 from edgeinpaint.core.tolerances import CANNY_FP32_F1_FLOOR
 from edgeinpaint.export.config import ExportConfig
-from edgeinpaint.export.produce import Built, ExportContext, exclusive, produce
+from edgeinpaint.export.produce import Built, ExportContext, produce
 from edgeinpaint.export.trt_check import check_graph
 from edgeinpaint.weights.format import Weights, load_weights
 

@@ -11,9 +11,7 @@ published only when all of them validated.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,20 +111,3 @@ def produce(
         ctx.manifest.put(entry)
         out[f] = entry
     return out
-
-
-@contextlib.contextmanager
-def exclusive(directory: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``directory`` (``.lock`` inside it) while exporting into it.
-
-    Concurrent ``run --weights`` calls on an empty cache export into the same directory: the
-    second waits for the first and then finds every file up to date.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
