@@ -491,6 +491,9 @@ def run(
     ray_actor_cpus: float = typer.Option(
         0.5, min=0.01, help="--executor ray: CPUs each actor asks for (fractions keep small nodes from deadlocking)."
     ),
+    ray_rows_per_block: int = typer.Option(
+        4, min=1, help="--executor ray: pairs per Ray Data block (per task / actor call; larger = less overhead)."
+    ),
     ray_actor_gpus: float = typer.Option(
         0.0, min=0.0, help="--executor ray: GPUs each actor asks for (1: one per GPU)."
     ),
@@ -571,7 +574,9 @@ def run(
         if ray_run:
             from edgeinpaint.executors.ray_data import RayOptions, run_on_ray
 
-            options = RayOptions(ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus)
+            options = RayOptions(
+                ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus, rows_per_block=ray_rows_per_block
+            )
             outcome, figures = run_on_ray(config, options, events)
         else:
             outcome = run_batch(config, events)

@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--actors", type=int, default=1)
+    parser.add_argument("--rows-per-block", type=int, default=4)
     args = parser.parse_args()
     if not _private_namespace():
         if os.geteuid() != 0 or shutil.which("unshare") is None:
@@ -73,7 +74,7 @@ def main() -> None:
         t0 = time.perf_counter()
         ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False)
         startup = time.perf_counter() - t0
-        options = RayOptions(actors=args.actors)
+        options = RayOptions(actors=args.actors, rows_per_block=args.rows_per_block)
 
         def config(out: Path, n_images: Path = images) -> RunConfig:
             return RunConfig(input=n_images, mask=masks, output=out, source=source, engine=engine, in_process=None)
