@@ -79,3 +79,13 @@ def test_local_run_explains_what_needs_the_cluster_executor(args: list[str], mes
     result = CliRunner().invoke(app, ["run", "--weights", "demo", *args])
     assert result.exit_code == 1
     assert message in result.output.replace("\n", " ")
+
+
+def test_uri_options_stay_at_the_end_of_child_uris_and_one_filesystem_serves_a_store() -> None:
+    from edgeinpaint.executors.storage import place
+
+    root = place("s3://bkt/photos?region=us-east-1&scheme=http")
+    assert root.path == "bkt/photos"
+    child = root.child("sub/a.png")
+    assert child == "s3://bkt/photos/sub/a.png?region=us-east-1&scheme=http"
+    assert place(child).path == "bkt/photos/sub/a.png" and place(child).fs is root.fs

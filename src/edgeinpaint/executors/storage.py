@@ -12,7 +12,6 @@ environment variables, or URI options such as ``s3://bucket/prefix?endpoint_over
 from __future__ import annotations
 
 import contextlib
-import functools
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING
@@ -29,16 +28,22 @@ if TYPE_CHECKING:
 _BUCKET_SCHEMES = frozenset({"s3", "gs", "gcs"})
 
 
-@functools.lru_cache(maxsize=32)
-def _filesystem(key: tuple[str, str, str], sample: str) -> pafs.FileSystem:
-    # One filesystem per scheme + endpoint options per process: building an S3FileSystem resolves
-    # credentials, which is too slow to repeat per object.
-    import pyarrow.fs as pafs
+#: One filesystem per (scheme, netloc outside the path, URI options) per process: building an
+#: S3FileSystem resolves credentials, which is too slow to repeat per object.
+_FILESYSTEMS: dict[tuple[str, str, str], pafs.FileSystem] = {}
 
-    try:
-        return pafs.FileSystem.from_uri(sample)[0]
-    except (ValueError, OSError) as exc:
-        raise InputError(f"{sample}: not a storage location pyarrow can open ({exc})") from None
+
+def _filesystem(key: tuple[str, str, str], uri: str) -> pafs.FileSystem:
+    """The filesystem for ``key``, built from the first ``uri`` that needs it."""
+    found = _FILESYSTEMS.get(key)
+    if found is None:
+        import pyarrow.fs as pafs
+
+        try:
+            found = _FILESYSTEMS[key] = pafs.FileSystem.from_uri(uri)[0]
+        except (ValueError, OSError) as exc:
+            raise InputError(f"{uri}: not a storage location pyarrow can open ({exc})") from None
+    return found
 
 
 @dataclass(frozen=True)
@@ -59,8 +64,9 @@ class Place:
         return self.fs.type_name == "local"
 
     def child(self, relative: str | PurePath) -> str:
-        """The URI of ``relative`` (posix) under this folder, in the same form as :attr:`uri`."""
-        return f"{self.uri.rstrip('/')}/{relative}"
+        """The URI of ``relative`` (posix) under this folder, in the same form as :attr:`uri` (options kept)."""
+        base, mark, options = self.uri.partition("?") if is_uri(self.uri) else (self.uri, "", "")
+        return f"{base.rstrip('/')}/{relative}{mark}{options}"
 
 
 def place(uri: str | Path) -> Place:
