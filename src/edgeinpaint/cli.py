@@ -31,6 +31,7 @@ from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
 from edgeinpaint.core.params import Blend
 from edgeinpaint.core.text import printable
 from edgeinpaint.runtime.hd import HDStrategy
+from edgeinpaint.serving.triton.repository import TritonBackend
 
 app = typer.Typer(
     help="Fast, faithful, deployable EdgeConnect inpainting.",
@@ -100,15 +101,6 @@ class BlendChoice(str, enum.Enum):
 
     def resolve(self) -> Blend | None:
         return None if self is BlendChoice.AUTO else Blend(self.value)
-
-
-class TritonChoice(str, enum.Enum):
-    """export --triton-backend (mirrors serving/triton/repository.py's TritonBackend, imported lazily)."""
-
-    ONNXRUNTIME = "onnxruntime"
-    TENSORRT = "tensorrt"
-    BOTH = "both"
-    PYTHON = "python"
 
 
 class Executor(str, enum.Enum):
@@ -309,8 +301,8 @@ def export(
     triton: Path | None = typer.Option(
         None, help="Also write a Triton Inference Server model repository here (ensemble: encoded files in and out)."
     ),
-    triton_backend: TritonChoice = typer.Option(
-        TritonChoice.ONNXRUNTIME,
+    triton_backend: TritonBackend = typer.Option(
+        TritonBackend.ONNXRUNTIME,
         help="Triton backend for the networks: onnxruntime, tensorrt (plans from --engine), both, or python "
         "(ONNX Runtime inside python models: servers without the onnxruntime backend, e.g. PyTriton's).",
     ),
@@ -354,11 +346,9 @@ def export(
         table.add_row(f.file, f.role, f.precision, _headline(f.accuracy))
     console.print(table)
     if triton is not None:
-        from edgeinpaint.serving.triton.repository import TritonBackend, TritonOptions, write_repository
+        from edgeinpaint.serving.triton.repository import TritonOptions, write_repository
 
-        options = TritonOptions(
-            TritonBackend(triton_backend.value), precision, max_batch, triton_instances, triton_ort_tensorrt
-        )
+        options = TritonOptions(triton_backend, precision, max_batch, triton_instances, triton_ort_tensorrt)
         models = write_repository(output, triton, options)
         say(
             "triton:", "green", f"{triton}: {', '.join(models)} (every config.pbtxt checked against its model)", console

@@ -46,7 +46,7 @@ from edgeinpaint.core.atomic import remove_stale_temps
 from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
 from edgeinpaint.core.images import encode_bytes, output_format, restore_depth
 from edgeinpaint.core.jobs import is_uri
-from edgeinpaint.executors.plan import Pair, PairPlan, plan_pairs, read_pairs_file
+from edgeinpaint.executors.plan import PairPlan, plan_pairs, read_pairs_file
 from edgeinpaint.executors.storage import exists, read_bytes, write_atomic
 from edgeinpaint.runtime.batch import RunConfig, RunEvents, RunOutcome
 from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
@@ -331,4 +331,4 @@ def _summary(plan: PairPlan, results: dict[int, dict[str, Any]], figures: RayFig
     return summary
 
 
-__all__ = ["STAGES", "InpaintActor", "Pair", "RayFigures", "RayOptions", "plan_for", "run_on_ray"]
+__all__ = ["STAGES", "InpaintActor", "RayFigures", "RayOptions", "plan_for", "run_on_ray"]

@@ -117,7 +117,7 @@ def _check_plan(where: Path, config: Any, folder: Path, artifacts: Path | None) 
             _check_network(where, config, artifacts / Path(source).name, f"{Path(source).name} (the plan's source)")
 
 
-def _check_ensemble(where: Path, name: str, config: Any, models: dict[str, Any]) -> None:
+def _check_ensemble(where: Path, config: Any, models: dict[str, Any]) -> None:
     tensors = {t.name: t for t in _declared(config, "input")}
     for k, step in enumerate(config.ensemble_scheduling.step):
         target = models.get(step.model_name)
@@ -197,7 +197,7 @@ def check_repository(repo: Path, artifacts: Path | None = None) -> list[str]:
             config.platform, config.platform
         )
         if backend == "ensemble":
-            _check_ensemble(where, name, config, models)
+            _check_ensemble(where, config, models)
         elif backend == "onnxruntime":
             _check_network(where, config, folder / "1" / "model.onnx", "1/model.onnx")
         elif backend == "tensorrt":
