@@ -6,6 +6,7 @@ exit 1, with no traceback.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import functools
 import importlib
@@ -28,7 +29,8 @@ from rich.text import Text
 from edgeinpaint import __version__
 from edgeinpaint.core import specs
 from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
-from edgeinpaint.core.params import Blend
+from edgeinpaint.core.params import Blend, Rounding
+from edgeinpaint.core.presets import PictureRecipe, Preset
 from edgeinpaint.core.text import printable
 from edgeinpaint.runtime.hd import HDStrategy
 from edgeinpaint.serving.triton.repository import TritonBackend
@@ -101,6 +103,49 @@ class BlendChoice(str, enum.Enum):
 
     def resolve(self) -> Blend | None:
         return None if self is BlendChoice.AUTO else Blend(self.value)
+
+
+def _preset_help() -> str:
+    from edgeinpaint.core.presets import PRESETS, describe
+
+    return (
+        "Named set of picture options (explicit options win; the report records both): "
+        + "; ".join(describe(p) for p in PRESETS)
+        + ". official = knazeri/edge-connect's test.py."
+    )
+
+
+PRESET_OPTION = typer.Option(Preset.PAPER, help=_preset_help())
+MASK_THRESHOLD_OPTION = typer.Option(
+    None, min=0, max=254, help="A mask pixel whose gray value (0-255) is above this is a hole (default: the preset's)."
+)
+TO_8BIT_OPTION = typer.Option(
+    None, "--to-8bit", help="How the result becomes 8 bits: round, or truncate as test.py (default: the preset's)."
+)
+EDGE_SOURCE_OPTION = typer.Option(
+    None, help="Edges for the inpaint generator: composite (the paper) or raw (test.py); default: the preset's."
+)
+
+
+def _recipe(
+    preset: Preset,
+    mask_threshold: int | None = None,
+    canny: specs.CannyVariant | None = None,
+    edge_source: specs.EdgeSource | None = None,
+    blend: BlendChoice | None = None,
+    to_8bit: Rounding | None = None,
+) -> PictureRecipe:
+    """The preset's picture options with the explicitly given ones in their place (core/presets.py)."""
+    from edgeinpaint.core.presets import resolve
+
+    explicit_blend = None if blend is None else blend.resolve()
+    recipe = resolve(
+        preset, mask_threshold=mask_threshold, canny=canny, edge_source=edge_source, blend=explicit_blend,
+        rounding=to_8bit,
+    )  # fmt: skip
+    if blend is BlendChoice.AUTO:  # explicitly the weights' own composite, whatever the preset says
+        recipe = dataclasses.replace(recipe, blend=None)
+    return recipe
 
 
 class Executor(str, enum.Enum):
@@ -289,6 +334,20 @@ def export(
     calibration_size: int = typer.Option(32, min=1, help="Number of calibration images."),
     calibration_method: CalibrationMethod = typer.Option(CalibrationMethod.PERCENTILE, help="INT8 calibration."),
     fused_io: FusedIO = typer.Option(FusedIO.UINT8, help="Fused model I/O: uint8 (NHWC) or float (NCHW)."),
+    preset: Preset = typer.Option(
+        Preset.PAPER,
+        help="Picture options baked into the fused model: paper, or official (test.py's raw edges, "
+        "truncation, mask > 0).",
+    ),
+    mask_threshold: int | None = typer.Option(
+        None, min=0, max=254, help="The uint8 fused model's hole rule: mask > this (default: the preset's)."
+    ),
+    to_8bit: Rounding | None = typer.Option(
+        None, "--to-8bit", help="How the fused model's uint8 output is quantized (default: the preset's)."
+    ),
+    edge_source: specs.EdgeSource | None = typer.Option(
+        None, help="Edges the fused model feeds the inpaint generator (default: the preset's)."
+    ),
     engine: bool | None = typer.Option(
         None, "--engine/--no-engine", help="Build TensorRT engines (default: when TensorRT and a GPU are present)."
     ),
@@ -314,11 +373,13 @@ def export(
 ) -> None:
     """Export ONNX (FP32 + the requested precision), the exact Canny graph, the fused model and engines."""
     from edgeinpaint.core.device import current_device
+    from edgeinpaint.core.params import FusedRecipe
     from edgeinpaint.core.sidecar import parse_shapes
     from edgeinpaint.export.artifacts import export_artifacts
     from edgeinpaint.export.config import ExportConfig
     from edgeinpaint.weights.registry import resolve_weights
 
+    recipe = _recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
     _check_calibration(precision, calibration, calibration_masks)  # before any work
     parse_shapes(shapes)  # fail on a bad spec before any work
     if engine:
@@ -333,6 +394,7 @@ def export(
         calibration_size=calibration_size,
         calibration_method=calibration_method.value,
         fused_uint8=fused_io is FusedIO.UINT8,
+        fused_recipe=FusedRecipe(recipe.edge_source, recipe.rounding, recipe.mask_threshold),
         engine=engine,
         shapes=shapes,
         workspace_gib=workspace,
@@ -415,12 +477,15 @@ def run(
         specs.Backend.AUTO, help="Inference backend (auto: the fastest that opens here, and it says which)."
     ),
     precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run (auto never changes it)."),
-    edge_source: specs.EdgeSource = typer.Option(specs.EdgeSource.COMPOSITE, help="Edges for the inpaint generator."),
-    canny: specs.CannyVariant = typer.Option(
-        specs.CannyVariant.FAST,
+    preset: Preset = PRESET_OPTION,
+    mask_threshold: int | None = MASK_THRESHOLD_OPTION,
+    to_8bit: Rounding | None = TO_8BIT_OPTION,
+    edge_source: specs.EdgeSource | None = EDGE_SOURCE_OPTION,
+    canny: specs.CannyVariant | None = typer.Option(
+        None,
         help="Canny stage: fast (float32 graph, faster than skimage, F1 0.99999 vs skimage), exact "
         "(float64 graph, edges identical to skimage), tensorrt (the TensorRT-parsable float32 graph) "
-        "or reference (skimage).",
+        "or reference (skimage); default: the preset's.",
     ),
     threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores)."),
     batch_size: int = typer.Option(1, min=1, help="Images of one padded size per engine call."),
@@ -433,8 +498,10 @@ def run(
         help="One process, or the shared-memory pipeline (identical outputs). Default: in-process for small "
         "jobs, where starting workers costs more than it saves, the pipeline above; the run says which.",
     ),
-    blend: BlendChoice = typer.Option(
-        BlendChoice.AUTO, help="Composite: paste (the paper), poisson, or auto (the weights' choice)."
+    blend: BlendChoice | None = typer.Option(
+        None,
+        help="Composite: paste (the paper), poisson, or auto (the weights' choice; default unless the preset "
+        "sets one).",
     ),
     hd_strategy: HDStrategy = typer.Option(
         HDStrategy.CROP, help="Above --hd-trigger: crop (around holes), resize, or original."
@@ -511,6 +578,7 @@ def run(
         raise EdgeInpaintError("--input is required (or, with --executor ray, --pairs FILE)")
     alpha = mask == "alpha"
     ray_run = executor is Executor.RAY
+    recipe = _recipe(preset, mask_threshold, canny, edge_source, blend, to_8bit)
     config = RunConfig(
         input=input,  # strings: run_batch refuses URIs by their scheme, which Path() would mangle
         mask=None if alpha else mask,
@@ -518,11 +586,14 @@ def run(
         pairs=pairs,
         output_suffix=suffix,
         source=ModelSource(weights=weights, artifacts=artifacts),
-        engine=EngineOptions(backend, precision, threads, cuda_graph, canny, fused),
+        engine=EngineOptions(backend, precision, threads, cuda_graph, recipe.canny, fused),
         picture=PictureOptions(
-            edge_source, HDConfig(strategy=hd_strategy, trigger=hd_trigger, resize_limit=resize_limit), blend.resolve()
+            recipe.edge_source,
+            HDConfig(strategy=hd_strategy, trigger=hd_trigger, resize_limit=resize_limit),
+            recipe.blend,
+            recipe.rounding,
         ),
-        load=LoadOptions(alpha_mask=alpha, strict=strict),
+        load=LoadOptions(alpha_mask=alpha, strict=strict, mask_threshold=recipe.mask_threshold),
         write=WriteOptions(quality=quality, skip_existing=skip_existing, png_compression=png_compression),
         in_process=in_process,
         workers=workers,
@@ -584,7 +655,7 @@ def run(
     report_failed = False
     if report is not None:
         try:
-            write_report(summary, report)
+            write_report(summary, report, {"preset": preset.value, "picture": recipe.to_json()})
         except OSError as exc:
             say("error:", "bold red", f"{report}: cannot write the report ({exc.strerror or exc})")
             report_failed = True
@@ -622,6 +693,10 @@ def serve(
     artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
     backend: specs.Backend = typer.Option(specs.Backend.AUTO, help="Inference backend."),
     precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run."),
+    preset: Preset = PRESET_OPTION,
+    mask_threshold: int | None = MASK_THRESHOLD_OPTION,
+    to_8bit: Rounding | None = TO_8BIT_OPTION,
+    edge_source: specs.EdgeSource | None = EDGE_SOURCE_OPTION,
     threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores)."),
     host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default; 0.0.0.0 exposes it)."),
     port: int = typer.Option(8000, min=0, max=65535, help="Port."),
@@ -647,11 +722,14 @@ def serve(
         raise EdgeInpaintError(
             f"serve needs {exc.name}: pip install 'edgeinpaint[serve]' (from a clone: pip install -e '.[serve]')"
         ) from None
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
 
     source = ModelSource(weights=weights, artifacts=artifacts)
-    engine_options = EngineOptions(backend=backend, precision=precision, threads=threads)
+    recipe = _recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
+    engine_options = EngineOptions(backend=backend, precision=precision, threads=threads, canny=recipe.canny)
+    picture = PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding)
     config = ServeConfig(
+        mask_threshold=recipe.mask_threshold,
         max_batch=max_batch,
         max_delay_ms=max_delay_ms,
         queue_size=queue_size,
@@ -660,11 +738,13 @@ def serve(
         api_key=api_key,
     )
     if ray:
-        _serve_ray(source, engine_options, config, host, port, replicas, autoscale, ray_address, cpus_per_replica,
-                   gpus_per_replica)  # fmt: skip
+        _serve_ray(source, engine_options, picture, config, host, port, replicas, autoscale, ray_address,
+                   cpus_per_replica, gpus_per_replica)  # fmt: skip
         return
-    inpainter = open_inpainter(source, engine_options, progress=_note)
-    app_ = create_app(inpainter, config, info={"weights": weights, "artifacts": str(artifacts) if artifacts else None})
+    inpainter = open_inpainter(source, engine_options, picture, progress=_note)
+    info = {"weights": weights, "artifacts": str(artifacts) if artifacts else None, "preset": preset.value,
+            "picture": recipe.to_json()}  # fmt: skip
+    app_ = create_app(inpainter, config, info=info)
     say("serving", "bold", f"http://{host}:{port}/ ({inpainter.generators.backend.value} {precision.value})")
     try:
         uvicorn.run(app_, host=host, port=port, log_level="warning")
@@ -675,6 +755,7 @@ def serve(
 def _serve_ray(
     source: Any,
     engine: Any,
+    picture: Any,
     config: Any,
     host: str,
     port: int,
@@ -688,7 +769,6 @@ def _serve_ray(
     try:
         from ray import serve as ray_serve
 
-        from edgeinpaint.runtime.inpainter import PictureOptions
         from edgeinpaint.serving.ray_serve import RayOptions, run_ray
     except ImportError as exc:
         raise EdgeInpaintError(
@@ -704,7 +784,7 @@ def _serve_ray(
             raise EdgeInpaintError(f"--autoscale {autoscale!r}: expected 0 <= MIN <= MAX, MAX >= 1")
         bounds = (lo, hi)
     options = RayOptions(replicas, bounds, address, host, port, cpus, gpus)
-    run_ray(source, engine, PictureOptions(), config, options)
+    run_ray(source, engine, picture, config, options)
     say("serving", "bold", f"http://{host}:{port}/ on Ray Serve ({autoscale or replicas} replicas); Ctrl-C stops")
     try:
         while True:
@@ -850,9 +930,15 @@ def evaluate(
     ),
     report: Path | None = typer.Option(None, help="Write results (.json with per-image rows, or .csv summary)."),
     threads: int | None = typer.Option(None, min=1, help="CPU threads."),
-    blend: BlendChoice = typer.Option(
-        BlendChoice.AUTO, help="Composite: paste (the paper), poisson (gradient-domain), or auto (the weights' choice)."
+    blend: BlendChoice | None = typer.Option(
+        None,
+        help="Composite: paste (the paper), poisson (gradient-domain), or auto (the weights' choice; default unless "
+        "the preset sets one).",
     ),
+    preset: Preset = PRESET_OPTION,
+    mask_threshold: int | None = MASK_THRESHOLD_OPTION,
+    to_8bit: Rounding | None = TO_8BIT_OPTION,
+    edge_source: specs.EdgeSource | None = EDGE_SOURCE_OPTION,
     lpips_weights: Path | None = typer.Option(
         None, help="torchvision AlexNet state dict (alexnet-owt-7be5be79.pth) for LPIPS; never downloaded."
     ),
@@ -869,10 +955,11 @@ def evaluate(
     from edgeinpaint.runtime.loading import LoadOptions, load_job
     from edgeinpaint.trainer.metrics import METRIC_DEFINITIONS, evaluate_methods, harmonic_inpaint, opencv_inpaint
 
+    recipe = _recipe(preset, mask_threshold, None, edge_source, blend, to_8bit)
     pairs, failed = [], []
     for job in pair_images(input, mask):
         try:  # the same loading as `run`; a bad pair is reported and the rest evaluated
-            loaded = load_job(job, LoadOptions(strict=True))
+            loaded = load_job(job, LoadOptions(strict=True, mask_threshold=recipe.mask_threshold))
         except EdgeInpaintError as exc:
             failed.append((job.relative, str(exc)))
             continue
@@ -881,8 +968,8 @@ def evaluate(
         raise EdgeInpaintError(f"{input}: no image/mask pair could be read ({len(failed)} failed)")
     inpainter = open_inpainter(
         ModelSource(weights=weights),
-        EngineOptions(threads=threads),
-        PictureOptions(blend=blend.resolve()),
+        EngineOptions(threads=threads, canny=recipe.canny),
+        PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding),
         progress=lambda m: say("", "", m),
     )
     methods: dict[str, Callable[..., Any]] = {"edgeinpaint": inpainter}

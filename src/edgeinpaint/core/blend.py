@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgeinpaint.core.images import to_uint8
-from edgeinpaint.core.params import Blend
+from edgeinpaint.core.params import Blend, Rounding
 
 
 def poisson_correction(output: np.ndarray, known: np.ndarray, hole: np.ndarray) -> np.ndarray:
@@ -66,7 +66,9 @@ def poisson_correction(output: np.ndarray, known: np.ndarray, hole: np.ndarray) 
     return np.asarray(splu(matrix).solve(rhs))
 
 
-def blend(output: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, mode: Blend | str) -> np.ndarray:
+def blend(
+    output: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, mode: Blend | str, rounding: Rounding | str = Rounding.ROUND
+) -> np.ndarray:
     """Composite the raw output into the input.
 
     Args:
@@ -74,23 +76,29 @@ def blend(output: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, mode: Blend | 
         rgb8: (H, W, 3) uint8 input.
         hole: (H, W) bool, True = hole.
         mode: :class:`Blend` (or its value).
+        rounding: how hole values become 8 bits (:class:`Rounding`: round, or the official script's truncation).
 
     Returns:
-        (H, W, 3) uint8: known pixels byte-identical to ``rgb8``, hole pixels rounded.
+        (H, W, 3) uint8: known pixels byte-identical to ``rgb8``, hole pixels rounded (or truncated).
     """
     mode = Blend(mode)
     if mode is Blend.POISSON and hole.any() and not hole.all():
         ys, xs = np.nonzero(hole)
         fixed = output.astype(np.float64)
         fixed[ys, xs] += poisson_correction(output, rgb8 / 255.0, hole)
-        painted = to_uint8(np.clip(fixed, 0.0, 1.0))
+        painted = to_uint8(np.clip(fixed, 0.0, 1.0), Rounding(rounding))
     else:
-        painted = to_uint8(output)
+        painted = to_uint8(output, Rounding(rounding))
     return np.where(hole[..., None], painted, rgb8)
 
 
 def finish_fused(
-    output: np.ndarray, raw: np.ndarray, rgb8: np.ndarray, hole: np.ndarray, mode: Blend | str
+    output: np.ndarray,
+    raw: np.ndarray,
+    rgb8: np.ndarray,
+    hole: np.ndarray,
+    mode: Blend | str,
+    rounding: Rounding | str = Rounding.ROUND,
 ) -> np.ndarray:
     """The final picture from the fused model's two outputs (export/fused.py), for the weights' ``mode``.
 
@@ -98,6 +106,7 @@ def finish_fused(
         output: (H, W, 3) uint8 paste composite (the graph's ``output``, NHWC).
         raw: (H, W, 3) the graph's ``raw``: uint8, or float in [0, 1].
         rgb8: (H, W, 3) uint8 input. hole: (H, W) bool.
+        rounding: for the Poisson composite (the graph's ``output`` is quantized as it was exported).
 
     Returns:
         (H, W, 3) uint8: ``output`` itself for paste, the Poisson composite of ``raw`` otherwise.
@@ -105,4 +114,4 @@ def finish_fused(
     if Blend(mode) is Blend.PASTE:
         return output
     raw_f = raw.astype(np.float32) / 255.0 if raw.dtype == np.uint8 else raw.astype(np.float32)
-    return blend(raw_f, rgb8, hole, mode)
+    return blend(raw_f, rgb8, hole, mode, rounding)

@@ -16,6 +16,7 @@ import numpy as np
 from edgeinpaint.core import specs
 from edgeinpaint.core.atomic import write_bytes
 from edgeinpaint.core.errors import InputError
+from edgeinpaint.core.params import Rounding
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 _FORMATS = {
@@ -117,10 +118,21 @@ def decode_image(path: Path | str, data: bytes | None = None, max_pixels: int | 
     return Decoded(rgb=rgb, alpha=alpha, path=path)
 
 
-def decode_mask(path: Path | str, data: bytes | None = None, max_pixels: int | None = None) -> np.ndarray:
-    """Decode a mask file to a boolean hole map (True = hole: any 8-bit value > 127).
+def decode_mask(
+    path: Path | str,
+    data: bytes | None = None,
+    max_pixels: int | None = None,
+    threshold: int = specs.MASK_THRESHOLD,
+) -> np.ndarray:
+    """Decode a mask file to a boolean hole map (True = hole: gray value > ``threshold`` on the 8-bit scale).
 
-    Color masks are reduced to luma; 16-bit masks are scaled to 8 bits first.
+    Gray is skimage's ``rgb2gray`` of the mask (0.2125 R + 0.7154 G + 0.0721 B, an alpha channel
+    ignored), as the official test script reads masks (``rgb2gray(mask)``, then ``mask > 0``: threshold
+    0). 16-bit masks are compared on the same scale (value / 257).
+
+    Args:
+        threshold: 0..254; the default 127 takes white strokes on black, 0 (``--preset official``)
+            makes any non-zero pixel a hole.
 
     Returns:
         (H, W) bool.
@@ -128,12 +140,12 @@ def decode_mask(path: Path | str, data: bytes | None = None, max_pixels: int | N
     path = _name(path, data)
     img = _open(path, data, max_pixels)
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.int64) >> 8
+        gray = np.clip(np.asarray(img, dtype=np.int64), 0, 65535) / 257.0
+    elif img.mode in ("L", "1"):
+        gray = np.asarray(img.convert("L"), dtype=np.float64)
     else:
-        if img.mode in ("RGBA", "LA", "PA", "P"):
-            img = img.convert("RGBA").convert("RGB")
-        arr = np.asarray(img.convert("L"), dtype=np.uint8)
-    return np.asarray(arr > specs.MASK_THRESHOLD)
+        gray = rgb_to_gray(np.asarray(img.convert("RGB"), dtype=np.float64))
+    return np.asarray(gray > threshold)
 
 
 #: zlib level for PNG outputs: 1 encodes ~3x faster than PIL's default 6 for ~10% larger files
@@ -246,6 +258,14 @@ def pad_reflect(array: np.ndarray, pad_h: int, pad_w: int) -> np.ndarray:
     return np.pad(array, widths, mode="reflect")
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """[0, 1] float -> uint8 by rounding (the official script truncates; rounding is unbiased)."""
+def to_uint8(image: np.ndarray, rounding: Rounding = Rounding.ROUND) -> np.ndarray:
+    """[0, 1] float -> uint8: rounded (default, unbiased) or truncated (the official test script's ``.int()``).
+
+    Truncation scales in float32 as the official script does on its float32 tensors (``img * 255.0``
+    then ``.int()``), so a float32 result gives its levels exactly; every uint8 input value v survives
+    ``float32(v / 255) * 255`` truncation unchanged (checked for all 256 values).
+    """
+    if Rounding(rounding) is Rounding.TRUNCATE:
+        scaled = np.asarray(image, dtype=np.float32) * np.float32(255.0)
+        return np.clip(np.trunc(scaled), 0, 255).astype(np.uint8)
     return np.clip(np.rint(np.asarray(image) * 255.0), 0, 255).astype(np.uint8)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from edgeinpaint.core.errors import WeightsError
+from edgeinpaint.core.specs import MASK_THRESHOLD, EdgeSource
 
 #: Canny sigma range accepted from a weights file or the command line: EdgeConnect uses 2; the
 #: Gaussian kernel has 8·sigma+1 taps, so sigma 64 is already a 513-tap blur.
@@ -34,6 +36,51 @@ class Blend(str, enum.Enum):
             return cls(value)
         except ValueError:
             raise WeightsError(f"{where}: blend {value!r}; expected one of {', '.join(b.value for b in cls)}") from None
+
+
+class Rounding(str, enum.Enum):
+    """How a [0, 1] result becomes 8 bits (``--to-8bit``).
+
+    ``round``: nearest level (unbiased; the default). ``truncate``: ``int(x * 255)``, what the official
+    EdgeConnect test script does (``postprocess``: ``img * 255`` then ``.int()``), on average half a
+    level darker.
+    """
+
+    ROUND = "round"
+    TRUNCATE = "truncate"
+
+
+@dataclass(frozen=True)
+class FusedRecipe:
+    """The picture choices baked into a fused model (export/fused.py), recorded in its manifest options.
+
+    Attributes:
+        edge_source: ``composite`` (predicted edges in the hole, Canny outside) or ``raw``.
+        rounding: how the graph's uint8 ``output`` is quantized.
+        mask_threshold: the uint8 model's hole rule, ``mask > mask_threshold`` (hosts feed their mask
+            files as they are; the runtime feeds 0/255 holes, which every threshold reads alike).
+    """
+
+    edge_source: EdgeSource = EdgeSource.COMPOSITE
+    rounding: Rounding = Rounding.ROUND
+    mask_threshold: int = MASK_THRESHOLD
+
+    def to_options(self) -> dict[str, object]:
+        return {"edge_source": self.edge_source.value, "to_8bit": self.rounding.value,
+                "mask_threshold": self.mask_threshold}  # fmt: skip
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, object]) -> FusedRecipe:
+        """From a manifest entry's options (files exported before these existed: the defaults)."""
+        return cls(
+            EdgeSource(str(options.get("edge_source", EdgeSource.COMPOSITE.value))),
+            Rounding(str(options.get("to_8bit", Rounding.ROUND.value))),
+            int(options.get("mask_threshold", MASK_THRESHOLD)),  # type: ignore[call-overload]
+        )
+
+    @property
+    def is_default(self) -> bool:
+        return self == FusedRecipe()
 
 
 @dataclass(frozen=True)

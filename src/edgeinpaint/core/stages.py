@@ -16,7 +16,7 @@ from edgeinpaint.core import specs
 from edgeinpaint.core.blend import blend as blend_into
 from edgeinpaint.core.engine import Engine
 from edgeinpaint.core.images import pad_amounts, pad_reflect, rgb_to_gray, to_float, to_uint8
-from edgeinpaint.core.params import Blend
+from edgeinpaint.core.params import Blend, Rounding
 
 #: numpy arrays or torch tensors (edge_guide serves the runtime and the trainer).
 ArrayT = TypeVar("ArrayT")
@@ -101,18 +101,19 @@ def infer(
     return np.asarray(inpaint.run({"image": image, "edges": guide, "mask": mask})["inpainted"])
 
 
-def composite(sample: Sample, output: np.ndarray, blend: Blend) -> np.ndarray:
+def composite(sample: Sample, output: np.ndarray, blend: Blend, rounding: Rounding = Rounding.ROUND) -> np.ndarray:
     """Crop the padding, round the hole to uint8 and keep every known pixel byte-identical.
 
     Args:
         output: (3, Hp, Wp) raw inpaint output in [0, 1].
         blend: the weights' composite (paste = the paper, poisson = core/blend.py); every caller
             passes it explicitly, so a picture is never composited another way than serving does.
+        rounding: round (default) or truncate the hole to 8 bits.
 
     Returns:
         (H, W, 3) uint8.
     """
-    return blend_into(crop_output(sample, output), sample.rgb8, sample.hole, blend)
+    return blend_into(crop_output(sample, output), sample.rgb8, sample.hole, blend, rounding)
 
 
 def crop_output(sample: Sample, output: np.ndarray) -> np.ndarray:
@@ -124,9 +125,11 @@ def crop_output(sample: Sample, output: np.ndarray) -> np.ndarray:
 def edge_guide(pred: ArrayT, canny: ArrayT, mask: ArrayT) -> ArrayT:
     """The edges the inpaint generator is fed: predicted edges in the hole, Canny outside.
 
-    What EdgeConnect's inpaint generator is trained on (the official ``EdgeConnect.test`` and
-    ``train`` with model 3/4: ``edges = edges * masks + canny * (1 - masks)``). Works on numpy
-    arrays and torch tensors alike (trainer, calibration and accuracy checks share it).
+    What EdgeConnect's inpaint generator is trained on (the official ``train``, ``eval`` and
+    ``sample`` with model 3/4: ``edges = edges * masks + canny * (1 - masks)``). The official
+    ``test`` does *not* composite: it feeds the raw edge-generator output (``EdgeSource.RAW``,
+    ``--preset official``). Works on numpy arrays and torch tensors alike (trainer, calibration and
+    accuracy checks share it).
 
     Args:
         pred: (N, 1, H, W) edge generator output in [0, 1]. canny: (N, 1, H, W) {0, 1}.

@@ -13,6 +13,7 @@ from edgeinpaint.core.atomic import exclusive
 from edgeinpaint.core.errors import ArtifactError, ExportError, require_torch
 from edgeinpaint.core.hashing import sha256_file
 from edgeinpaint.core.manifest import Manifest, read_manifest
+from edgeinpaint.core.params import FusedRecipe
 from edgeinpaint.core.specs import CANNY_GRAPHS, CannyGraph, CannyVariant
 from edgeinpaint.core.tolerances import CANNY_FP32_F1_FLOOR
 from edgeinpaint.export.config import ExportConfig
@@ -145,12 +146,25 @@ def _export_canny(ctx: ExportContext, weights: Weights, opset: int) -> None:
 
 
 def cached_artifacts(
-    weights_path: Path, cache_dir: Path | None = None, progress: Callable[[str], None] | None = None
+    weights_path: Path,
+    cache_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    fused: FusedRecipe | None = None,
 ) -> Path:
-    """Export ``weights_path`` once into a cache directory keyed by its sha256 and return that directory."""
+    """Export ``weights_path`` once into a cache directory keyed by its sha256 and return that directory.
+
+    Args:
+        fused: the edge source and rounding the fused model needs; a non-default one gets its own
+            folder (``<sha>-raw-truncate-m0``), so runs with either never rebuild each other's files.
+    """
+    fused = fused or FusedRecipe()
     digest = sha256_file(weights_path) if Path(weights_path).is_file() else None
     if digest is None:
         load_weights(weights_path)  # raises the clear "not found" error
-    root = (cache_dir or default_cache_dir()) / "artifacts" / str(digest)[:16]
-    export_artifacts(ExportConfig(weights=Path(weights_path), output=root), progress=progress)
+    name = str(digest)[:16]
+    if not fused.is_default:
+        name += f"-{fused.edge_source.value}-{fused.rounding.value}-m{fused.mask_threshold}"
+    root = (cache_dir or default_cache_dir()) / "artifacts" / name
+    config = ExportConfig(weights=Path(weights_path), output=root, fused_recipe=fused)
+    export_artifacts(config, progress=progress)
     return root

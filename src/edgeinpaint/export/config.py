@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeinpaint.core import specs
+from edgeinpaint.core.params import FusedRecipe
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class ExportConfig:
         calibration_size: number of calibration images.
         calibration_method: entropy | minmax | percentile.
         fused_uint8: fused model with uint8 NHWC I/O (else float32 NCHW).
+        fused_recipe: edge source, 8-bit rounding and the uint8 mask rule baked into the fused model
+            (``--preset official``: raw edges, truncation, mask > 0).
         engine: build TensorRT engines (None = when TensorRT and a GPU are present).
         shapes: TensorRT profile spec (see core.sidecar.parse_shapes).
         workspace_gib: TensorRT workspace limit.
@@ -37,6 +40,7 @@ class ExportConfig:
     calibration_size: int = 32
     calibration_method: str = "percentile"
     fused_uint8: bool = True
+    fused_recipe: FusedRecipe = field(default_factory=FusedRecipe)
     engine: bool | None = None
     shapes: str | None = None
     workspace_gib: float = 4.0

@@ -26,7 +26,7 @@ import numpy as np
 
 from edgeinpaint.canny.graph import _Builder, build_canny_nodes
 from edgeinpaint.core import specs
-from edgeinpaint.core.params import CannyParams
+from edgeinpaint.core.params import CannyParams, FusedRecipe, Rounding
 
 
 def _inline(b: _Builder, model: Any, prefix: str, feeds: dict[str, str]) -> dict[str, str]:
@@ -60,7 +60,9 @@ def _inline(b: _Builder, model: Any, prefix: str, feeds: dict[str, str]) -> dict
     return {o.name: prefix + o.name for o in graph.output}
 
 
-def _front_end(b: _Builder, canny: CannyParams, uint8_io: bool) -> tuple[str, str, str, str, str]:
+def _front_end(
+    b: _Builder, canny: CannyParams, uint8_io: bool, mask_threshold: int = specs.MASK_THRESHOLD
+) -> tuple[str, str, str, str, str]:
     """Inputs -> (image NCHW float [0, 1], hole {0, 1}, known, gray, Canny edges), shared by the fused model and
     :func:`build_fused_canny`."""
     from onnx import TensorProto
@@ -73,7 +75,7 @@ def _front_end(b: _Builder, canny: CannyParams, uint8_io: bool) -> tuple[str, st
             [b.op("Transpose", [b.op("Cast", ["image"], to=TensorProto.FLOAT)], perm=[0, 3, 1, 2]), b.const(255.0)],
         )
         mask_f = b.op("Transpose", [b.op("Cast", ["mask"], to=TensorProto.FLOAT)], perm=[0, 3, 1, 2])
-        hole = b.op("Cast", [b.op("Greater", [mask_f, b.const(float(specs.MASK_THRESHOLD))])], to=TensorProto.FLOAT)
+        hole = b.op("Cast", [b.op("Greater", [mask_f, b.const(float(mask_threshold))])], to=TensorProto.FLOAT)
     else:
         image = "image"
         hole = b.op("Cast", [b.op("Greater", ["mask", b.const(0.5)])], to=TensorProto.FLOAT)
@@ -97,7 +99,9 @@ def _io_specs(uint8_io: bool) -> list[Any]:
     ]
 
 
-def build_fused_canny(canny: CannyParams, uint8_io: bool, opset: int = specs.OPSET) -> Any:
+def build_fused_canny(
+    canny: CannyParams, uint8_io: bool, opset: int = specs.OPSET, mask_threshold: int = specs.MASK_THRESHOLD
+) -> Any:
     """The fused model's own front end alone: same inputs, ``gray`` and ``edges`` (N, 1, H, W) out.
 
     Export feeds these to the three-stage run when it checks the fused model, so the check isolates
@@ -109,7 +113,7 @@ def build_fused_canny(canny: CannyParams, uint8_io: bool, opset: int = specs.OPS
     from onnx import TensorProto, helper
 
     b = _Builder(prefix="fused_")
-    *_, gray, edges = _front_end(b, canny, uint8_io)
+    *_, gray, edges = _front_end(b, canny, uint8_io, mask_threshold)
     b.nodes.append(helper.make_node("Identity", [gray], ["gray"]))
     b.nodes.append(helper.make_node("Identity", [edges], ["edges"]))
     outs = [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 1, "H", "W"]) for n in ("gray", "edges")]
@@ -122,15 +126,27 @@ def build_fused_canny(canny: CannyParams, uint8_io: bool, opset: int = specs.OPS
 
 
 def build_fused_model(
-    edge_onnx: Path, inpaint_onnx: Path, canny: CannyParams, uint8_io: bool = False, opset: int = specs.OPSET
+    edge_onnx: Path,
+    inpaint_onnx: Path,
+    canny: CannyParams,
+    uint8_io: bool = False,
+    opset: int = specs.OPSET,
+    recipe: FusedRecipe | None = None,
 ) -> Any:
-    """Compose the fused model from exported generator graphs (any precision) and the float32 Canny."""
+    """Compose the fused model from exported generator graphs (any precision) and the float32 Canny.
+
+    Args:
+        recipe: edges fed to the inpaint generator (composite or raw), how the uint8 ``output`` is
+            quantized (round, or truncate as the official test script does) and the uint8 mask rule;
+            recorded in the model's metadata and the manifest, checked by the runtime.
+    """
     import onnx
     from onnx import TensorProto, helper
 
+    recipe = recipe or FusedRecipe()
     b = _Builder(prefix="fused_")
     one = b.const(1.0)
-    image, hole, known, gray, edges = _front_end(b, canny, uint8_io)
+    image, hole, known, gray, edges = _front_end(b, canny, uint8_io, recipe.mask_threshold)
 
     # Reflect-pad bottom/right to a multiple of 4 (the generators downsample twice), crop back after.
     shape = b.op("Shape", [image])
@@ -147,15 +163,23 @@ def build_fused_model(
         b, onnx.load(str(edge_onnx)), "edge_generator/", {"gray": p_gray, "edges": p_edges, "mask": p_hole}
     )
     pred = edge_out["edges_pred"]
-    guide = b.op("Add", [b.op("Mul", [pred, p_hole]), b.op("Mul", [p_edges, b.op("Sub", [one, p_hole])])])
+    if recipe.edge_source is specs.EdgeSource.COMPOSITE:
+        guide = b.op("Add", [b.op("Mul", [pred, p_hole]), b.op("Mul", [p_edges, b.op("Sub", [one, p_hole])])])
+    else:  # the official test script: the raw edge-generator output everywhere
+        guide = pred
     inpaint_out = _inline(
         b, onnx.load(str(inpaint_onnx)), "inpaint_generator/", {"image": p_image, "edges": guide, "mask": p_hole}
     )
     raw = b.op("Slice", [inpaint_out["inpainted"], b.const([0, 0], np.int64), hw, b.const([2, 3], np.int64)])
     final = b.op("Add", [b.op("Mul", [raw, hole]), b.op("Mul", [image, known])])
     if uint8_io:
-        for value, name in ((final, "output"), (raw, "raw")):
-            scaled = b.op("Clip", [b.op("Round", [b.op("Mul", [value, b.const(255.0)])]), b.const(0.0), b.const(255.0)])
+        # ``raw`` is always rounded (it only feeds the Poisson composite); ``output`` follows the recipe.
+        # Floor is truncation here: the values are >= 0 (sigmoid / (tanh+1)/2 outputs and [0, 1] pixels).
+        truncate = recipe.rounding is Rounding.TRUNCATE
+        for value, name, quantize in ((final, "output", "Floor" if truncate else "Round"), (raw, "raw", "Round")):
+            scaled = b.op(
+                "Clip", [b.op(quantize, [b.op("Mul", [value, b.const(255.0)])]), b.const(0.0), b.const(255.0)]
+            )
             nhwc = b.op("Transpose", [scaled], perm=[0, 2, 3, 1])
             b.nodes.append(helper.make_node("Cast", [nhwc], [name], to=TensorProto.UINT8, name=f"fused_{name}"))
         out_specs = [
@@ -177,6 +201,7 @@ def build_fused_model(
         ("canny_low", canny.low),
         ("canny_high", canny.high),
         ("uint8_io", uint8_io),
+        *recipe.to_options().items(),
     ):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, str(value)
@@ -184,7 +209,9 @@ def build_fused_model(
     return model
 
 
-def fused_io_specs(uint8_io: bool) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+def fused_io_specs(
+    uint8_io: bool, recipe: FusedRecipe | None = None
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
     """Manifest I/O specs of the fused model: NHWC uint8 in [0, 255], or NCHW float32 in [0, 1]."""
 
     def spec(name: str, channels: int, meaning: str) -> dict[str, object]:
@@ -194,12 +221,14 @@ def fused_io_specs(uint8_io: bool) -> tuple[list[dict[str, object]], list[dict[s
         return {"name": name, "shape": ["N", channels, "H", "W"], "dtype": "float32", "range": [0, 1],
                 "meaning": meaning}  # fmt: skip
 
+    recipe = recipe or FusedRecipe()
     layout = ", NHWC" if uint8_io else ""
-    mask_rule = "> 127 = hole" if uint8_io else "> 0.5 = hole"
+    mask_rule = f"> {recipe.mask_threshold} = hole" if uint8_io else "> 0.5 = hole"
+    suffix = "" if recipe.is_default else f" ({recipe.edge_source.value} edges, {recipe.rounding.value})"
     return (
         [spec("image", 3, "RGB" + layout), spec("mask", 1, mask_rule)],
         [
-            spec("output", 3, "paste-composited RGB"),
+            spec("output", 3, "paste-composited RGB" + suffix),
             spec("raw", 3, "raw generator output (for the Poisson composite)"),
         ],
     )

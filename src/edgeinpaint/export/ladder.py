@@ -18,8 +18,10 @@ import numpy as np
 from edgeinpaint.core import specs
 from edgeinpaint.core.engine import Engine
 from edgeinpaint.core.errors import ExportError
+from edgeinpaint.core.images import to_uint8
 from edgeinpaint.core.manifest import Manifest, verify_file
 from edgeinpaint.core.onnxruntime import OnnxRuntimeEngine
+from edgeinpaint.core.params import Rounding
 from edgeinpaint.core.tolerances import FLOORS_DB, FUSED_MAX_LEVELS
 from edgeinpaint.export.produce import Built, ExportContext, produce
 from edgeinpaint.export.trt_check import check_graph
@@ -100,6 +102,7 @@ def export_ladder(config: ExportConfig, weights: Weights, ctx: ExportContext) ->
         "uint8_io": config.fused_uint8,
         "generators": [ctx.manifest.require(r, precision).sha256 for r in GENERATORS],
         "composite": "paste",
+        **({} if config.fused_recipe.is_default else config.fused_recipe.to_options()),
     }
     produce(
         ctx,
@@ -266,7 +269,9 @@ def calibrate_only(
     return list(caches.values())
 
 
-def fused_picture(session: object, sample: Sample, uint8_io: bool, blend: object) -> np.ndarray:
+def fused_picture(
+    session: object, sample: Sample, uint8_io: bool, blend: object, rounding: Rounding = Rounding.ROUND
+) -> np.ndarray:
     """Run the fused model on one sample and finish the picture for the weights' blend (core/blend.py).
 
     Returns:
@@ -278,14 +283,14 @@ def fused_picture(session: object, sample: Sample, uint8_io: bool, blend: object
         out, raw = session.run(  # type: ignore[attr-defined]
             None, {"image": sample.rgb8[None], "mask": (sample.hole * 255).astype(np.uint8)[None, ..., None]}
         )
-        return finish_fused(out[0], raw[0], sample.rgb8, sample.hole, blend)  # type: ignore[arg-type]
+        return finish_fused(out[0], raw[0], sample.rgb8, sample.hole, blend, rounding)  # type: ignore[arg-type]
     feeds = {
         "image": (sample.rgb8 / 255.0).astype(np.float32).transpose(2, 0, 1)[None],
         "mask": sample.hole[None, None].astype(np.float32),
     }
     out, raw = session.run(None, feeds)  # type: ignore[attr-defined]
-    out8 = np.clip(np.rint(out[0].transpose(1, 2, 0) * 255), 0, 255).astype(np.uint8)
-    return finish_fused(out8, raw[0].transpose(1, 2, 0), sample.rgb8, sample.hole, blend)  # type: ignore[arg-type]
+    out8 = to_uint8(out[0].transpose(1, 2, 0), rounding)
+    return finish_fused(out8, raw[0].transpose(1, 2, 0), sample.rgb8, sample.hole, blend, rounding)  # type: ignore[arg-type]
 
 
 def _given(edges: np.ndarray, gray: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -306,6 +311,29 @@ def _fused_front(front: object, rgb8: np.ndarray, hole: np.ndarray, uint8_io: bo
     return gray[0, 0], np.asarray(edges[0, 0] > 0.5)
 
 
+class _EngineSession:
+    """An Engine (OpenVINO) behind the ``session.run(None, feeds)`` call :func:`fused_picture` makes."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def run(self, _names: object, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        got = self.engine.run(feeds)
+        return [np.asarray(got[name]) for name in self.engine.output_names]
+
+
+def _fused_backends(path: Path, precision: str) -> dict[str, object]:
+    """Every backend ``run --fused`` (and ``auto``) may run the fused model on here, as ORT-like sessions."""
+    import onnxruntime as ort
+
+    backends: dict[str, object] = {"onnxruntime": ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])}
+    if importlib.util.find_spec("openvino") is not None:
+        from edgeinpaint.core.openvino import OpenVinoEngine
+
+        backends["openvino"] = _EngineSession(OpenVinoEngine(path, specs.Precision(precision), threads=None))
+    return backends
+
+
 def _build_fused(
     config: ExportConfig,
     precision: str,
@@ -315,7 +343,8 @@ def _build_fused(
     samples: list[Sample],
     weights: Weights,
 ) -> dict[str, Built]:
-    """Compose the fused model and check it gives ``run``'s picture (the weights' blend) within one level."""
+    """Compose the fused model and check it gives ``run``'s picture (the weights' blend) within one level,
+    on every CPU backend that may run it (ONNX Runtime, and OpenVINO where installed)."""
     import onnx
     import onnxruntime as ort
 
@@ -323,6 +352,7 @@ def _build_fused(
     from edgeinpaint.export.accuracy import psnr8
     from edgeinpaint.export.fused import build_fused_canny, build_fused_model, fused_io_specs
 
+    recipe = config.fused_recipe
     ctx.progress(f"{file}: composing the fused model")
     output, manifest = ctx.output, ctx.manifest
     model = build_fused_model(
@@ -331,13 +361,14 @@ def _build_fused(
         weights.canny,
         uint8_io=config.fused_uint8,
         opset=config.opset,
+        recipe=recipe,
     )
     onnx.save(model, str(tmp))
     check_graph(tmp, file)
-    session = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+    backends = _fused_backends(tmp, precision)
     engines = _engines(output, manifest, precision)
     front = ort.InferenceSession(
-        build_fused_canny(weights.canny, config.fused_uint8, config.opset).SerializeToString(),
+        build_fused_canny(weights.canny, config.fused_uint8, config.opset, recipe.mask_threshold).SerializeToString(),
         providers=["CPUExecutionProvider"],
     )
     # `run`'s default Canny (float64 gray, float32 graph) for the figures against `run` itself.
@@ -346,46 +377,55 @@ def _build_fused(
     from edgeinpaint.core.specs import CANNY_GRAPHS, CannyVariant
     from edgeinpaint.core.stages import preprocess
 
+    def three_stage(sample: Sample) -> np.ndarray:
+        raw = infer([sample], engines["edge_generator"], engines["inpaint_generator"], recipe.edge_source)[0]
+        return composite(sample, raw, weights.blend, recipe.rounding)
+
     fast = GraphCanny(verify_file(output, manifest.require("canny", CANNY_GRAPHS[CannyVariant.FAST].tag)), threads=1)
-    psnrs, worst, worst_run, agree, total = [], 0, 0, 0, 0
+    psnrs: dict[str, list[float]] = {name: [] for name in backends}
+    worst = dict.fromkeys(backends, 0)
+    worst_run, agree, total = 0, 0, 0
     for s in samples:
         gray, edges = _fused_front(front, s.rgb8, s.hole, config.fused_uint8)
         same_edges = preprocess(s.rgb8, s.hole, functools.partial(_given, edges))
         same_edges.gray = pad_reflect(gray[None], *pad_amounts(*gray.shape))
-        ref = composite(
-            same_edges, infer([same_edges], engines["edge_generator"], engines["inpaint_generator"])[0], weights.blend
-        )
-        out = fused_picture(session, s, config.fused_uint8, weights.blend)
-        psnrs.append(psnr8(ref, out))
-        worst = max(worst, int(np.abs(ref.astype(np.int16) - out).max()))
+        ref = three_stage(same_edges)
+        for name, session in backends.items():
+            out = fused_picture(session, s, config.fused_uint8, weights.blend, recipe.rounding)
+            psnrs[name].append(psnr8(ref, out))
+            worst[name] = max(worst[name], int(np.abs(ref.astype(np.int16) - out).max()))
+            if name == "onnxruntime":
+                fused_ort = out
         as_run = preprocess(s.rgb8, s.hole, fast)
-        run_pic = composite(
-            as_run, infer([as_run], engines["edge_generator"], engines["inpaint_generator"])[0], weights.blend
-        )
-        worst_run = max(worst_run, int(np.abs(run_pic.astype(np.int16) - out).max()))
+        worst_run = max(worst_run, int(np.abs(three_stage(as_run).astype(np.int16) - fused_ort).max()))
         run_edges = as_run.edges[0, : edges.shape[0], : edges.shape[1]] > 0.5
         agree += int((run_edges & edges).sum())
         total += int(run_edges.sum() + edges.sum())
-    psnr = float(np.mean(psnrs))
+    psnr = {name: float(np.mean(values)) for name, values in psnrs.items()}
     f1 = 2 * agree / total if total else 1.0
+    figures = ", ".join(f"{name} PSNR {psnr[name]:.2f} dB, max {worst[name]} level(s)" for name in backends)
     ctx.progress(
-        f"{file}: vs the three-stage run ({weights.blend.value}): PSNR {psnr:.2f} dB, max {worst} level(s); "
+        f"{file}: vs the three-stage run ({weights.blend.value}, {recipe.edge_source.value} edges): {figures}; "
         f"vs `run` (its float64-gray Canny, edge F1 {f1:.5f}): max {worst_run} level(s)"
     )
-    if worst > FUSED_MAX_LEVELS:
-        raise ExportError(
-            f"{file}: fused model differs from the three-stage run by up to {worst} levels "
-            f"(> {FUSED_MAX_LEVELS}) with the {weights.blend.value} composite"
-        )
-    inputs, outputs = fused_io_specs(config.fused_uint8)
-    accuracy = {
-        "psnr_vs_three_stage": round(psnr, 3),
-        "max_levels_vs_three_stage": worst,
+    for name in backends:
+        if worst[name] > FUSED_MAX_LEVELS:
+            raise ExportError(
+                f"{file}: fused model on {name} differs from the three-stage run by up to {worst[name]} levels "
+                f"(> {FUSED_MAX_LEVELS}) with the {weights.blend.value} composite"
+            )
+    inputs, outputs = fused_io_specs(config.fused_uint8, recipe)
+    accuracy: dict[str, object] = {
+        "psnr_vs_three_stage": round(psnr["onnxruntime"], 3),
+        "max_levels_vs_three_stage": worst["onnxruntime"],
         "max_levels_vs_run": worst_run,
         "canny_f1_vs_run": round(f1, 6),
         "blend": weights.blend.value,
         "samples": len(samples),
     }
+    for name in backends:
+        if name != "onnxruntime":
+            accuracy[f"max_levels_vs_three_stage_{name}"] = worst[name]
     return {file: Built("fused", precision, inputs, outputs, config.opset, accuracy)}
 
 

@@ -146,10 +146,16 @@ def _by_name(done: Callable[[str, str | None], None]) -> Callable[[Job, str | No
     return lambda job, error: done(job.relative, error)
 
 
-def write_report(summary: RunSummary, path: Path) -> None:
+def write_report(summary: RunSummary, path: Path, settings: dict[str, object] | None = None) -> None:
     """The JSON report, written atomically (a full disk leaves no 0-byte report).
+
+    Args:
+        settings: how the pictures were made (preset and picture options), recorded under ``settings``.
 
     Raises:
         OSError: the report could not be written (the caller reports it; outputs are unaffected).
     """
-    write_text(path, json.dumps(summary.to_json(), indent=2))
+    data = summary.to_json()
+    if settings is not None:
+        data = {**data, "settings": settings}
+    write_text(path, json.dumps(data, indent=2))

@@ -20,8 +20,9 @@ from edgeinpaint.core import specs
 from edgeinpaint.core.blend import blend as blend_into
 from edgeinpaint.core.blend import finish_fused
 from edgeinpaint.core.errors import EdgeInpaintError
+from edgeinpaint.core.images import to_uint8
 from edgeinpaint.core.manifest import read_manifest, verify_file
-from edgeinpaint.core.params import Blend
+from edgeinpaint.core.params import Blend, FusedRecipe, Rounding
 from edgeinpaint.core.specs import CANNY_GRAPHS, Backend, CannyVariant, Precision
 from edgeinpaint.core.stages import CannyFn, Sample, as_uint8, crop_output, infer, preprocess
 from edgeinpaint.runtime.engines import EngineRequest, Generators, open_engines
@@ -71,11 +72,13 @@ class PictureOptions:
     Attributes:
         edge_source: composite (default, what the inpaint generator was trained on) or raw edges.
         hd: high-resolution strategy. blend: None = the weights' own composite.
+        rounding: how the hole becomes 8 bits (round, or the official script's truncation).
     """
 
     edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE
     hd: HDConfig = field(default_factory=HDConfig)
     blend: Blend | None = None
+    rounding: Rounding = Rounding.ROUND
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ class Inpainter:
         generators: the two engines (and the backend that runs them).
         canny_spec: picklable Canny recipe (worker processes rebuild the stage from it).
         blend: the composite actually used (the weights' unless overridden).
-        edge_source, hd: see :class:`PictureOptions`.
+        edge_source, hd, rounding: see :class:`PictureOptions`.
     """
 
     generators: Generators
@@ -94,6 +97,7 @@ class Inpainter:
     blend: Blend
     edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE
     hd: HDConfig = field(default_factory=HDConfig)
+    rounding: Rounding = Rounding.ROUND
     threads: int | None = None
     fused_uint8: bool = True
     canny: CannyFn = field(init=False, repr=False, compare=False)
@@ -127,7 +131,7 @@ class Inpainter:
         if self.fused:
             rgb8 = as_uint8(pixels)
             out, raw = self.fused_outputs([rgb8], [hole])[0]
-            return finish_fused(out, raw, rgb8, hole, self.blend)
+            return finish_fused(out, raw, rgb8, hole, self.blend, self.rounding)
         return self.batch([preprocess(pixels, hole, self.canny)])[0]
 
     def batch(self, samples: list[Sample]) -> list[np.ndarray]:
@@ -136,7 +140,7 @@ class Inpainter:
 
     def composite(self, sample: Sample, raw: np.ndarray) -> np.ndarray:
         """The final picture from one raw output ((H, W, 3) float32, see :meth:`raw`)."""
-        return blend_into(raw, sample.rgb8, sample.hole, self.blend)
+        return blend_into(raw, sample.rgb8, sample.hole, self.blend, self.rounding)
 
     def raw(self, samples: list[Sample]) -> list[np.ndarray]:
         """The generators' outputs before compositing, (H, W, 3) float32 each (the pipeline's
@@ -166,7 +170,7 @@ class Inpainter:
             image = np.stack([r.transpose(2, 0, 1) for r in rgb8s]).astype(np.float32) / 255.0
             mask = np.stack(holes)[:, None].astype(np.float32)
             got = engine.run({"image": image, "mask": mask})
-            outs = np.clip(np.rint(np.asarray(got["output"]).transpose(0, 2, 3, 1) * 255), 0, 255).astype(np.uint8)
+            outs = to_uint8(np.asarray(got["output"]).transpose(0, 2, 3, 1), self.rounding)
             raws = np.ascontiguousarray(np.asarray(got["raw"]).transpose(0, 2, 3, 1), dtype=np.float32)
         return [(outs[i], raws[i]) for i in range(len(rgb8s))]
 
@@ -223,7 +227,8 @@ def open_inpainter(
         if artifacts is None:
             from edgeinpaint.export.artifacts import cached_artifacts
 
-            artifacts = cached_artifacts(weights_path or resolve_weights("demo"), progress=progress)
+            fused_recipe = FusedRecipe(picture.edge_source, picture.rounding) if engine.fused else None
+            artifacts = cached_artifacts(weights_path or resolve_weights("demo"), progress=progress, fused=fused_recipe)
         manifest = read_manifest(artifacts)
         request = EngineRequest(
             artifacts=artifacts,
@@ -236,7 +241,9 @@ def open_inpainter(
         generators = open_engines(engine.backend, request, fused=engine.fused)
         fused_uint8 = True
         if engine.fused:
-            fused_uint8 = bool(manifest.require("fused", engine.precision.value).options.get("uint8_io", True))
+            fused_options = manifest.require("fused", engine.precision.value).options
+            fused_uint8 = bool(fused_options.get("uint8_io", True))
+            _check_fused_recipe(FusedRecipe.from_options(fused_options), picture, artifacts, fused_uint8)
         model = None
         if engine.canny is not CannyVariant.REFERENCE:
             model = verify_file(artifacts, manifest.require("canny", CANNY_GRAPHS[engine.canny].tag))
@@ -250,6 +257,25 @@ def open_inpainter(
         blend=picture.blend or blend,
         edge_source=picture.edge_source,
         hd=picture.hd,
+        rounding=picture.rounding,
         threads=engine.threads,
         fused_uint8=fused_uint8,
     )
+
+
+def _check_fused_recipe(recipe: FusedRecipe, picture: PictureOptions, artifacts: Path, uint8_io: bool) -> None:
+    """Refuse, in one line, a fused model whose baked edge source or 8-bit rounding is not the one asked for.
+
+    Both live inside the graph (the edge composite feeds the inpaint generator; the uint8 output is
+    quantized by the graph), so a mismatch would silently give another picture.
+    """
+    wanted = FusedRecipe(picture.edge_source, picture.rounding)
+    # The float-I/O fused model returns floats: the runtime quantizes them, so only the edges are baked.
+    same = recipe.edge_source is wanted.edge_source and (recipe.rounding is wanted.rounding or not uint8_io)
+    if not same:
+        raise EdgeInpaintError(
+            f"--fused: the fused model in {artifacts} was exported with edges {recipe.edge_source.value} and "
+            f"{recipe.rounding.value} to 8 bits, but this run asks for edges {wanted.edge_source.value} and "
+            f"{wanted.rounding.value}; export it with the same options (edgeinpaint export --edge-source "
+            f"{wanted.edge_source.value} --to-8bit {wanted.rounding.value}, or --preset official) or drop --fused"
+        )

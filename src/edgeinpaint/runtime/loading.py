@@ -7,6 +7,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from edgeinpaint.core import specs
 from edgeinpaint.core.errors import EdgeInpaintError, InputError
 from edgeinpaint.core.images import Decoded, decode_image, decode_mask
 from edgeinpaint.core.jobs import Job
@@ -19,10 +20,13 @@ class LoadOptions:
     Attributes:
         alpha_mask: take the hole from the image's alpha channel (alpha < 128 = hole) instead of a file.
         strict: a mask of another size is an error (default: resized with nearest neighbour + warning).
+        mask_threshold: a mask pixel whose gray value (0..255) is above this is a hole (0: the
+            official test script's ``mask > 0``).
     """
 
     alpha_mask: bool = False
     strict: bool = False
+    mask_threshold: int = specs.MASK_THRESHOLD
 
 
 @dataclass
@@ -75,7 +79,7 @@ def load_pair(
         if mask is None:
             stem = PurePosixPath(str(image)).stem
             raise EdgeInpaintError(f"{image}: no mask with stem {stem!r} in the mask directory")
-        hole = decode_mask(mask, mask_data)
+        hole = decode_mask(mask, mask_data, threshold=options.mask_threshold)
         if hole.shape != decoded.size:
             found = f"{hole.shape[1]}x{hole.shape[0]}"
             wanted = f"{decoded.size[1]}x{decoded.size[0]}"

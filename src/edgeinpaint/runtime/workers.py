@@ -285,7 +285,9 @@ def reader_main(
         ring.close()
 
 
-def writer_main(shared: _Shared, ready: Any, free: Any, results: Any, write: WriteOptions, blend_mode: str) -> None:
+def writer_main(
+    shared: _Shared, ready: Any, free: Any, results: Any, write: WriteOptions, blend_mode: str, rounding: str
+) -> None:
     """Composite (when asked) and encode output slots atomically; report each job's outcome."""
     from edgeinpaint.core.blend import blend
 
@@ -301,7 +303,7 @@ def writer_main(shared: _Shared, ready: Any, free: Any, results: Any, write: Wri
                 pixels = np.array(ring.view(request.slot, "rgb8", (h, w, 3)))
                 if request.composite:  # the raw output and the input: paste or Poisson here
                     raw = ring.view(request.slot, "raw", (h, w, 3))
-                    pixels = blend(raw, pixels, ring.view(request.slot, "hole", (h, w)), blend_mode)
+                    pixels = blend(raw, pixels, ring.view(request.slot, "hole", (h, w)), blend_mode, rounding)
                 alpha = np.array(ring.view(request.slot, "alpha", (h, w))) if request.has_alpha else None
                 encode_image(
                     pixels,
@@ -403,7 +405,7 @@ def run_pipeline(
             procs.append(
                 ctx.Process(
                     target=writer_main,
-                    args=(shared, ready_out, free_out, results, write, inpainter.blend.value),
+                    args=(shared, ready_out, free_out, results, write, inpainter.blend.value, inpainter.rounding.value),
                     daemon=True,
                 )
             )

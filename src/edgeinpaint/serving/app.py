@@ -42,6 +42,7 @@ from edgeinpaint.core.images import (
     output_format,
     restore_depth,
 )
+from edgeinpaint.core.specs import MASK_THRESHOLD
 from edgeinpaint.core.stages import as_uint8, preprocess
 from edgeinpaint.runtime.inpainter import Inpainter
 from edgeinpaint.serving.batcher import Batcher, QueueFull
@@ -58,6 +59,7 @@ class ServeConfig:
         max_upload_bytes: per file. max_pixels: per image. timeout_s: per request.
         api_key: when set, requests need header ``X-API-Key`` with it (``/healthz`` excepted).
         quality / png_compression: encoder settings, as ``run``'s.
+        mask_threshold: a mask pixel whose gray value is above this is a hole (``run --mask-threshold``).
     """
 
     max_batch: int = 4
@@ -69,6 +71,7 @@ class ServeConfig:
     api_key: str | None = None
     quality: int = 95
     png_compression: int = 1
+    mask_threshold: int = MASK_THRESHOLD
 
 
 class _Reject(Exception):  # noqa: N818 - carries the HTTP answer
@@ -213,7 +216,7 @@ async def _inpaint(
             raise InputError(f"{name}: mask_mode=alpha but the image has no alpha channel")
         hole, alpha = np.asarray(decoded.alpha < 128), None
     else:
-        hole = await asyncio.to_thread(decode_mask, Path("mask"), mask_bytes, config.max_pixels)
+        hole = await asyncio.to_thread(decode_mask, Path("mask"), mask_bytes, config.max_pixels, config.mask_threshold)
         if hole.shape != decoded.size:
             raise InputError(
                 f"mask is {hole.shape[1]}x{hole.shape[0]} but image {name} is {decoded.size[1]}x{decoded.size[0]}; "
