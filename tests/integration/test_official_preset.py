@@ -1,19 +1,6 @@
-"""``--preset official`` against the official EdgeConnect test procedure, written from its description.
-
-The reference below is our own code, written from the procedure of knazeri/edge-connect's ``test.py
---model 3`` as its source describes it (dataset.py ``load_item`` / ``load_mask`` in test mode,
-edge_connect.py ``test`` and ``postprocess``), not a copy of it:
-
-- image ``imread``; gray ``rgb2gray(img)`` (float64); mask ``rgb2gray(mask)``, then ``(mask > 0) * 255``;
-- ``canny(img_gray, sigma=SIGMA, mask=(1 - mask / 255).astype(bool))``;
-- tensors: image / 255, gray and edges as float32, mask / 255;
-- ``edges = edge_model(images_gray, edges, masks)`` (inputs ``[gray·(1−m)+m, edges·(1−m), m]``), then
-  ``outputs = inpaint_model(images, edges, masks)`` (inputs ``[images·(1−m)+m, edges]``): raw edges;
-- ``outputs * masks + images * (1 - masks)``, then ``img * 255`` ... ``.int()``: truncation.
-
-It runs the official-format checkpoint's own networks (the spectral-norm edge generator as saved,
-unfolded), and is compared with ``edgeinpaint run --preset official`` on soft (blurred) colour masks,
-where the official ``> 0`` rule and edgeinpaint's default ``> 127`` differ.
+"""``--preset official`` against the official EdgeConnect test procedure (benchmarks/official.py has the
+reference, written from the procedure test.py's source describes), on soft colour masks, where the
+official ``> 0`` mask rule and edgeinpaint's default ``> 127`` differ.
 """
 
 from __future__ import annotations
@@ -23,64 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from typer.testing import CliRunner
 
+from edgeinpaint.benchmarks.official import official_networks, official_test_script, soft_mask
 from edgeinpaint.cli import app
-from tests.conftest import TINY, hole_mask, photo, write_official_folder
+from edgeinpaint.core.architecture import Architecture
+from tests.conftest import TINY, photo, write_official_folder
 
 runner = CliRunner()
 NAMES = ("astronaut", "coffee", "chelsea")
 SIZE = (128, 96)  # (H, W): multiples of 4, as test.py needs
-
-
-def official_test_script(folder: Path, image_path: Path, mask_path: Path) -> np.ndarray:
-    """The official test procedure (module docstring) on one image/mask file pair; (H, W, 3) uint8."""
-    import yaml
-    from skimage.color import gray2rgb, rgb2gray
-    from skimage.feature import canny
-
-    from edgeinpaint.models import Architecture, EdgeGenerator, InpaintGenerator
-
-    sigma = yaml.safe_load((folder / "config.yml").read_text())["SIGMA"]
-    img = np.asarray(Image.open(image_path))
-    if img.ndim == 2:
-        img = gray2rgb(img)
-    img_gray = rgb2gray(img)
-    mask = rgb2gray(np.asarray(Image.open(mask_path)))
-    mask = (mask > 0).astype(np.uint8) * 255
-    edge = canny(img_gray, sigma=sigma, mask=(1 - mask / 255).astype(bool))
-
-    arch = Architecture(**TINY)
-    edge_g, inpaint_g = EdgeGenerator(arch, use_spectral_norm=True), InpaintGenerator(arch)
-    strip = lambda sd: {k.removeprefix("module."): v for k, v in sd.items()}  # noqa: E731
-    edge_g.load_state_dict(strip(torch.load(folder / "EdgeModel_gen.pth", weights_only=True)["generator"]))
-    inpaint_g.load_state_dict(strip(torch.load(folder / "InpaintingModel_gen.pth", weights_only=True)["generator"]))
-    edge_g.eval()
-    inpaint_g.eval()
-
-    def tensor(a: np.ndarray) -> torch.Tensor:  # torchvision's to_tensor: HWC -> CHW float32
-        a = a[..., None] if a.ndim == 2 else a
-        return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), dtype=np.float32))[None]
-
-    images, images_gray = tensor(img / 255.0), tensor(img_gray)
-    edges, masks = tensor(edge.astype(np.float32)), tensor(mask / 255.0)
-    with torch.no_grad():
-        edge_in = torch.cat([images_gray * (1 - masks) + masks, edges * (1 - masks), masks], 1)
-        edges = edge_g(edge_in)  # raw edges, not composited (test, unlike train/eval/sample)
-        outputs = inpaint_g(torch.cat([images * (1 - masks) + masks, edges], 1))
-        merged = outputs * masks + images * (1 - masks)
-    return (merged * 255.0).permute(0, 2, 3, 1).int()[0].numpy().astype(np.uint8)
-
-
-def soft_mask(h: int, w: int, seed: int) -> np.ndarray:
-    """A blurred colour (RGB) mask: values from 0 to 255 with soft borders, as masks from paint tools."""
-    import cv2
-
-    hard = hole_mask(h, w, seed=seed).astype(np.float32) * 255
-    soft = cv2.GaussianBlur(hard, (0, 0), 3)
-    return np.repeat(np.clip(soft, 0, 255).astype(np.uint8)[..., None], 3, axis=2)
 
 
 @pytest.fixture(scope="module")
@@ -125,8 +65,9 @@ def test_preset_official_reproduces_the_official_test_script(
 ) -> None:
     out = _run(official_job, "out-" + "-".join(e.lstrip("-") for e in extra), *extra)
     root = official_job["root"]
+    networks = official_networks(official_job["folder"], Architecture(**TINY))
     for name in NAMES:
-        ref = official_test_script(official_job["folder"], root / "in" / f"{name}.png", root / "masks" / f"{name}.png")
+        ref = official_test_script(*networks, root / "in" / f"{name}.png", root / "masks" / f"{name}.png")
         ours = np.asarray(Image.open(out / f"{name}.png"))
         diff = np.abs(ours.astype(np.int16) - ref)
         assert diff.max() <= 1, (name, int(diff.max()))
@@ -145,7 +86,8 @@ def test_default_preset_differs_from_the_official_script(official_job: dict[str,
     argv += ["--weights", str(official_job["weights"]), "--backend", "torch"]
     assert runner.invoke(app, argv, env={"EDGEINPAINT_CACHE": str(root / "cache")}).exit_code == 0
     name = NAMES[0]
-    ref = official_test_script(official_job["folder"], root / "in" / f"{name}.png", root / "masks" / f"{name}.png")
+    networks = official_networks(official_job["folder"], Architecture(**TINY))
+    ref = official_test_script(*networks, root / "in" / f"{name}.png", root / "masks" / f"{name}.png")
     ours = np.asarray(Image.open(root / "paper" / f"{name}.png"))
     assert np.abs(ours.astype(np.int16) - ref).max() > 1
 

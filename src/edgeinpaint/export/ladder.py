@@ -322,15 +322,25 @@ class _EngineSession:
         return [np.asarray(got[name]) for name in self.engine.output_names]
 
 
-def _fused_backends(path: Path, precision: str) -> dict[str, object]:
-    """Every backend ``run --fused`` (and ``auto``) may run the fused model on here, as ORT-like sessions."""
+def _fused_backends(path: Path, output: Path, manifest: Manifest, precision: str) -> dict[str, tuple[object, dict]]:
+    """Every CPU backend ``run --fused`` (and ``auto``) may run the fused model on here: per backend the
+    fused model (as an ORT-like session) and that backend's own two generators (the three-stage run)."""
     import onnxruntime as ort
 
-    backends: dict[str, object] = {"onnxruntime": ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])}
+    backends: dict[str, tuple[object, dict]] = {
+        "onnxruntime": (
+            ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]),
+            _engines(output, manifest, precision),
+        )
+    }
     if importlib.util.find_spec("openvino") is not None:
         from edgeinpaint.core.openvino import OpenVinoEngine
 
-        backends["openvino"] = _EngineSession(OpenVinoEngine(path, specs.Precision(precision), threads=None))
+        level = specs.Precision(precision)
+        generators = {
+            role: OpenVinoEngine(verify_file(output, manifest.require(role, precision)), level) for role in GENERATORS
+        }
+        backends["openvino"] = (_EngineSession(OpenVinoEngine(path, level)), generators)
     return backends
 
 
@@ -365,8 +375,7 @@ def _build_fused(
     )
     onnx.save(model, str(tmp))
     check_graph(tmp, file)
-    backends = _fused_backends(tmp, precision)
-    engines = _engines(output, manifest, precision)
+    backends = _fused_backends(tmp, output, manifest, precision)
     front = ort.InferenceSession(
         build_fused_canny(weights.canny, config.fused_uint8, config.opset, recipe.mask_threshold).SerializeToString(),
         providers=["CPUExecutionProvider"],
@@ -377,7 +386,8 @@ def _build_fused(
     from edgeinpaint.core.specs import CANNY_GRAPHS, CannyVariant
     from edgeinpaint.core.stages import preprocess
 
-    def three_stage(sample: Sample) -> np.ndarray:
+    def three_stage(sample: Sample, backend: str = "onnxruntime") -> np.ndarray:
+        engines = backends[backend][1]
         raw = infer([sample], engines["edge_generator"], engines["inpaint_generator"], recipe.edge_source)[0]
         return composite(sample, raw, weights.blend, recipe.rounding)
 
@@ -389,8 +399,11 @@ def _build_fused(
         gray, edges = _fused_front(front, s.rgb8, s.hole, config.fused_uint8)
         same_edges = preprocess(s.rgb8, s.hole, functools.partial(_given, edges))
         same_edges.gray = pad_reflect(gray[None], *pad_amounts(*gray.shape))
-        ref = three_stage(same_edges)
-        for name, session in backends.items():
+        for name, (session, _generators) in backends.items():
+            # Each backend against its own three-stage run (INT8 kernels round differently per backend),
+            # fed the edges of the fused front end on ONNX Runtime: a Canny pixel that flips inside the
+            # fused graph on another backend shows here.
+            ref = three_stage(same_edges, name)
             out = fused_picture(session, s, config.fused_uint8, weights.blend, recipe.rounding)
             psnrs[name].append(psnr8(ref, out))
             worst[name] = max(worst[name], int(np.abs(ref.astype(np.int16) - out).max()))
@@ -408,12 +421,16 @@ def _build_fused(
         f"{file}: vs the three-stage run ({weights.blend.value}, {recipe.edge_source.value} edges): {figures}; "
         f"vs `run` (its float64-gray Canny, edge F1 {f1:.5f}): max {worst_run} level(s)"
     )
+    if worst["onnxruntime"] > FUSED_MAX_LEVELS:
+        raise ExportError(
+            f"{file}: fused model differs from the three-stage run by up to {worst['onnxruntime']} levels "
+            f"(> {FUSED_MAX_LEVELS}) with the {weights.blend.value} composite"
+        )
     for name in backends:
         if worst[name] > FUSED_MAX_LEVELS:
-            raise ExportError(
-                f"{file}: fused model on {name} differs from the three-stage run by up to {worst[name]} levels "
-                f"(> {FUSED_MAX_LEVELS}) with the {weights.blend.value} composite"
-            )
+            # Recorded, and the runtime refuses the fused model there (runtime/engines/openvino.py): the three
+            # engines, or the fused model on ONNX Runtime, give the picture instead.
+            ctx.progress(f"{file}: refused on {name} (max {worst[name]} levels > {FUSED_MAX_LEVELS}); run it elsewhere")
     inputs, outputs = fused_io_specs(config.fused_uint8, recipe)
     accuracy: dict[str, object] = {
         "psnr_vs_three_stage": round(psnr["onnxruntime"], 3),

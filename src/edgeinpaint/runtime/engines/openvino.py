@@ -12,10 +12,11 @@ from typing import Any
 
 from edgeinpaint.core.cpu import has_bf16
 from edgeinpaint.core.engine import Engine
-from edgeinpaint.core.errors import ArtifactError
+from edgeinpaint.core.errors import ArtifactError, DependencyError
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.openvino import OpenVinoEngine
 from edgeinpaint.core.specs import Precision
+from edgeinpaint.core.tolerances import FUSED_MAX_LEVELS
 
 
 def unavailable(request: Any) -> str | None:
@@ -50,7 +51,16 @@ def open_fused(request: Any) -> Engine:
     if request.artifacts is None:
         raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)
-    path = verify_file(request.artifacts, manifest.require("fused", _file_precision(request.precision)))
+    entry = manifest.require("fused", _file_precision(request.precision))
+    drift = entry.accuracy.get("max_levels_vs_three_stage_openvino")
+    if isinstance(drift, int) and drift > FUSED_MAX_LEVELS:
+        # Export ran the fused model on OpenVINO and found it off by more than the floor (its float32 Canny
+        # can flip single edge pixels where ONNX Runtime's does not): refuse instead of painting differently.
+        raise DependencyError(
+            f"the fused model differs from the three-stage run by up to {drift} levels on OpenVINO (export's "
+            f"check, > {FUSED_MAX_LEVELS}); run it on ONNX Runtime (--backend onnxruntime) or drop --fused"
+        )
+    path = verify_file(request.artifacts, entry)
     return OpenVinoEngine(path, request.precision, request.threads, Path(request.artifacts) / "openvino_cache")
 
 
