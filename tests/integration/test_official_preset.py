@@ -124,3 +124,23 @@ def test_export_preset_official_bakes_the_recipe(official_job: dict[str, Path], 
     assert fused.options["edge_source"] == "raw" and fused.options["to_8bit"] == "truncate"
     assert fused.options["mask_threshold"] == 0
     assert fused.accuracy["max_levels_vs_three_stage"] <= 1
+
+
+def test_openvino_refuses_a_fused_model_export_found_off(tiny_artifacts: Path) -> None:
+    """Export measures the fused model on OpenVINO against OpenVINO's three engines; above the floor, the
+    runtime refuses it there (and `auto` falls through to ONNX Runtime) instead of painting differently."""
+    pytest.importorskip("openvino")
+    from edgeinpaint.core.errors import DependencyError
+    from edgeinpaint.core.manifest import read_manifest
+    from edgeinpaint.core.specs import Backend
+    from edgeinpaint.runtime.engines import EngineRequest, open_engines
+
+    manifest = read_manifest(tiny_artifacts)
+    entry = manifest.require("fused", "fp32")
+    assert entry.accuracy["max_levels_vs_three_stage_openvino"] <= 1  # measured at export, on this CPU
+    entry.accuracy["max_levels_vs_three_stage_openvino"] = 49
+    request = EngineRequest(artifacts=tiny_artifacts, manifest=manifest)
+    with pytest.raises(DependencyError, match="up to 49 levels on OpenVINO"):
+        open_engines(Backend.OPENVINO, request, fused=True)
+    with open_engines(Backend.AUTO, request, fused=True) as opened:
+        assert opened.backend is not Backend.OPENVINO and "did not open: openvino" in opened.why

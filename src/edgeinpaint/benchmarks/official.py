@@ -156,9 +156,18 @@ def main(
                 same.append(float((diff == 0).mean()))
                 worst = max(worst, int(diff.max()))
             label = name + (" --fused" if use_fused else "")
+            versus = ""
+            if use_fused:  # the same backend's three engines, on the same files
+                three = root / f"out-{name}-False"
+                gaps = [
+                    int(np.abs(np.asarray(Image.open(out / f"{stem}.png")).astype(np.int16)
+                               - np.asarray(Image.open(three / f"{stem}.png"))).max())
+                    for stem in names
+                ]  # fmt: skip
+                versus = f"; vs {name}'s three engines: max {max(gaps)} level(s)"
             print(
                 f"{label:22} identical values: min {min(same):.4%}, mean {np.mean(same):.4%}; "
-                f"max difference {worst} level(s)"
+                f"max difference {worst} level(s){versus}"
             )
 
 
