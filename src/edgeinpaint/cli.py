@@ -314,7 +314,9 @@ def weights_info(
     for label, value in rows:  # one line each, folded, never truncated (sha256 included)
         say(f"{label}:", "bold", value, console)
     if provenance:
-        console.print(Text(printable(json.dumps(weights.provenance, indent=1, default=str))))
+        # json.dumps escapes every control character inside strings (and, with ensure_ascii, every
+        # non-ASCII one), so the JSON is printed as it is: escaping it again would show its newlines as \n.
+        console.print(Text(json.dumps(weights.provenance, indent=1, default=str)), soft_wrap=True)
     elif len(summary) < len(weights.provenance):
         say("", "dim", "(nested provenance fields: --provenance)", console)
 
@@ -955,6 +957,8 @@ def evaluate(
     from edgeinpaint.runtime.loading import LoadOptions, load_job
     from edgeinpaint.trainer.metrics import METRIC_DEFINITIONS, evaluate_methods, harmonic_inpaint, opencv_inpaint
 
+    if report is not None and report.suffix.lower() not in (".json", ".csv"):  # before any work
+        raise EdgeInpaintError(f"--report {report}: expected a .json (per-image rows) or .csv (summary) file")
     recipe = _recipe(preset, mask_threshold, None, edge_source, blend, to_8bit)
     pairs, failed = [], []
     for job in pair_images(input, mask):

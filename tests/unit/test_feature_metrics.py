@@ -90,3 +90,23 @@ def test_inception_features_and_evaluate_cli(tmp_path: Path, tiny_weights: Path)
     args = ["evaluate", "-i", str(images), "-m", str(masks), "--weights", str(tiny_weights)]
     missing = CliRunner().invoke(app, [*args, "--fid-weights", "nope.pt"])
     assert missing.exit_code == 1 and "nope.pt: FID network not found" in " ".join(missing.output.split())
+
+
+def test_evaluate_refuses_a_report_format_it_cannot_write(tmp_path: Path) -> None:
+    """`--report ev.txt` used to write JSON into a .txt file silently: refused before any work."""
+    from typer.testing import CliRunner
+
+    from edgeinpaint.cli import app
+
+    args = [
+        "evaluate",
+        "-i",
+        str(tmp_path / "none"),
+        "-m",
+        str(tmp_path / "none"),
+        "--report",
+        str(tmp_path / "ev.txt"),
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1 and "expected a .json" in " ".join(result.output.split())
+    assert not (tmp_path / "ev.txt").exists()

@@ -139,3 +139,19 @@ def test_blend_is_a_serving_setting_of_the_weights(tiny_weights: Path, tmp_path:
     save_file(load_file(str(tiny_weights)), str(bad), metadata={"edgeinpaint": json.dumps(meta)})
     with pytest.raises(WeightsError, match=r"bad\.safetensors.*feather"):
         load_weights(tmp_path / "bad.safetensors")
+
+
+def test_weights_info_provenance_prints_json_that_parses() -> None:
+    """`weights info demo --provenance` prints real JSON (one field per line), not an escaped string."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from edgeinpaint.cli import app
+
+    result = CliRunner().invoke(app, ["weights", "info", "demo", "--provenance"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    start = result.output.index("\n{") + 1
+    text = result.output[start:]
+    assert "\\n" not in text.split('"')[0]  # no literal backslash-n between fields
+    assert isinstance(json.loads(text), dict)
