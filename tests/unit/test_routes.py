@@ -39,3 +39,35 @@ def test_the_cap_shrinks_slots_then_routes_the_largest_direct(tmp_path: Path) ->
     tiny = plan_routes(jobs, original, slots=8, min_slots=2, max_memory=1 << 20)
     assert tiny.direct == [3] and tiny.nbytes <= 1 << 20 and tiny.max_pixels == 64 * 64
     assert np.all([i in tiny.ring for i in range(3)])
+
+
+def test_crop_strategy_blends_boxes_across_cuts() -> None:
+    """A long stroke is cut into several boxes; their pictures must meet without a step (the seam a hard
+    paste leaves). A stand-in generator paints each call one flat, different value."""
+    import itertools
+
+    import cv2
+    import numpy as np
+
+    from edgeinpaint.runtime.hd import HDConfig, HDStrategy, inpaint_hd
+
+    h, w = 700, 1400
+    pixels = np.full((h, w, 3), 128, np.uint8)
+    stroke = np.zeros((h, w), np.uint8)
+    cv2.line(stroke, (40, 60), (1360, 640), 1, 30)  # diagonal: cut by the 128 px grid into many boxes
+    hole = stroke.astype(bool)
+    values = itertools.cycle([0, 250, 60, 200])
+
+    def flat(p: np.ndarray, m: np.ndarray) -> np.ndarray:
+        return np.full(p.shape, next(values), np.uint8)
+
+    for overlap, most in ((0, 250), (24, 16)):
+        config = HDConfig(strategy=HDStrategy.CROP, trigger=256, overlap=overlap)
+        out = inpaint_hd(flat, pixels, hole, config)
+        assert np.array_equal(out[~hole], pixels[~hole])
+        value = out[..., 0].astype(int)
+        steps = np.concatenate([
+            np.abs(np.diff(value, axis=1))[hole[:, 1:] & hole[:, :-1]],
+            np.abs(np.diff(value, axis=0))[hole[1:, :] & hole[:-1, :]],
+        ])  # fmt: skip
+        assert steps.max() == most if overlap == 0 else steps.max() <= most, (overlap, steps.max())

@@ -2,8 +2,10 @@
 
 - ``original``: the whole image at its own size.
 - ``crop`` (default above the trigger size): boxes around the hole's connected components, grown by
-  a context margin, merged where that saves work; each box is inpainted as its own image and only
-  the hole pixels it owns are pasted back.
+  a context margin, merged where that saves work; each box is inpainted as its own image. Where a
+  long stroke is cut into several boxes, neighbouring boxes overlap and their pictures are blended
+  across the cut (weights ramp over ``overlap`` px from each box's own pixels), so no straight seam
+  appears where two generator calls meet (IOPaint's crop strategy pastes hard boxes instead).
 - ``resize``: the longer side is scaled to ``resize_limit`` (area interpolation; the mask with
   nearest neighbour), inpainted, upscaled, and only the hole pixels are taken from it.
 
@@ -40,6 +42,9 @@ class HDConfig:
         margin: context added around each hole piece, as a fraction of the box side
             (at least ``min_margin`` px).
         cell: grid that cuts long strokes into pieces with their own boxes (see hole_boxes).
+        overlap: px over which neighbouring boxes' pictures are blended across a cut (<= ``min_margin``,
+            so the blend band lies inside each box's context); 0 pastes hard boxes (the seams the
+            blend removes; kept for the seam benchmark).
         resize_limit: longer side for the resize strategy.
     """
 
@@ -48,6 +53,7 @@ class HDConfig:
     margin: float = 0.15
     min_margin: int = 32
     cell: int = 128
+    overlap: int = 24
     resize_limit: int = 1024
 
     def applies(self, height: int, width: int) -> bool:
@@ -144,12 +150,7 @@ def inpaint_hd(inpaint: InpaintFn, pixels: np.ndarray, hole: np.ndarray, config:
         return inpaint(pixels, hole)
     out = as_uint8(pixels).copy()
     if config.strategy is HDStrategy.CROP:
-        for (y0, x0, y1, x1), owned in hole_boxes(hole, config.margin, config.min_margin, config.cell):
-            # Every hole pixel inside the box is unknown to the generator (other strokes too) ...
-            painted = inpaint(np.ascontiguousarray(pixels[y0:y1, x0:x1]), hole[y0:y1, x0:x1])
-            # ... but only the pieces this box owns are pasted back.
-            out[y0:y1, x0:x1][owned] = painted[owned]
-        return out
+        return _crop(inpaint, pixels, hole, config, out)
     import cv2
 
     scale = config.resize_limit / max(h, w)
@@ -158,4 +159,36 @@ def inpaint_hd(inpaint: InpaintFn, pixels: np.ndarray, hole: np.ndarray, config:
     small_hole = cv2.resize(hole.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST).astype(bool)
     painted = cv2.resize(inpaint(small, small_hole), (w, h), interpolation=cv2.INTER_CUBIC)
     out[hole] = painted[hole]
+    return out
+
+
+def _crop(inpaint: InpaintFn, pixels: np.ndarray, hole: np.ndarray, config: HDConfig, out: np.ndarray) -> np.ndarray:
+    """The crop strategy: each box inpainted on its own, the boxes blended where a stroke was cut.
+
+    A box's weight is 1 on the pieces it owns and falls linearly to 0 at ``overlap`` px from them,
+    inside the hole; every hole pixel is owned by exactly one box, so the weights there sum to >= 1.
+    A pixel far from any cut keeps its own box's value exactly.
+    """
+    import cv2
+
+    boxes = hole_boxes(hole, config.margin, config.min_margin, config.cell)
+    overlap = min(config.overlap, config.min_margin)
+    total = np.zeros((*hole.shape, 3), np.float32)
+    weight = np.zeros(hole.shape, np.float32)
+    for (y0, x0, y1, x1), owned in boxes:
+        # Every hole pixel inside the box is unknown to the generator (other strokes too) ...
+        box_hole = hole[y0:y1, x0:x1]
+        painted = inpaint(np.ascontiguousarray(pixels[y0:y1, x0:x1]), box_hole)
+        if len(boxes) == 1 or overlap <= 0:
+            out[y0:y1, x0:x1][owned] = painted[owned]
+            continue
+        # ... and its picture counts on its own pieces and, fading, across the cuts next to them.
+        distance = cv2.distanceTransform((~owned).astype(np.uint8), cv2.DIST_L2, 3)
+        w = np.clip(1.0 - distance / overlap, 0.0, 1.0) * box_hole
+        total[y0:y1, x0:x1] += w[..., None] * painted
+        weight[y0:y1, x0:x1] += w
+    if len(boxes) == 1 or overlap <= 0:
+        return out
+    blended = total[hole] / weight[hole][:, None]
+    out[hole] = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
     return out
