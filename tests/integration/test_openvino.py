@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +97,49 @@ def test_compiling_with_the_model_cache_waits_for_the_cache_lock(tiny_artifacts:
         released = time.monotonic()
     thread.join(timeout=60)
     assert not thread.is_alive() and done and done[0] >= released
+
+
+def test_read_only_artifacts_run_under_auto(tiny_artifacts: Path, tmp_path: Path) -> None:
+    """A read-only model volume (normal in containers) must not crash `run`: OpenVINO's compiled-model cache
+    moves to the user's cache folder. The artifacts are bind-mounted read-only in a private mount namespace."""
+    import shutil
+    import subprocess
+    import sys
+
+    import numpy as np
+    from PIL import Image
+
+    from tests.conftest import hole_mask, photo
+
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode:
+        pytest.skip("needs unshare -m (a private mount namespace) for a read-only bind mount")
+    ro = tmp_path / "ro"
+    shutil.copytree(tiny_artifacts, ro, ignore=shutil.ignore_patterns("openvino_cache", ".lock"))
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    Image.fromarray(photo("coffee", 64)).save(tmp_path / "i" / "a.png")
+    Image.fromarray((hole_mask(64, 64) * 255).astype(np.uint8)).save(tmp_path / "m" / "a.png")
+    run = f"{sys.executable} -m edgeinpaint.cli run -i {tmp_path / 'i'} -m {tmp_path / 'm'} -o {tmp_path / 'o'}"
+    script = f"mount --bind {ro} {ro} && mount -o remount,bind,ro {ro} && {run} --artifacts {ro} --backend openvino"
+    env = {**os.environ, "EDGEINPAINT_CACHE": str(tmp_path / "cache"), "COLUMNS": "200"}
+    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "o" / "a.png").is_file() and not (ro / "openvino_cache").exists()
+    assert any((tmp_path / "cache" / "openvino").iterdir())  # the compiled model went to the user's cache
+
+
+def test_symlinked_cache_folder_is_never_written_through(
+    tiny_artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from edgeinpaint.runtime.engines.openvino import model_cache
+
+    art = tmp_path / "art"
+    shutil.copytree(tiny_artifacts, art, ignore=shutil.ignore_patterns("openvino_cache", ".lock"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (art / "openvino_cache").symlink_to(outside)
+    monkeypatch.setenv("EDGEINPAINT_CACHE", str(tmp_path / "cache"))
+    cache = model_cache(art)
+    assert cache is not None and cache.is_relative_to(tmp_path / "cache") and not any(outside.iterdir())

@@ -35,11 +35,43 @@ def _file_precision(precision: Precision) -> str:
     return Precision.FP32.value if precision is Precision.BF16 else precision.value
 
 
+def _writable(folder: Path) -> bool:
+    """True when ``folder`` is (or can be made) a real folder we can create files in."""
+    import tempfile
+
+    try:
+        if folder.is_symlink():  # never write through a link (it may point outside the artifacts)
+            return False
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-"):
+            return True
+    except OSError:
+        return False
+
+
+def model_cache(artifacts: Path) -> Path | None:
+    """Where OpenVINO keeps compiled models for ``artifacts`` (a second run then skips compilation).
+
+    ``<artifacts>/openvino_cache`` when it can be written; else, for a read-only model folder (normal
+    in containers) or a cache folder that is a symlink, a folder in the user's cache keyed by the
+    artifacts' real path; else None: compile every time, never fail for want of a cache.
+    """
+    own = Path(artifacts) / "openvino_cache"
+    if _writable(own):
+        return own
+    import hashlib
+
+    from edgeinpaint.export.artifacts import default_cache_dir
+
+    user = default_cache_dir() / "openvino" / hashlib.sha256(str(Path(artifacts).resolve()).encode()).hexdigest()[:16]
+    return user if _writable(user) else None
+
+
 def open_generators(request: Any) -> tuple[Engine, Engine]:
     if request.artifacts is None:
         raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)
-    cache = Path(request.artifacts) / "openvino_cache"
+    cache = model_cache(Path(request.artifacts))
     engines = []
     for role in ("edge_generator", "inpaint_generator"):
         path = verify_file(request.artifacts, manifest.require(role, _file_precision(request.precision)))
@@ -61,7 +93,7 @@ def open_fused(request: Any) -> Engine:
             f"check, > {FUSED_MAX_LEVELS}); run it on ONNX Runtime (--backend onnxruntime) or drop --fused"
         )
     path = verify_file(request.artifacts, entry)
-    return OpenVinoEngine(path, request.precision, request.threads, Path(request.artifacts) / "openvino_cache")
+    return OpenVinoEngine(path, request.precision, request.threads, model_cache(Path(request.artifacts)))
 
 
 def devices() -> list[str]:
