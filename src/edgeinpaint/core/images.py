@@ -123,6 +123,7 @@ def decode_mask(
     data: bytes | None = None,
     max_pixels: int | None = None,
     threshold: int = specs.MASK_THRESHOLD,
+    notes: list[str] | None = None,
 ) -> np.ndarray:
     """Decode a mask file to a boolean hole map (True = hole: gray value > ``threshold`` on the 8-bit scale).
 
@@ -132,7 +133,8 @@ def decode_mask(
 
     Args:
         threshold: 0..254; the default 127 takes white strokes on black, 0 (``--preset official``)
-            makes any non-zero pixel a hole.
+            makes any non-zero pixel a hole. A mask of only 0 and 1 is read as 1 = hole, with a note.
+        notes: when given, warnings about the mask are appended (:func:`mask_notes`).
 
     Returns:
         (H, W) bool.
@@ -145,7 +147,41 @@ def decode_mask(
         gray = np.asarray(img.convert("L"), dtype=np.float64)
     else:
         gray = rgb_to_gray(np.asarray(img.convert("RGB"), dtype=np.float64))
-    return np.asarray(gray > threshold)
+    hole = np.asarray(gray > threshold)
+    if not hole.any() and gray.max() > 0 and np.isin(gray, (0.0, 1.0)).all():
+        # A 0/1 mask (numpy and segmentation tools write them): 1 is the hole, not "almost black".
+        hole = gray == 1.0
+        if notes is not None:
+            notes.append(f"{path}: mask holds only 0 and 1; read as 1 = hole (white = hole is the usual rule)")
+    if notes is not None:
+        notes.extend(f"{path}: {note}" for note in mask_notes(gray, hole, threshold))
+    return hole
+
+
+def mask_notes(gray: np.ndarray, hole: np.ndarray, threshold: int) -> list[str]:
+    """Warnings about a mask that probably does not do what its user meant.
+
+    Args:
+        gray: (H, W) mask gray values, 0..255. hole: the hole read from it. threshold: the hole rule.
+    """
+    notes = []
+    share = float(hole.mean())
+    if not hole.any():
+        notes.append(
+            f"no pixel is above the mask threshold {threshold} (brightest {gray.max():.0f}): nothing to fill, "
+            "the output is the input"
+        )
+    elif hole.all():
+        notes.append("the hole covers the whole image: nothing is known to inpaint from")
+    elif share >= 0.9:
+        notes.append(f"the hole covers {share:.0%} of the image: is the mask inverted? (white = hole)")
+    mid = float(((gray > 16) & (gray < 239)).mean())
+    if mid > 0.5:
+        notes.append(
+            f"{mid:.0%} of the mask's pixels are mid-gray: is this a photo rather than a mask? "
+            "(white = hole, black = known)"
+        )
+    return notes
 
 
 #: zlib level for PNG outputs: 1 encodes ~3x faster than PIL's default 6 for ~10% larger files

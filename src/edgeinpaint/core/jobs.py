@@ -41,11 +41,15 @@ class JobPlan:
         jobs: images to inpaint. hidden: hidden files (``.name``) not read, relative paths.
         excluded: image files under the output folder, which lies inside the input tree (a
             previous run's outputs are never read back as inputs).
+        unsupported: other files in the input tree (``.gif``, ``.heic``, ...), not read.
+        mask_hint: when images found no mask, what the mask folder holds instead (or None).
     """
 
     jobs: list[Job]
     hidden: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    mask_hint: str | None = None
 
 
 def is_uri(text: str | PurePath) -> bool:
@@ -62,29 +66,47 @@ def discover_images(root: Path, exclude: Path | None = None) -> tuple[Path, list
 
     Hidden files and files under ``exclude`` are left out (see :func:`scan_images` for the counts).
     """
-    base, images, _hidden, _excluded = scan_images(root, exclude)
-    return base, images
+    return scan_images(root, exclude).images_at()
 
 
-def scan_images(root: Path, exclude: Path | None = None) -> tuple[Path, list[Path], list[Path], list[Path]]:
-    """(base, images, hidden image files, image files under ``exclude``), all sorted."""
+@dataclass
+class Scan:
+    """What an input tree holds, sorted: images to read, hidden files, files under the excluded
+    output folder, and files of other formats (``.gif``, ``.heic``, ``.txt``: listed as skipped)."""
+
+    base: Path
+    images: list[Path]
+    hidden: list[Path] = field(default_factory=list)
+    excluded: list[Path] = field(default_factory=list)
+    unsupported: list[Path] = field(default_factory=list)
+
+    def images_at(self) -> tuple[Path, list[Path]]:
+        return self.base, self.images
+
+
+def scan_images(root: Path, exclude: Path | None = None) -> Scan:
+    """The input tree under ``root`` (recursive); a file root is one image."""
     root = Path(root)
     if root.is_file():
-        return root.parent, [root], [], []
+        return Scan(root.parent, [root])
     if not root.is_dir():
         raise InputError(f"{root}: input not found; expected an image file or a directory of images")
-    images, hidden, excluded = [], [], []
+    scan = Scan(root, [])
     skip = exclude.resolve() if exclude is not None else None
     for p in sorted(root.rglob("*")):
-        if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
+        if not p.is_file():
             continue
         if skip is not None and _is_within(p.resolve(), skip):
-            excluded.append(p)
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                scan.excluded.append(p)
         elif is_hidden(p.relative_to(root)):
-            hidden.append(p)
+            if p.suffix.lower() in IMAGE_SUFFIXES:
+                scan.hidden.append(p)
+        elif p.suffix.lower() not in IMAGE_SUFFIXES:
+            scan.unsupported.append(p)
         else:
-            images.append(p)
-    return root, images, hidden, excluded
+            scan.images.append(p)
+    return scan
 
 
 def check_output_root(output: PurePath, roots: Sequence[tuple[str, PurePath, bool]], shown: str) -> None:
@@ -177,9 +199,15 @@ def plan_run(
     out_root = Path(output_dir).resolve()
     in_root = Path(input_path).resolve()
     inside_input = writes and in_root.is_dir() and _is_within(out_root, in_root) and out_root != in_root
-    base, images, hidden, excluded = scan_images(input_path, out_root if inside_input else None)
+    scan = scan_images(input_path, out_root if inside_input else None)
+    base, images, hidden, excluded = scan.base, scan.images, scan.hidden, scan.excluded
     if not images:
-        raise InputError(f"{input_path}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        others = (
+            f"; skipped {len(scan.unsupported)} other file(s), e.g. {scan.unsupported[0].name}"
+            if scan.unsupported
+            else ""
+        )
+        raise InputError(f"{input_path}: no images found (looked for {', '.join(sorted(IMAGE_SUFFIXES))}){others}")
     if mask_path is not None and not Path(mask_path).exists():
         raise InputError(f"{mask_path}: mask not found; expected a mask file or a directory of masks")
     jobs = []
@@ -194,11 +222,46 @@ def plan_run(
         jobs.append(Job(image=image, mask=mask, output=Path(output_dir) / out_name, relative=str(relative)))
     if writes:
         _check_not_inputs(jobs, input_path, mask_path, output_dir)
+    hint = None
+    if mask_path is not None and Path(mask_path).is_dir() and any(j.mask is None for j in jobs):
+        hint = mask_hint(Path(mask_path), [Path(j.relative) for j in jobs if j.mask is None])
     return JobPlan(
         jobs,
         hidden=[str(p.relative_to(base)) for p in hidden],
         excluded=[str(p.relative_to(base)) for p in excluded],
+        unsupported=[str(p.relative_to(base)) for p in scan.unsupported],
+        mask_hint=hint,
     )
+
+
+def mask_hint(mask_root: Path, unpaired: Sequence[PurePath], shown: int = 3) -> str:
+    """What a mask folder holds when images found no mask: a few of its names, and the affix they share.
+
+    Masks named ``<stem>_mask.png`` or ``mask_<stem>.png`` pair with no image; the hint names the affix
+    so the user can rename them (``for f in *_mask.png; do mv "$f" "${f%_mask.png}.png"; done``).
+    """
+    masks = sorted(
+        p.relative_to(mask_root) for p in mask_root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+    if not masks:
+        return f"the mask folder {mask_root} holds no image files"
+    affixes: dict[tuple[str, str], int] = {}
+    by_parent: dict[PurePath, list[str]] = {}
+    for m in masks:
+        by_parent.setdefault(m.parent, []).append(m.stem)
+    for image in unpaired:
+        for stem in by_parent.get(image.parent, []):
+            at = stem.find(image.stem)
+            if at >= 0 and stem != image.stem:
+                key = (stem[:at], stem[at + len(image.stem) :])
+                affixes[key] = affixes.get(key, 0) + 1
+    names = ", ".join(str(m) for m in masks[:shown]) + (", ..." if len(masks) > shown else "")
+    hint = f"the mask folder holds {len(masks)} mask(s) like {names}"
+    if affixes:
+        (prefix, suffix), count = max(affixes.items(), key=lambda kv: kv[1])
+        what = " and ".join(f"{kind} {value!r}" for kind, value in (("prefix", prefix), ("suffix", suffix)) if value)
+        hint += f"; {count} of them are image names with the {what}: masks pair by the image's own stem, rename them"
+    return hint
 
 
 def _mask_for(mask_root: Path, relative: Path) -> Path | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeinpaint.core.atomic import new_run_tag, remove_stale_temps, write_text
-from edgeinpaint.core.errors import EdgeInpaintError
+from edgeinpaint.core.errors import EdgeInpaintError, InputError
 from edgeinpaint.core.jobs import Job, JobPlan, is_uri, plan_run
 from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
 from edgeinpaint.runtime.loading import LoadOptions
@@ -103,6 +103,10 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
         Path(config.output),
         config.output_suffix,
     )
+    if plan.mask_hint is not None and all(job.mask is None for job in plan.jobs):
+        # Not one image has a mask: say so before opening any engine, with what the mask folder holds.
+        stems = ", ".join(repr(Path(j.relative).stem) for j in plan.jobs[:3])
+        raise InputError(f"{config.mask}: no mask pairs with any image (stems {stems}, ...); {plan.mask_hint}")
     on_done = None if events.done is None else _by_name(events.done)
     remove_stale_temps({job.output.parent for job in plan.jobs})  # temps of runs killed with -9
     write = dataclasses.replace(config.write, tag=config.write.tag or new_run_tag())
@@ -138,6 +142,9 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
             )
     summary.skipped[:0] = [j.relative for j in existing]
     summary.skipped.extend(f"{rel} (hidden)" for rel in plan.hidden)
+    summary.skipped.extend(f"{rel} (not a supported image format)" for rel in plan.unsupported)
+    if plan.mask_hint is not None:
+        summary.warnings.append(("", f"images without a mask: {plan.mask_hint}"))
     summary.skipped.extend(f"{rel} (inside the output folder)" for rel in plan.excluded)
     return RunOutcome(summary, plan, mode, stats)
 

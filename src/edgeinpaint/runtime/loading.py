@@ -79,7 +79,7 @@ def load_pair(
         if mask is None:
             stem = PurePosixPath(str(image)).stem
             raise EdgeInpaintError(f"{image}: no mask with stem {stem!r} in the mask directory")
-        hole = decode_mask(mask, mask_data, threshold=options.mask_threshold)
+        hole = decode_mask(mask, mask_data, threshold=options.mask_threshold, notes=warnings)
         if hole.shape != decoded.size:
             found = f"{hole.shape[1]}x{hole.shape[0]}"
             wanted = f"{decoded.size[1]}x{decoded.size[0]}"

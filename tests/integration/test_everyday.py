@@ -1,0 +1,86 @@
+"""Everyday use on real folders: files that are not images, mask folders that do not pair, mask conventions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from edgeinpaint.cli import app
+from tests.conftest import hole_mask, photo
+
+runner = CliRunner()
+
+
+def _folders(tmp_path: Path, names: tuple[str, ...] = ("astronaut", "coffee")) -> tuple[Path, Path]:
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for i, name in enumerate(names):
+        Image.fromarray(photo(name, 48)).save(images / f"{name}.png")
+        Image.fromarray((hole_mask(48, 48, seed=i) * 255).astype(np.uint8)).save(masks / f"{name}.png")
+    return images, masks
+
+
+def test_other_formats_are_listed_as_skipped(tiny_artifacts: Path, tmp_path: Path) -> None:
+    images, masks = _folders(tmp_path)
+    Image.fromarray(photo("rocket", 48)).save(images / "anim.gif")
+    (images / "photo.heic").write_bytes(b"not read")
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    argv = ["run", "-i", str(images), "-m", str(masks), "-o", str(out), "--artifacts", str(tiny_artifacts)]
+    result = runner.invoke(app, [*argv, "--report", str(report)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    skipped = json.loads(report.read_text())["skipped"]
+    assert "anim.gif (not a supported image format)" in skipped
+    assert "photo.heic (not a supported image format)" in skipped
+    assert "skipped 2" in result.output and sorted(p.name for p in out.iterdir()) == ["astronaut.png", "coffee.png"]
+
+
+def test_masks_with_a_suffix_fail_before_any_engine_with_a_hint(tmp_path: Path) -> None:
+    """`photo_mask.png` masks pair with no image: one error naming the affix, before the engines open
+    (an artifacts folder that does not exist would fail later, so it shows nothing was opened)."""
+    images, masks = _folders(tmp_path)
+    for mask in masks.iterdir():
+        mask.rename(masks / f"{mask.stem}_mask.png")
+    argv = ["run", "-i", str(images), "-m", str(masks), "-o", str(tmp_path / "out")]
+    result = runner.invoke(app, [*argv, "--artifacts", str(tmp_path / "no-such-artifacts")], env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "no mask pairs with any image" in text and "astronaut_mask.png" in text
+    assert "suffix '_mask'" in text and "Traceback" not in text
+    assert not (tmp_path / "out").exists()
+
+
+def test_some_unpaired_images_fail_one_by_one_with_the_hint(tiny_artifacts: Path, tmp_path: Path) -> None:
+    images, masks = _folders(tmp_path)
+    (masks / "coffee.png").rename(masks / "mask_coffee.png")
+    argv = ["run", "-i", str(images), "-m", str(masks), "-o", str(tmp_path / "out"), "--artifacts", str(tiny_artifacts)]
+    result = runner.invoke(app, argv, env={"COLUMNS": "200"})
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1
+    assert "no mask with stem 'coffee'" in text and "prefix 'mask_'" in text
+    assert (tmp_path / "out" / "astronaut.png").is_file()  # the good file is finished
+
+
+def test_mask_conventions_are_read_or_reported(tiny_artifacts: Path, tmp_path: Path) -> None:
+    """0/1 masks are holes, not black; an empty mask, a full one and a photo as its own mask are warned about."""
+    images, masks = _folders(tmp_path, ("astronaut", "coffee", "chelsea", "rocket"))
+    hole = hole_mask(48, 48, seed=7)
+    Image.fromarray(hole.astype(np.uint8)).save(masks / "astronaut.png")  # 0/1
+    Image.fromarray(np.zeros((48, 48), np.uint8)).save(masks / "coffee.png")  # nothing to fill
+    Image.fromarray(photo("chelsea", 48)).save(masks / "chelsea.png")  # the photo as its own mask
+    Image.fromarray(np.full((48, 48), 255, np.uint8)).save(masks / "rocket.png")  # everything
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    argv = ["run", "-i", str(images), "-m", str(masks), "-o", str(out), "--artifacts", str(tiny_artifacts)]
+    result = runner.invoke(app, [*argv, "--report", str(report)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    warned = {w["file"]: w["message"] for w in json.loads(report.read_text())["warnings"]}
+    assert "only 0 and 1" in warned["astronaut.png"]
+    painted = np.asarray(Image.open(out / "astronaut.png"))
+    assert not np.array_equal(painted[hole], photo("astronaut", 48)[hole])  # the 0/1 hole was filled
+    assert "nothing to fill" in warned["coffee.png"]
+    assert "photo rather than a mask" in warned["chelsea.png"]
+    assert "covers the whole image" in warned["rocket.png"]
