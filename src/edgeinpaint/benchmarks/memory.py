@@ -54,12 +54,23 @@ def _rss(pids: list[int]) -> int:
     return total
 
 
-def _shm() -> int:
+#: Segment names edgeinpaint creates (runtime/shm.py; this version adds the creator's pid): only these
+#: are counted and cleaned, never other programs' entries in the shared /dev/shm.
+_OURS = "edgeinpaint_"
+
+
+def _ours() -> set[str]:
+    return {name for name in os.listdir("/dev/shm") if name.startswith(_OURS)}
+
+
+def _shm(skip: set[str] = frozenset()) -> int:  # type: ignore[assignment]
+    """Bytes held by edgeinpaint segments in /dev/shm, except those in ``skip`` (there before the run)."""
     total = 0
     with os.scandir("/dev/shm") as it:
         for e in it:
-            with contextlib.suppress(OSError):
-                total += e.stat().st_blocks * 512
+            if e.name.startswith(_OURS) and e.name not in skip:
+                with contextlib.suppress(OSError):
+                    total += e.stat().st_blocks * 512
     return total
 
 
@@ -99,13 +110,13 @@ def measure(src: Path | None, images: Path, mask: Path, out: Path, args: list[st
     if src is not None:
         env["PYTHONPATH"] = str(src)
     cmd = [sys.executable, "-m", "edgeinpaint.cli", "run", "-i", str(images), "-m", str(mask), "-o", str(out), *args]
-    shm0, names0 = _shm(), set(os.listdir("/dev/shm"))
+    names0 = _ours()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     peak_rss = peak_shm = peak_sum = 0
     guarded = False
     while proc.poll() is None:
-        rss, shm = _rss(_tree(proc.pid)), max(0, _shm() - shm0)
+        rss, shm = _rss(_tree(proc.pid)), _shm(names0)
         peak_rss, peak_shm, peak_sum = max(peak_rss, rss), max(peak_shm, shm), max(peak_sum, rss + shm)
         if rss + shm > guard * (1 << 30):
             guarded = True
@@ -115,7 +126,7 @@ def measure(src: Path | None, images: Path, mask: Path, out: Path, args: list[st
     output = proc.communicate()[0].decode(errors="replace")
     # Whatever the run left in /dev/shm (a version without cleanup, or one stopped by the guard) is
     # removed here, and counted: a benchmark must not leave gigabytes of shared memory behind.
-    leaked = sorted(set(os.listdir("/dev/shm")) - names0)
+    leaked = sorted(_ours() - names0)
     for name in leaked:
         with contextlib.suppress(OSError):
             os.unlink(f"/dev/shm/{name}")

@@ -59,10 +59,13 @@ class SlotRing:
         self._offsets = layout.offsets()
         self.owner = name is None
         if self.owner:
+            import os
             import secrets
 
+            # The creator's pid in the name: a test (or the memory benchmark) finds its own run's segments
+            # in the shared /dev/shm without counting other programs'.
             self.shm = SharedMemory(
-                name=f"{PREFIX}{secrets.token_hex(6)}", create=True, size=max(1, self.slot_bytes * count)
+                name=f"{PREFIX}{os.getpid()}_{secrets.token_hex(6)}", create=True, size=max(1, self.slot_bytes * count)
             )
         else:
             self.shm = SharedMemory(name=name, create=False)
