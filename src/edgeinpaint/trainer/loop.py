@@ -489,7 +489,7 @@ class Trainer:
 
 
 def _served_composite(raw: torch.Tensor, image: torch.Tensor, mask: torch.Tensor, blend: str) -> torch.Tensor:
-    """(1, 3, H, W) composite as the runtime makes it (runtime/blend.py), back in [0, 1]."""
+    """(1, 3, H, W) composite as the runtime makes it (core/blend.py), back in [0, 1]."""
     from edgeinpaint.core.blend import blend as blend_into
     from edgeinpaint.core.images import to_uint8
 

@@ -43,7 +43,7 @@ class Weights:
         canny: Canny settings for serving.
         blend: how the raw output is composited when serving: "paste" (the paper: output in the
             hole, input outside) or "poisson" (the output's gradients, boundary from the input;
-            runtime/blend.py). A serving setting of the weights, like Canny's.
+            core/blend.py). A serving setting of the weights, like Canny's.
         provenance: free-form origin information (source files, iteration, command).
         path: file the weights came from, if any. sha256: that file's digest.
     """
