@@ -4,8 +4,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# constraints/cpu.txt pins the CPU build of torch; GPU users install their own torch first.
-PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints/cpu.txt
+# constraints/cpu.txt pins torch's version; GPU users install their own torch first. PyPI's torch is the
+# CUDA build on Linux x86-64: for the CPU build, `make demo PIP_EXTRA="--extra-index-url
+# https://download.pytorch.org/whl/cpu"` (this project's CI machines have it on local disk already).
+PIP_EXTRA ?=
+PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints/cpu.txt $(PIP_EXTRA)
 
 .PHONY: venv install install-dev demo test lint typecheck pytest cpp clean train-demo
 

@@ -926,7 +926,10 @@ def train(
 def evaluate(
     input: Path = typer.Option(..., "--input", "-i", help="Ground-truth images (file or directory)."),
     mask: Path = typer.Option(..., "--mask", "-m", help="Hole masks (file or directory paired by stem)."),
-    weights: str = typer.Option("demo", help="Weights file or bundled name."),
+    weights: str | None = typer.Option(None, help="Weights file or bundled name (default: the demo weights)."),
+    artifacts: Path | None = typer.Option(
+        None, help="Artifacts directory from `edgeinpaint export` (no torch needed) instead of --weights."
+    ),
     baseline: list[Baseline] | None = typer.Option(
         None, help="Baseline(s) in the same run: telea, ns (OpenCV), harmonic (Poisson composite of a flat output)."
     ),
@@ -971,7 +974,7 @@ def evaluate(
     if not pairs:
         raise EdgeInpaintError(f"{input}: no image/mask pair could be read ({len(failed)} failed)")
     inpainter = open_inpainter(
-        ModelSource(weights=weights),
+        ModelSource(weights=weights, artifacts=artifacts),
         EngineOptions(threads=threads, canny=recipe.canny),
         PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding),
         progress=lambda m: say("", "", m),

@@ -84,3 +84,27 @@ def test_mask_conventions_are_read_or_reported(tiny_artifacts: Path, tmp_path: P
     assert "nothing to fill" in warned["coffee.png"]
     assert "photo rather than a mask" in warned["chelsea.png"]
     assert "covers the whole image" in warned["rocket.png"]
+
+
+def test_evaluate_runs_on_artifacts_without_torch(tiny_artifacts: Path, tmp_path: Path) -> None:
+    """`evaluate --artifacts` needs no torch (torch is made unimportable in the child process)."""
+    import subprocess
+    import sys
+
+    images, masks = _folders(tmp_path)
+    report = tmp_path / "ev.json"
+    code = (
+        "import sys, importlib.abc\n"
+        "class NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n"
+        "sys.meta_path.insert(0, NoTorch())\n"
+        "from edgeinpaint.cli import main; "
+        f"sys.argv = ['edgeinpaint', 'evaluate', '-i', {str(images)!r}, '-m', {str(masks)!r}, "
+        f"'--artifacts', {str(tiny_artifacts)!r}, '--report', {str(report)!r}]; main()"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = json.loads(report.read_text())["summary"]
+    assert {row["method"] for row in summary} == {"edgeinpaint"}

@@ -51,6 +51,20 @@ def test_export_writes_a_repository_whose_configs_agree_with_their_models(tmp_pa
     ]
     assert (out / "README.md").read_text().count("tritonserver --model-repository") == 1
     assert "InferenceService" in (out / "kserve.yaml").read_text()
+    # edgeinpaint is not on PyPI: its wheel travels inside a model folder (Triton ignores non-numeric folders)
+    # and the recipes install that file.
+    wheels = list((out / "edgeinpaint_decode" / "wheels").glob("edgeinpaint-*.whl"))
+    assert (
+        len(wheels) == 1
+        and f"pip install /models/edgeinpaint_decode/wheels/{wheels[0].name}" in (out / "README.md").read_text()
+    )
+    assert f"/mnt/models/edgeinpaint_decode/wheels/{wheels[0].name}" in (out / "kserve.yaml").read_text()
+    import zipfile
+
+    with zipfile.ZipFile(wheels[0]) as wheel:
+        names = wheel.namelist()
+    assert "edgeinpaint/core/blend.py" in names and "edgeinpaint/serving/triton/models/finish.py" in names
+    assert not [n for n in names if "__pycache__" in n]
 
 
 def test_python_form_runs_the_networks_in_python_models(tmp_path: Path, tiny_artifacts: Path) -> None:

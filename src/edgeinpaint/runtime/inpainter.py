@@ -205,6 +205,11 @@ def open_inpainter(
     from edgeinpaint.runtime.engines import TABLE
 
     weights_path = resolve_weights(source.weights) if source.weights is not None else None
+    if source.weights is None and source.artifacts is None and progress is not None:
+        progress(
+            "no --weights or --artifacts: the bundled demo weights (a small model trained on a CPU, about "
+            "OpenCV-Telea quality); official checkpoints: `edgeinpaint weights import`"
+        )
     if engine.backend is not Backend.AUTO and TABLE[engine.backend].needs_weights:
         if weights_path is None:
             raise EdgeInpaintError(

@@ -226,7 +226,9 @@ TABLE: dict[Backend, BackendEntry] = {
         Backend.OPENVINO,
         _openvino_unavailable,
         _open_openvino,
-        "OpenVINO on the CPU (faster than ONNX Runtime on x86 at every precision measured; BF16 on BF16 CPUs)",
+        # Measured (docs/performance.md, CPU engines): FP32 1.16-1.19x ONNX Runtime for paper-width weights,
+        # 0.97-1.05x for the 16-channel demo weights; BF16 (on BF16 CPUs) 1.4-2.1x.
+        "OpenVINO, CPU: 1.2x ONNX Runtime at paper width, 1.0x on the demo weights",
         open_fused=_open_openvino_fused,
     ),
     Backend.ONNXRUNTIME: BackendEntry(
@@ -295,7 +297,7 @@ def open_engines(backend: Backend, request: EngineRequest, fused: bool = False) 
             if failed:
                 opened.why += f"; did not open: {'; '.join(failed)}"
             if unavailable:
-                opened.why += f"; not available here: {', '.join(unavailable)} (`edgeinpaint doctor` says why)"
+                opened.why += f"; not available here: {', '.join(unavailable)} (doctor says why)"
             return opened
         unavailable.append(candidate.value)
         reasons.append(f"{candidate.value}: {reason}")

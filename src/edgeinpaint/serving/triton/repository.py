@@ -19,7 +19,8 @@ back and checked against its model by serving/triton/check.py before the reposit
       README.md, kserve.yaml    how to start NVIDIA's container on it; a KServe InferenceService
 
 The python models import ``edgeinpaint.core`` (numpy, Pillow, SciPy): the server's Python needs
-``pip install edgeinpaint`` (no extras) beside Triton's python backend.
+edgeinpaint (no extras) beside Triton's python backend; edgeinpaint is not on PyPI, so export builds its
+wheel into ``edgeinpaint_decode/wheels/`` (serving/triton/wheel.py) and README.md / kserve.yaml install it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from edgeinpaint.serving.triton.schema import (
     to_pbtxt,
     triton_dtype,
 )
+from edgeinpaint.serving.triton.wheel import build_wheel
 
 #: Marks a folder this writer made, so a re-export may replace it (any other folder is refused).
 MARKER = ".edgeinpaint-triton.json"
@@ -296,14 +298,25 @@ def _write(artifacts: Path, manifest: Manifest, fused: ArtifactFile, work: Path,
         configs[name] = _ensemble_config(name, fused_model, options)
     for name, config in configs.items():
         write_text(work / name / "config.pbtxt", to_pbtxt(config))
-    write_text(work / "README.md", _readme(sorted(configs), ensembles, options, composite))
-    write_text(work / "kserve.yaml", _kserve())
+    # The python models import edgeinpaint.core: its wheel travels in the repository (a non-numeric folder in
+    # a model folder, which Triton ignores; a top-level folder would be loaded as a model).
+    wheel = build_wheel(work / "edgeinpaint_decode" / "wheels")
+    install = f"/models/edgeinpaint_decode/wheels/{wheel.name}" if wheel is not None else f"edgeinpaint=={__version__}"
+    write_text(work / "README.md", _readme(sorted(configs), ensembles, options, composite, install, wheel is not None))
+    write_text(work / "kserve.yaml", _kserve(install.replace("/models/", "/mnt/models/")))
     return sorted(configs)
 
 
-def _readme(models: list[str], ensembles: dict[str, str], options: TritonOptions, composite: str) -> str:
+def _readme(
+    models: list[str], ensembles: dict[str, str], options: TritonOptions, composite: str, install: str, bundled: bool
+) -> str:
     listing = "\n".join(f"- `{m}`" for m in models)
     entry = next(iter(ensembles))
+    wheel_note = (
+        "edgeinpaint's wheel, built by this export into `edgeinpaint_decode/wheels/`,"
+        if bundled
+        else f"edgeinpaint {__version__} (this export ran from an installed wheel: install that same wheel)"
+    )
     return f"""# edgeinpaint Triton model repository
 
 Written by `edgeinpaint export --triton` (edgeinpaint {__version__}; backend {options.backend.value},
@@ -315,14 +328,15 @@ Models:
 
 `{entry}` is the ensemble clients call: `IMAGE` and `MASK` are the encoded files (PNG, JPEG, WebP...,
 as `BYTES`, shape `[1, 1]`; white = hole), `PICTURE` is the inpainted PNG. The python models import
-`edgeinpaint.core`: install `pip install edgeinpaint` (no extras) in the server's Python.
+`edgeinpaint.core`: install {wheel_note} in the server's Python (`pip install {install}`: it brings numpy,
+Pillow, OpenCV, SciPy and the other base requirements, no extras).
 
 ## NVIDIA's container
 
 ```bash
 docker run --gpus all --rm -p 8000:8000 -p 8001:8001 -p 8002:8002 \\
   -v "$PWD":/models nvcr.io/nvidia/tritonserver:<yy.mm>-py3 \\
-  bash -c "pip install edgeinpaint && tritonserver --model-repository /models"
+  bash -c "pip install {install} && tritonserver --model-repository /models"
 ```
 
 TensorRT plans only load on the TensorRT version and GPU architecture they were built with
@@ -346,8 +360,10 @@ open("painted.png", "wb").write(answer.as_numpy("PICTURE")[0, 0])
 """
 
 
-def _kserve() -> str:
-    return """# KServe InferenceService for this repository (copy it to a PVC or bucket first).
+def _kserve(install: str) -> str:
+    return f"""# KServe InferenceService for this repository (copy it to a PVC or bucket first; KServe mounts it at
+# /mnt/models). The python models need edgeinpaint in the server's Python: installed from the wheel
+# inside the repository before Triton starts.
 apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata:
@@ -357,6 +373,8 @@ spec:
     triton:
       storageUri: pvc://models/edgeinpaint   # where this folder was copied
       runtimeVersion: "24.08-py3"
+      command: ["bash", "-c"]
+      args: ["pip install {install} && tritonserver --model-repository=/mnt/models"]
       resources:
         limits:
           nvidia.com/gpu: "1"
