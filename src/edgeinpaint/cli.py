@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -157,10 +158,28 @@ class Executor(str, enum.Enum):
 
 def say(label: str, style: str, message: object, console_: Console | None = None) -> None:
     """Print ``label`` in ``style`` and ``message`` as plain text: user strings are never markup
-    and their control characters are escaped (core/text.py)."""
-    (console_ or err_console).print(
-        Text.assemble((label, style), " " if label else "", printable(message)), highlight=False, soft_wrap=True
-    )
+    and their control characters are escaped (core/text.py).
+
+    On a terminal (or with COLUMNS set) long lines wrap at spaces, never inside a word or a path
+    (rich would fold a long path mid-name); in a pipe or a log each message stays one line.
+    """
+    out = console_ or err_console
+    text = printable(message)
+    full = f"{label} {text}" if label else text
+    lines = [full]
+    if out.is_terminal or os.environ.get("COLUMNS"):
+        lines = textwrap.wrap(
+            full, width=out.width, break_long_words=False, break_on_hyphens=False, subsequent_indent="  "
+        ) or [full]
+    styled = Text()
+    if label:
+        styled.append(label, style)
+        styled.append(lines[0][len(label) :])
+    else:
+        styled.append(lines[0])
+    for line in lines[1:]:
+        styled.append("\n" + line)
+    out.print(styled, highlight=False, soft_wrap=True)
 
 
 def _note(message: str) -> None:
@@ -245,14 +264,21 @@ def doctor(
             table.add_row(Text(printable(label)), Text(printable(value)))
         console.print(table)
     if checks:
+        # Short cells that never wrap; the details (reasons, transfer counts) follow as lines, one per
+        # distinct text, so at 80 columns they wrap at words instead of one word per table row.
         table = Table(title="selftest (pictures vs ONNX Runtime CPU FP32)", title_justify="left")
-        for col in ("backend", "precision", "PSNR dB", "floor dB", "img/s", "status", "detail"):
-            table.add_column(col, overflow="fold")
+        for col in ("backend", "precision", "PSNR dB", "floor dB", "img/s", "status"):
+            table.add_column(col, no_wrap=True)
+        details: dict[str, list[str]] = {}
         for c in checks:
-            detail = c.detail or (", ".join(f"{k} {v}" for k, v in c.transfers.items()) if c.transfers else "")
-            cells = (c.backend, c.precision, c.psnr_db, c.floor_db, c.images_per_s, c.status, detail)
+            cells = (c.backend, c.precision, c.psnr_db, c.floor_db, c.images_per_s, c.status)
             table.add_row(*(Text(printable("" if v is None else v)) for v in cells))
+            detail = c.detail or (", ".join(f"{k} {v}" for k, v in c.transfers.items()) if c.transfers else "")
+            if detail:
+                details.setdefault(detail, []).append(f"{c.backend} {c.precision}")
         console.print(table)
+        for detail, which in details.items():
+            say(f"{', '.join(which)}:", "dim", detail, console)
     for problem in report.problems:
         say("fix:", "yellow", problem)
     if not report.ok:
@@ -404,8 +430,9 @@ def export(
     )
     manifest = export_artifacts(config, progress=_note)
     table = Table(title=Text(printable(f"{output}/manifest.json")))
-    for col in ("file", "role", "precision", "accuracy (full figures in the manifest)"):
-        table.add_column(col, overflow="fold")
+    for col in ("file", "role", "precision"):
+        table.add_column(col, no_wrap=True)  # never split a file name (the accuracy column wraps at words)
+    table.add_column("accuracy (full figures in the manifest)")
     for f in manifest.files:
         table.add_row(f.file, f.role, f.precision, _headline(f.accuracy))
     console.print(table)
@@ -1037,6 +1064,9 @@ def bench(
     ),
     duration: float = typer.Option(3.0, help="Seconds of steady-state timing per configuration."),
     iterations: int | None = typer.Option(None, help="Fixed number of timed calls instead of --duration."),
+    rounds: int = typer.Option(
+        3, min=1, help="Rounds per configuration, candidates in alternating order (--duration is split among them)."
+    ),
     baseline: str = typer.Option("torch", help="'torch' (PyTorch eager FP32 in the same run) or 'none'."),
     threads: int | None = typer.Option(None, help="CPU threads (default: all cores)."),
     json_out: Path | None = typer.Option(None, "--json", help="Write rows + environment as JSON."),
@@ -1075,6 +1105,7 @@ def bench(
             iterations=iterations,
             baseline_torch=baseline == "torch",
             threads=threads,
+            rounds=rounds,
         )
     except ValueError as exc:
         raise EdgeInpaintError(f"bad list option ({exc}); use comma-separated integers") from None
@@ -1084,8 +1115,12 @@ def bench(
     failures = run_checks([], check or [])  # validate expressions before measuring
     result = run_bench(config, progress=lambda m: say("", "", m, _dim))
     title = f"edgeinpaint bench — {result.environment['cpu']} ({result.environment['cores']} cores)"
-    # The table is wide: never squeeze it into 80 columns when stdout is a pipe or a file.
-    Console(width=max(console.width, 200)).print(report.table(result.rows, title))
+    # The compact table fits 80 columns; a console of report.WIDE columns or more gets every column
+    # (--json / --csv always have everything).
+    console.print(report.table(result.rows, title, console.width))
+    if console.width < report.WIDE:
+        for line in report.notes(result.rows):
+            say("not measured:", "yellow", line, console)
     if json_out:
         report.write_json(json_out, result.rows, result.environment)
     if csv_out:

@@ -32,20 +32,67 @@ COLUMNS = (
 )
 
 
-def table(rows: list[dict[str, Any]], title: str) -> Any:
+#: Width from which every column is shown; below it, the compact table (JSON and CSV always have everything).
+WIDE = 200
+
+
+def _range(row: dict[str, Any], low: str, high: str, digits: int) -> str:
+    if row.get(low) is None or row.get(high) is None or row.get("rounds", 1) < 2:
+        return ""
+    return f"{row[low]:.{digits}f}-{row[high]:.{digits}f}"
+
+
+def _num(row: dict[str, Any], key: str, digits: int) -> str:
+    return "" if row.get(key) is None else f"{row[key]:.{digits}f}"
+
+
+def table(rows: list[dict[str, Any]], title: str, width: int = WIDE) -> Any:
+    """The bench table: every column at ``width`` >= :data:`WIDE`, else the columns that matter, in 80.
+
+    The compact table shows measured rows only (unavailable ones are listed by :func:`notes`), the median
+    throughput and speed-up over torch across the alternated rounds, and their min-max range.
+    """
+    from rich import box
     from rich.table import Table
 
-    present = [c for c in COLUMNS if any(c in r for r in rows)]
-    t = Table(title=title)
-    for c in present:
-        t.add_column(
-            c,
-            justify="right" if c not in ("backend", "precision", "stage", "status", "reason") else "left",
-            overflow="fold",
-        )
+    if width >= WIDE:
+        t = Table(title=title)
+        present = [c for c in COLUMNS if any(c in r for r in rows)]
+        for c in present:
+            t.add_column(
+                c,
+                justify="right" if c not in ("backend", "precision", "stage", "status", "reason") else "left",
+                overflow="fold",
+            )
+        for r in rows:
+            t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in present))
+        return t
+    compact: list[tuple[str, Any]] = [
+        ("backend", lambda r: str(r["backend"]) + ("" if r.get("stage", "model") == "model" else f" {r['stage']}")),
+        ("prec", lambda r: str(r["precision"])),
+        ("input", lambda r: f"{r['batch']}x{r['size']}²"),
+        ("img/s", lambda r: _num(r, "images_per_s", 1)),
+        ("range", lambda r: _range(r, "images_per_s_min", "images_per_s_max", 1)),
+        ("xtorch", lambda r: _num(r, "speedup_vs_torch", 2)),
+        ("range", lambda r: _range(r, "speedup_min", "speedup_max", 2)),
+        ("PSNR", lambda r: _num(r, "psnr_vs_fp32", 1)),
+    ]
+    t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for name, _get in compact:
+        t.add_column(name, justify="left" if name in ("backend", "prec") else "right", no_wrap=True)
     for r in rows:
-        t.add_row(*("" if r.get(c) is None else str(r.get(c)) for c in present))
+        if r.get("status", "ok") == "ok":
+            t.add_row(*(get(r) for _name, get in compact))
     return t
+
+
+def notes(rows: list[dict[str, Any]]) -> list[str]:
+    """One line per configuration that was not measured, with the reason (deduplicated)."""
+    seen: dict[str, None] = {}
+    for r in rows:
+        if r.get("status", "ok") != "ok":
+            seen[f"{r['backend']} {r['precision']}: {r.get('reason') or r.get('status')}"] = None
+    return list(seen)
 
 
 def write_json(path: Path, rows: list[dict[str, Any]], environment: dict[str, Any]) -> None:

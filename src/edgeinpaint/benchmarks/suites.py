@@ -40,6 +40,29 @@ class BenchConfig:
     iterations: int | None = None
     baseline_torch: bool = True
     threads: int | None = None
+    rounds: int = 3
+
+
+@dataclass
+class _Candidate:
+    """One opened backend × precision being measured (load_s: open time, counted in the first cold start)."""
+
+    backend: str
+    precision: str
+    inpainter: Any
+    load_s: float
+
+
+def _pooled(stats: list[Stats], batch: int) -> Stats:
+    """One Stats for several rounds: the median of the rounds' medians and speeds, the worst round's p90/p99."""
+    medians = [st.median_ms for st in stats]
+    return Stats(
+        median_ms=float(np.median(medians)),
+        p90_ms=max(st.p90_ms for st in stats),
+        p99_ms=max(st.p99_ms for st in stats),
+        calls=sum(st.calls for st in stats),
+        images_per_s=float(np.median([st.images_per_s for st in stats])),
+    )
 
 
 @dataclass
@@ -116,11 +139,11 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
             config.artifacts / inpaint.file, size, size
         )
 
-    torch_speed: dict[tuple[int, int], float] = {}
     weights = config.weights or (Path(manifest.weights["path"]) if manifest.weights.get("path") else None)
     candidates: list[tuple[str, str]] = [(b.value, p) for b in config.backends for p in config.precisions]
     if config.baseline_torch:
         candidates.insert(0, ("torch", "fp32"))
+    opened: list[_Candidate] = []
     for backend_name, precision in candidates:
         backend = specs.Backend(backend_name)
         request = EngineRequest(
@@ -152,44 +175,70 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         inpainter = open_inpainter(
             source, EngineOptions(backend=backend, precision=specs.Precision(precision), threads=config.threads)
         )
-        load_s = time.perf_counter() - t0
-        for size in config.sizes:
-            for batch in config.batches:
-                progress(f"{backend_name} {precision} batch {batch} size {size}")
-                samples = bench_samples(size, batch, reference.canny)
+        opened.append(_Candidate(backend_name, precision, inpainter, time.perf_counter() - t0))
+    rounds = max(1, config.rounds)
+    iterations = None if config.iterations is None else max(1, config.iterations // rounds)
+    duration = None if config.duration is None else config.duration / rounds
+    for size in config.sizes:
+        for batch in config.batches:
+            samples = bench_samples(size, batch, reference.canny)
+            ref = reference.batch(samples)
+            first: dict[int, dict[str, float]] = {}
+            for i, c in enumerate(opened):
                 t1 = time.perf_counter()
-                raws = inpainter.raw(samples)
-                cold_ms = (load_s + time.perf_counter() - t1) * 1e3
-                load_s = 0.0  # cold start counts the load once, with the first configuration
+                raws = c.inpainter.raw(samples)
                 # Both pictures with the weights' own composite: the FP32 reference row must read as
                 # identical to the reference (it once compared paste against Poisson: 22 dB).
-                ours = [inpainter.composite(s, r) for s, r in zip(samples, raws, strict=True)]
-                ref = reference.batch(samples)
+                ours = [c.inpainter.composite(s, r) for s, r in zip(samples, raws, strict=True)]
+                first[i] = {"cold": (c.load_s + time.perf_counter() - t1) * 1e3, "psnr": _psnr(ours, ref)}
+                c.load_s = 0.0  # cold start counts the load once, with the first configuration
+            # Rounds in alternating order (forward, then backward, ...): on a noisy machine no candidate
+            # always runs first (or right after the same neighbour), and the spread across rounds is shown.
+            per: dict[int, list[Stats]] = {i: [] for i in range(len(opened))}
+            for r in range(rounds):
+                order = list(range(len(opened)))
+                for i in order if r % 2 == 0 else order[::-1]:
+                    c = opened[i]
+                    progress(f"{c.backend} {c.precision} batch {batch} size {size} (round {r + 1}/{rounds})")
 
-                def call(samples: list[Sample] = samples, engine: Any = inpainter) -> None:
-                    infer(samples, engine.generators.edge, engine.generators.inpaint, engine.edge_source)
+                    def call(samples: list[Sample] = samples, engine: Any = c.inpainter) -> None:
+                        infer(samples, engine.generators.edge, engine.generators.inpaint, engine.edge_source)
 
-                stats = measure(call, batch, iterations=config.iterations, duration=config.duration)
-                row = _row(backend_name, precision, batch, size, "model", stats=stats)
-                gflops = 2 * gmac[size] * stats.images_per_s
+                    per[i].append(measure(call, batch, iterations=iterations, duration=duration))
+            torch_speed = None
+            for i, c in enumerate(opened):
+                stats = per[i]
+                speeds = sorted(st.images_per_s for st in stats)
+                median_speed = float(np.median(speeds))
+                row = _row(c.backend, c.precision, batch, size, "model", stats=_pooled(stats, batch))
+                gflops = 2 * gmac[size] * median_speed
                 row.update(
-                    cold_start_ms=round(cold_ms, 1),
+                    images_per_s=round(median_speed, 3),
+                    images_per_s_min=round(speeds[0], 3),
+                    images_per_s_max=round(speeds[-1], 3),
+                    rounds=len(stats),
+                    cold_start_ms=round(first[i]["cold"], 1),
                     rss_mb=round(rss_mb(), 1),
                     peak_rss_mb=round(peak_rss_mb(), 1),
-                    psnr_vs_fp32=round(_psnr(ours, ref), 2),
+                    psnr_vs_fp32=round(first[i]["psnr"], 2),
                     gmac_per_image=round(gmac[size], 3),
                     gflops=round(gflops, 1),
                     peak_share=round(gflops / peak, 3),
                 )
-                if backend is specs.Backend.TORCH:
-                    torch_speed[(batch, size)] = stats.images_per_s
-                if (batch, size) in torch_speed:
-                    row["speedup_vs_torch"] = round(stats.images_per_s / torch_speed[(batch, size)], 3)
-                row.update(transfers_per_call(inpainter))
+                if c.backend == specs.Backend.TORCH.value:
+                    torch_speed = [st.images_per_s for st in stats]
+                row.update(transfers_per_call(c.inpainter))
                 result.rows.append(row)
-                if config.stages:
-                    result.rows.extend(_stage_rows(config, backend_name, precision, batch, size, samples, inpainter))
-        inpainter.close()
+            if torch_speed is not None:  # per round, against the baseline measured in the same round
+                for row, i in zip(result.rows[-len(opened) :], range(len(opened)), strict=True):
+                    ratios = sorted(st.images_per_s / t for st, t in zip(per[i], torch_speed, strict=True))
+                    row["speedup_vs_torch"] = round(float(np.median(ratios)), 3)
+                    row["speedup_min"], row["speedup_max"] = round(ratios[0], 3), round(ratios[-1], 3)
+            if config.stages:
+                for c in opened:
+                    result.rows.extend(_stage_rows(config, c.backend, c.precision, batch, size, samples, c.inpainter))
+    for c in opened:
+        c.inpainter.close()
     reference.close()
     if config.pipeline is not None:
         result.rows.extend(_pipeline_rows(config, progress))
