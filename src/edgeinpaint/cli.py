@@ -43,6 +43,23 @@ app = typer.Typer(
     # Plain help: rich panels truncate long option names at 80 columns; plain help wraps the text instead.
     rich_markup_mode=None,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"edgeinpaint {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Fast, faithful, deployable EdgeConnect inpainting."""
+
+
 weights_app = typer.Typer(help="Weights files: import official checkpoints, inspect.", no_args_is_help=True)
 app.add_typer(weights_app, name="weights")
 
@@ -647,12 +664,16 @@ def run(
             # The mode on its own line: a long description would wrap the bar at 80 columns.
             say("running:", "dim", mode, progress.console)
             progress.update(task, total=total, description=label[0])
+            clock[:] = [time.perf_counter()]  # the rate counts from here
 
         def done(_name: str, error: str | None) -> None:
             # Failures are listed once, at the end; here only counted.
             counts["failed" if error else "done"] += 1
             clock.append(time.perf_counter())
-            rate = (len(clock) - 1) / (clock[-1] - clock[0]) if len(clock) > 1 else None
+            # Images per second since the run started (not between the first and the last result: results
+            # that arrive in a burst, as Ray's blocks do, made that 56,031.8/s), once a second has passed.
+            elapsed = clock[-1] - clock[0]
+            rate = (len(clock) - 1) / elapsed if elapsed >= 1.0 else None
             failed = f", {counts['failed']} failed" if counts["failed"] else ""
             progress.update(task, advance=1, rate=rate, description=label[0] + failed)
 
@@ -735,6 +756,7 @@ def serve(
     max_upload_mb: float = typer.Option(32.0, min=0.001, help="Largest upload per file (MB)."),
     max_pixels: int = typer.Option(16_000_000, min=144, help="Largest image (pixels)."),
     api_key: str | None = typer.Option(None, envvar="EDGEINPAINT_API_KEY", help="Require header X-API-Key."),
+    access_log: bool = typer.Option(True, help="One line per request on stderr (client, method, path, status)."),
     ray: bool = typer.Option(False, "--ray", help="Run as Ray Serve replicas (each with its own engines)."),
     replicas: int = typer.Option(1, min=1, help="--ray: replicas."),
     autoscale: str | None = typer.Option(None, help="--ray: MIN:MAX replicas, scaled by load (instead of --replicas)."),
@@ -770,15 +792,55 @@ def serve(
         _serve_ray(source, engine_options, picture, config, host, port, replicas, autoscale, ray_address,
                    cpus_per_replica, gpus_per_replica)  # fmt: skip
         return
-    inpainter = open_inpainter(source, engine_options, picture, progress=_note)
+    # Bind first: a busy port is one line of error before any engine opens, never "serving http://..."
+    # followed by uvicorn's bind failure.
+    sock = _listen(host, port)
+    try:
+        inpainter = open_inpainter(source, engine_options, picture, progress=_note)
+    except BaseException:
+        sock.close()
+        raise
     info = {"weights": weights, "artifacts": str(artifacts) if artifacts else None, "preset": preset.value,
             "picture": recipe.to_json()}  # fmt: skip
     app_ = create_app(inpainter, config, info=info)
-    say("serving", "bold", f"http://{host}:{port}/ ({inpainter.generators.backend.value} {precision.value})")
+    bound = sock.getsockname()[1]
+    say("serving", "bold", f"http://{host}:{bound}/ ({inpainter.generators.backend.value} {precision.value})")
     try:
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        server = uvicorn.Server(uvicorn.Config(app_, log_config=_uvicorn_logging(access_log), access_log=access_log))
+        server.run(sockets=[sock])
     finally:
+        sock.close()
         inpainter.close()
+
+
+def _listen(host: str, port: int) -> Any:
+    """A listening TCP socket on ``host:port`` (IPv4 or IPv6), or a one-line error naming the address."""
+    import socket
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        raise EdgeInpaintError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
+        ) from None
+    return sock
+
+
+def _uvicorn_logging(access_log: bool) -> dict[str, Any]:
+    """uvicorn's logging, quiet except for one access line per request (when ``access_log``)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["uvicorn.error"]["level"] = "WARNING"
+    config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # logs on stderr, like every other message
+    return config
 
 
 def _serve_ray(
@@ -1136,7 +1198,9 @@ def bench(
 
 def main() -> None:
     """Console-script entry point."""
-    if importlib.util.find_spec("onnxruntime") is None and not {"env", "doctor", "--help"} & set(sys.argv[1:2]):
+    if importlib.util.find_spec("onnxruntime") is None and not {"env", "doctor", "--help", "--version"} & set(
+        sys.argv[1:2]
+    ):
         from edgeinpaint.diagnostics.doctor import FIXES
 
         say("error:", "bold red", f"ONNX Runtime is not installed: {FIXES['onnxruntime']}")

@@ -108,3 +108,60 @@ def test_evaluate_runs_on_artifacts_without_torch(tiny_artifacts: Path, tmp_path
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads(report.read_text())["summary"]
     assert {row["method"] for row in summary} == {"edgeinpaint"}
+
+
+def test_version_and_serve_on_a_busy_port(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from edgeinpaint import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"edgeinpaint {__version__}"
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    port = busy.getsockname()[1]
+    try:
+        argv = [sys.executable, "-m", "edgeinpaint.cli", "serve", "--port", str(port), "--artifacts", str(tmp_path)]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    finally:
+        busy.close()
+    assert done.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "serving" not in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+
+
+def test_serve_logs_one_line_per_request(tiny_artifacts: Path) -> None:
+    """`serve` binds first (port 0: a free one, printed), then writes an access line per request."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    argv = [sys.executable, "-m", "edgeinpaint.cli", "serve", "--port", "0", "--artifacts", str(tiny_artifacts)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        deadline, port = time.time() + 120, None
+        while port is None and time.time() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            found = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
+            port = int(found.group(1)) if found else None
+        assert port, "serve did not say where it listens"
+        for _ in range(50):  # the server thread may need a moment after the line
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
+                    assert answer.status == 200
+                break
+            except OSError:
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    assert re.search(r'"GET /healthz HTTP/1\.1" 200', err), err
