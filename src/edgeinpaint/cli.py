@@ -961,8 +961,13 @@ def train(
     if options:
         from edgeinpaint.trainer.config import option_help
 
-        for item in option_help().split("; "):
-            say("", "", item, console)
+        table = Table(title="train options (TOML keys, --set key=value)", title_justify="left")
+        table.add_column("field", no_wrap=True)
+        table.add_column("default", overflow="fold")
+        table.add_column("what it does")
+        for name, default, text in option_help():
+            table.add_row(name, Text(default), Text(text))
+        console.print(table)
         raise typer.Exit(0)
     if stage is None:
         raise EdgeInpaintError("--stage is required: edge, inpaint, edge-inpaint or joint")

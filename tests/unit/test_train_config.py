@@ -43,3 +43,13 @@ def test_bad_values_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(EdgeInpaintError, match="cannot read training config"):
         load_config(tmp_path / "missing.toml", {"stage": "edge"})
     assert load_config(None, {"stage": "joint", "data": ["x"]}).stage == TrainConfig(stage="joint").stage
+
+
+def test_every_option_is_described() -> None:
+    """`train --options` explains each field: a new field without a line fails here."""
+    import dataclasses
+
+    from edgeinpaint.trainer.config import FIELD_HELP, TrainConfig, option_help
+
+    assert {f.name for f in dataclasses.fields(TrainConfig)} == set(FIELD_HELP)
+    assert all(text for _name, _default, text in option_help())

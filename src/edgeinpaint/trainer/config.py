@@ -171,7 +171,63 @@ def load_config(path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     return config
 
 
-def option_help() -> str:
-    """Every TrainConfig field with its default, for ``train --help``."""
+#: One line per TrainConfig field, for ``train --options`` (a test checks every field has one).
+FIELD_HELP: dict[str, str] = {
+    "stage": "edge | inpaint | edge-inpaint (released models: G1 frozen, G2 trains) | joint",
+    "data": "image folders (recursive) to train on",
+    "val_data": "image folders for the validation metrics (default: none)",
+    "output": "run folder: checkpoints, samples, logs, weights.safetensors",
+    "size": "training crop side in px (multiple of 4)",
+    "crop": "random | center: how the training crop is taken",
+    "flip": "random horizontal flips",
+    "max_side": "images are first downscaled to this longer side",
+    "masks": "mask kinds and their weights, e.g. {free_form = 0.6, block = 0.4}",
+    "mask_ratio": "hole share range (min, max) of generated masks",
+    "mask_dir": "a folder of mask files to sample from instead of generated masks",
+    "mask_invert": "mask files use 0 = hole (NVIDIA's irregular mask set)",
+    "base_channels": "generator width (paper: 64)",
+    "residual_blocks": "dilated residual blocks in the middle (paper: 8)",
+    "discriminator_channels": "PatchGAN discriminator width (paper: 64)",
+    "sigma": "Canny Gaussian sigma (paper: 2), stored in the weights",
+    "low": "Canny low hysteresis threshold",
+    "high": "Canny high hysteresis threshold",
+    "gan_loss": "nsgan | lsgan | hinge",
+    "edge_adv_weight": "edge generator adversarial loss weight",
+    "fm_weight": "edge generator feature-matching loss weight (paper: 10)",
+    "l1_weight": "inpaint generator L1 loss weight",
+    "l1_known_weight": "weight of known pixels inside the L1 term (1 = the paper)",
+    "gradient_weight": "L1 on image gradients over the hole (0 = the paper; for the Poisson composite)",
+    "gradient_scales": "pyramid levels of the gradient loss",
+    "blend": "serving composite recorded in the weights: paste | poisson",
+    "perceptual_weight": "VGG19 perceptual loss weight (paper: 0.1; needs vgg19)",
+    "style_weight": "VGG19 style (Gram) loss weight (paper: 250; needs vgg19)",
+    "inpaint_adv_weight": "inpaint generator adversarial loss weight (paper: 0.1)",
+    "vgg19": "local torchvision VGG19 weights file (never downloaded); unset: no VGG losses",
+    "batch_size": "images per step (per process)",
+    "iterations": "total optimizer steps",
+    "lr": "generator learning rate (Adam)",
+    "d_lr_ratio": "discriminator learning rate = lr * this",
+    "beta1": "Adam beta1 (paper: 0)",
+    "beta2": "Adam beta2 (paper: 0.9)",
+    "lr_milestones": "steps at which the learning rates are multiplied by lr_gamma",
+    "lr_gamma": "learning-rate factor at each milestone",
+    "device": "auto | cpu | cuda | cuda:N",
+    "amp": "none | bf16 | fp16 mixed precision",
+    "channels_last": "NHWC memory format (faster convolutions on recent GPUs)",
+    "threads": "CPU threads for torch (default: all cores)",
+    "seed": "random seed",
+    "init_from": "earlier run folders (their last.pt) or weights files whose networks seed this run",
+    "checkpoint_every": "steps between checkpoints (last.pt + official-format *_gen.pth)",
+    "sample_every": "steps between sample pictures",
+    "log_every": "steps between log lines (log.csv, TensorBoard when installed)",
+    "val_every": "steps between validation runs",
+    "val_size": "validation images per run",
+}
+
+
+def option_help() -> list[tuple[str, str, str]]:
+    """Every TrainConfig field: (name, default as TOML would read it, what it does), for ``train --options``."""
     defaults = TrainConfig()
-    return "; ".join(f"{f.name}={getattr(defaults, f.name)!r}" for f in dataclasses.fields(TrainConfig))
+    return [
+        (f.name, repr(getattr(defaults, f.name)), FIELD_HELP.get(f.name, "")) for f in dataclasses.fields(TrainConfig)
+    ]
