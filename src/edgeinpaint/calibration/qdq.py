@@ -7,7 +7,9 @@ Uses NVIDIA ModelOpt when installed (its INT8 recipe is tuned for TensorRT), els
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,25 +69,28 @@ def quantize_int8(
     try:
         # Shape inference + graph cleanup first, as ORT's quantization docs recommend.
         quant_pre_process(str(fp32), str(pre), skip_symbolic_shape=True)
-        quantize_static(
-            str(pre),
-            str(out),
-            _Reader(feeds),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=calib[method],
-            op_types_to_quantize=["Conv", "ConvTranspose"],
-            # The first conv sees raw pixels/edges/mask and the last feeds sigmoid/tanh: both stay
-            # FP32 (measured on the demo weights: +1.4 dB composited PSNR for ~3% of the MACs).
-            nodes_to_exclude=[convs[0], convs[-1]] if len(convs) > 2 else None,
-            # QuantizeBias=False keeps biases float: quantize_static's default adds INT32 bias
-            # DequantizeLinear nodes, and TensorRT's DequantizeLinear takes only INT8/FP8/INT4 inputs
-            # (onnx-tensorrt docs/operators.md; onnx-tensorrt issue #850 is this exact failure).
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
-            calibration_cache_path=str(cache) if cache is not None else None,
-        )
+        # ORT's calibrators print() their progress ("Collecting tensor data and making histogram ...",
+        # the percentile, bin counts): chatter between our own lines, so it is swallowed here.
+        with contextlib.redirect_stdout(io.StringIO()):
+            quantize_static(
+                str(pre),
+                str(out),
+                _Reader(feeds),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=calib[method],
+                op_types_to_quantize=["Conv", "ConvTranspose"],
+                # The first conv sees raw pixels/edges/mask and the last feeds sigmoid/tanh: both stay
+                # FP32 (measured on the demo weights: +1.4 dB composited PSNR for ~3% of the MACs).
+                nodes_to_exclude=[convs[0], convs[-1]] if len(convs) > 2 else None,
+                # QuantizeBias=False keeps biases float: quantize_static's default adds INT32 bias
+                # DequantizeLinear nodes, and TensorRT's DequantizeLinear takes only INT8/FP8/INT4 inputs
+                # (onnx-tensorrt docs/operators.md; onnx-tensorrt issue #850 is this exact failure).
+                extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
+                calibration_cache_path=str(cache) if cache is not None else None,
+            )
     finally:
         if pre.exists():
             pre.unlink()
