@@ -234,7 +234,7 @@ def _connect(options: RayOptions) -> bool:
         logging_level=logging.ERROR,
         # A cluster started here lives on loopback (Ray otherwise picks the interface that routes to
         # 8.8.8.8, and binds it, where there is one).
-        **({"_node_ip_address": "127.0.0.1"} if options.address is None else {}),
+        _node_ip_address="127.0.0.1" if options.address is None else None,
     )
     return True
 
