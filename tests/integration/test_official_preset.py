@@ -144,3 +144,33 @@ def test_openvino_refuses_a_fused_model_export_found_off(tiny_artifacts: Path) -
         open_engines(Backend.OPENVINO, request, fused=True)
     with open_engines(Backend.AUTO, request, fused=True) as opened:
         assert opened.backend is not Backend.OPENVINO and "did not open: openvino" in opened.why
+
+
+def test_serve_with_the_official_preset_answers_runs_picture(official_job: dict[str, Path], tmp_path: Path) -> None:
+    """`serve --preset official` reads the mask with test.py's rule and answers `run --preset official`'s bytes."""
+    pytest.importorskip("fastapi")
+    import httpx
+
+    from edgeinpaint.core.presets import PRESETS, Preset
+    from edgeinpaint.runtime.inpainter import PictureOptions
+    from tests.integration.test_serve import serving
+
+    root = official_job["root"]
+    artifacts = tmp_path / "artifacts"
+    assert (
+        runner.invoke(app, ["export", "--weights", str(official_job["weights"]), "-o", str(artifacts)]).exit_code == 0
+    )
+    out = tmp_path / "out"
+    argv = ["run", "-i", str(root / "in"), "-m", str(root / "masks"), "-o", str(out), "--artifacts", str(artifacts)]
+    result = runner.invoke(app, [*argv, "--preset", "official", "--backend", "onnxruntime"])
+    assert result.exit_code == 0, result.output
+    recipe = PRESETS[Preset.OFFICIAL]
+    picture = PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding)
+    name = NAMES[0]
+    with serving(artifacts, picture, recipe.canny, mask_threshold=recipe.mask_threshold) as url:
+        files = {
+            "image": (f"{name}.png", (root / "in" / f"{name}.png").read_bytes()),
+            "mask": (f"{name}.png", (root / "masks" / f"{name}.png").read_bytes()),
+        }
+        got = httpx.post(f"{url}/v1/inpaint", files=files, timeout=120)
+    assert got.status_code == 200 and got.content == (out / f"{name}.png").read_bytes()

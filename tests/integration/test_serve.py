@@ -32,13 +32,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(artifacts: Path, **limits: object) -> Iterator[str]:
-    """The app on 127.0.0.1:<free port> in a thread; stopped (and its engine thread closed) on exit."""
-    from edgeinpaint.core.specs import Backend
+def serving(artifacts: Path, picture: object = None, canny: object = None, **limits: object) -> Iterator[str]:
+    """The app on 127.0.0.1:<free port> in a thread; stopped (and its engine thread closed) on exit.
+
+    ``picture`` / ``canny``: PictureOptions and Canny variant (default: the defaults)."""
+    from edgeinpaint.core.specs import Backend, CannyVariant
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
     from edgeinpaint.serving.app import ServeConfig, create_app
 
-    inpainter = open_inpainter(ModelSource(artifacts=artifacts), EngineOptions(backend=Backend.ONNXRUNTIME))
+    engine = EngineOptions(backend=Backend.ONNXRUNTIME, canny=canny or CannyVariant.FAST)  # type: ignore[arg-type]
+    inpainter = open_inpainter(ModelSource(artifacts=artifacts), engine, picture)  # type: ignore[arg-type]
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(inpainter, ServeConfig(**limits)), host="127.0.0.1", port=port, log_level="error")
