@@ -529,7 +529,7 @@ def run(
     edge_source: specs.EdgeSource | None = EDGE_SOURCE_OPTION,
     canny: specs.CannyVariant | None = typer.Option(
         None,
-        help="Canny stage: fast (float32 graph, faster than skimage, F1 0.99999 vs skimage), exact "
+        help="Canny stage: fast (float32 graph, 1.0-1.6x skimage's speed, F1 0.99999 vs skimage), exact "
         "(float64 graph, edges identical to skimage), tensorrt (the TensorRT-parsable float32 graph) "
         "or reference (skimage); default: the preset's.",
     ),
