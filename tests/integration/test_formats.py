@@ -61,3 +61,30 @@ def test_alpha_as_the_mask_is_filled_and_dropped(tiny_artifacts: Path, tmp_path:
     assert result.exit_code == 0, result.output
     painted = np.asarray(Image.open(out / "cut.png"))
     assert painted.shape == (64, 64, 3) and np.array_equal(painted[~hole], rgb[~hole])
+
+
+@pytest.mark.parametrize(("suffix", "channels"), [(".png", 3), (".png", 4), (".tiff", 3)])
+def test_16_bit_colour_keeps_its_depth(tiny_artifacts: Path, tmp_path: Path, suffix: str, channels: int) -> None:
+    """16-bit colour PNG/TIFF (PIL reads them as 8-bit RGB) keep every known pixel's 16-bit value; the hole is
+    the 8-bit result x257; a 16-bit alpha channel is kept."""
+    rng = np.random.default_rng(4)
+    rgb8 = photo("coffee", 64).astype(np.uint16)
+    deep = rgb8 * 257 + rng.integers(0, 257, rgb8.shape).astype(np.uint16)  # values no 8-bit file can hold
+    planes = [deep[..., 2], deep[..., 1], deep[..., 0]]
+    if channels == 4:
+        planes.append(np.full(deep.shape[:2], 40000, np.uint16))
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    assert cv2.imwrite(str(tmp_path / "i" / f"a{suffix}"), np.dstack(planes))
+    hole = hole_mask(64, 64, seed=2)
+    Image.fromarray((hole * 255).astype(np.uint8)).save(tmp_path / "m" / "a.png")
+    argv = ["run", "-i", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*argv, "--artifacts", str(tiny_artifacts)])
+    assert result.exit_code == 0, result.output
+    out = cv2.imread(str(tmp_path / "o" / f"a{suffix}"), cv2.IMREAD_UNCHANGED)
+    assert out.dtype == np.uint16 and out.shape[2] == channels
+    rgb = out[..., 2::-1]
+    assert np.array_equal(rgb[~hole], deep[~hole])  # known pixels: the file's own 16-bit values
+    assert np.all(rgb[hole] % 257 == 0) and not np.array_equal(rgb[hole], deep[hole])
+    if channels == 4:
+        assert np.all(out[..., 3] == 40000)

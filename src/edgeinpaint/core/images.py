@@ -81,15 +81,51 @@ def _open(path: Path | str, data: bytes | None = None, max_pixels: int | None = 
         if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
             w, h = img.size
             raise InputError(f"{path}: {w}x{h} = {w * h:,} pixels; at most {max_pixels:,} are accepted")
+        # PIL has no 48/64-bit RGB(A) mode: it reads 16-bit colour PNG/TIFF as 8-bit RGB. The raw mode of
+        # the file's tiles says so before decoding ("RGB;16B" for PNG, "RGB;16N" for TIFF); such files
+        # are decoded by OpenCV instead (decode_image).
+        deep = img.mode in ("RGB", "RGBA") and any(";16" in str(tile.args) for tile in img.tile)
+        orientation = int(img.getexif().get(_ORIENTATION, 1))
         img.load()
         # Apply EXIF orientation so the pixels we inpaint are the ones a viewer shows.
-        return ImageOps.exif_transpose(img)
+        shown = ImageOps.exif_transpose(img)
+        shown.info["edgeinpaint.deep_colour"] = deep
+        shown.info["edgeinpaint.orientation"] = orientation
+        return shown
     except Image.DecompressionBombError as exc:
         raise InputError(f"{path}: {exc}; expected at most {Image.MAX_IMAGE_PIXELS:,} pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         # PIL names a BytesIO by its repr ("<_io.BytesIO object at 0x7f...>"): say what it was instead.
         reason = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the data", str(exc))
         raise InputError(f"{path}: cannot decode image ({reason}); expected PNG/JPEG/BMP/TIFF/WebP") from exc
+
+
+#: EXIF tag of the orientation, and the numpy form of PIL's transposition for each value (ImageOps.exif_transpose).
+_ORIENTATION = 0x0112
+_ORIENT = {
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+def _deep_colour(path: Path | str, data: bytes | None, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 16-bit colour PNG/TIFF decoded by OpenCV: (H, W, 3) uint16 RGB and (H, W) uint16 alpha or None."""
+    import cv2
+
+    raw = data if data is not None else Path(path).read_bytes()
+    arr = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None or arr.dtype != np.uint16 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        found = "nothing" if arr is None else f"{arr.dtype} {arr.shape}"
+        raise InputError(f"{path}: a 16-bit colour image OpenCV cannot decode ({found}); expected RGB or RGBA")
+    arr = _ORIENT.get(orientation, lambda a: a)(arr)
+    rgb = np.ascontiguousarray(arr[..., 2::-1])  # OpenCV is BGR(A)
+    alpha = np.ascontiguousarray(arr[..., 3]) if arr.shape[2] == 4 else None
+    return rgb, alpha
 
 
 def decode_image(path: Path | str, data: bytes | None = None, max_pixels: int | None = None) -> Decoded:
@@ -104,7 +140,9 @@ def decode_image(path: Path | str, data: bytes | None = None, max_pixels: int | 
     path = _name(path, data)
     img = _open(path, data, max_pixels)
     alpha = None
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+    if img.info.get("edgeinpaint.deep_colour"):
+        rgb, alpha = _deep_colour(path, data, int(img.info.get("edgeinpaint.orientation", 1)))
+    elif img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.int64)
         rgb = np.repeat(np.clip(arr, 0, 65535).astype(np.uint16)[..., None], 3, axis=2)
     else:
