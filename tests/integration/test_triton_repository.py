@@ -172,3 +172,38 @@ def test_tensorrt_needs_engines_and_names_plans_by_compute_capability(tmp_path: 
     (tmp_path / "both" / "edgeinpaint_fused_trt" / "1" / "model_9.0.plan").unlink()
     with pytest.raises(TritonSchemaError, match=re.escape("cc_model_filenames['9.0'] = 'model_9.0.plan'")):
         check_repository(tmp_path / "both", art)
+
+
+def test_reexport_keeps_the_users_own_models_and_refuses_links_and_files(tmp_path: Path, tiny_artifacts: Path) -> None:
+    """A model the user added to the repository survives a re-export; a symlink or a file as the repository
+    is one line of error (it used to be a traceback, or a deletion through the link)."""
+    out = tmp_path / "repo"
+    write_repository(tiny_artifacts, out, TritonOptions(max_batch=2))
+    (out / "other" / "1").mkdir(parents=True)
+    (out / "other" / "config.pbtxt").write_text('name: "other"\n')
+    write_repository(tiny_artifacts, out, TritonOptions(max_batch=8))
+    assert (out / "other" / "config.pbtxt").read_text() == 'name: "other"\n'
+    assert parse_pbtxt(out / "edgeinpaint_fused" / "config.pbtxt").max_batch_size == 8
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    (target / "mine.txt").write_text("keep")
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    with pytest.raises(ExportError, match="is a symlink"):
+        write_repository(tiny_artifacts, link, TritonOptions())
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(ExportError, match="is a file"):
+        write_repository(tiny_artifacts, afile, TritonOptions())
+    assert (target / "mine.txt").read_text() == "keep" and afile.read_text() == "x"
+    # a folder with one of our names that the earlier export did not write is refused, not replaced
+    shutil.rmtree(out / "edge_generator")
+    (out / "edge_generator").mkdir()
+    (out / "edge_generator" / "theirs.txt").write_text("theirs")
+    marker = json.loads((out / MARKER).read_text())
+    marker["models"].remove("edge_generator")
+    (out / MARKER).write_text(json.dumps(marker))
+    with pytest.raises(ExportError, match="edge_generator already there"):
+        write_repository(tiny_artifacts, out, TritonOptions())
+    assert (out / "edge_generator" / "theirs.txt").read_text() == "theirs"
+    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".*.old"))

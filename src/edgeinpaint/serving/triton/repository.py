@@ -206,15 +206,20 @@ def _template(name: str) -> str:
 
 
 def write_repository(artifacts: Path, out: Path, options: TritonOptions) -> list[str]:
-    """Write (or replace a previous edgeinpaint-written) model repository at ``out``; returns its models.
+    """Write edgeinpaint's models into the Triton model repository ``out``; returns them.
 
-    The repository is built beside ``out``, validated (serving/triton/check.py), then moved into
-    place, so a failure never leaves a half-written repository.
+    ``out`` is new, empty, or a repository an earlier ``export --triton`` wrote (its marker file lists
+    what it wrote). Only what this command owns is replaced: those models, README.md and kserve.yaml;
+    every other folder of the repository (a model the user added since) is kept. The models are built
+    beside ``out`` and validated (serving/triton/check.py) first, then renamed into place, the replaced
+    ones set aside until all are in (and put back if a move fails), so a failure never leaves a
+    half-written or emptied repository.
 
     Raises:
         ExportError: no fused uint8 model at ``options.precision``, no TensorRT engine where one is
-            asked for, ``out`` an existing folder not written by this command, or a config that
-            fails validation (a bug: the message names the file and field).
+            asked for, ``out`` a symlink, a file, or a non-empty folder no export wrote, a folder or
+            file in ``out`` with one of our names that the earlier export did not write, or a config
+            that fails validation (a bug: the message names the file and field).
     """
     manifest = read_manifest(artifacts)
     fused = manifest.require("fused", options.precision.value)
@@ -222,25 +227,83 @@ def write_repository(artifacts: Path, out: Path, options: TritonOptions) -> list
         raise ExportError(
             f"{fused.file}: the Triton ensemble needs the uint8 NHWC fused model; export with --fused-io uint8"
         )
-    if out.exists() and any(out.iterdir()) and not (out / MARKER).is_file():
+    if out.is_symlink():
+        raise ExportError(f"--triton {out}: is a symlink; give the repository folder itself")
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--triton {out}: is a file; expected a folder (new, or a Triton model repository)")
+    owned = _owned(out)
+    if out.exists() and any(out.iterdir()) and not owned:
         raise ExportError(f"{out}: exists and was not written by `export --triton`; choose an empty or new folder")
-    work = out.with_name(f".{out.name}.eip-{new_run_tag()}.tmp")
+    tag = new_run_tag()
+    work = out.with_name(f".{out.name}.eip-{tag}.tmp")
+    aside = out.with_name(f".{out.name}.eip-{tag}.old")
     try:
         models = _write(artifacts, manifest, fused, work, options)
         from edgeinpaint.serving.triton.check import check_repository
 
         check_repository(work, artifacts)
+        names = [*models, *_FILES]
+        clash = sorted(n for n in names if (out / n).exists() and n not in owned)
+        if clash:
+            raise ExportError(
+                f"--triton {out}: {', '.join(clash)} already there and not written by `export --triton`; "
+                "move them, or choose another repository folder"
+            )
         write_text(
-            work / MARKER, json.dumps({"edgeinpaint": __version__, "models": models, "artifacts": str(artifacts)})
+            work / MARKER,
+            json.dumps(
+                {"edgeinpaint": __version__, "models": models, "files": list(_FILES), "artifacts": str(artifacts)}
+            ),
         )
-        if out.exists():
-            shutil.rmtree(out)
-        work.rename(out)
+        _swap(work, out, aside, [*names, MARKER], [n for n in owned if n not in names])
     except TritonSchemaError as exc:
         raise ExportError(f"the Triton repository did not validate: {exc}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
     return models
+
+
+#: Files at the repository's top level that export writes beside the models.
+_FILES = ("README.md", "kserve.yaml")
+
+
+def _owned(out: Path) -> set[str]:
+    """Top-level names of ``out`` a previous ``export --triton`` wrote (its marker lists them)."""
+    marker = out / MARKER
+    if not marker.is_file() or marker.is_symlink():
+        return set()
+    try:
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return set()
+    names = [*data.get("models", []), *data.get("files", _FILES), MARKER]
+    # Plain names only: a marker naming "../x" or "a/b" never makes export replace anything outside out.
+    return {n for n in names if isinstance(n, str) and n and "/" not in n and n not in (".", "..")}
+
+
+def _swap(work: Path, out: Path, aside: Path, new: list[str], stale: list[str]) -> None:
+    """Move ``new`` names from ``work`` into ``out``; what they replace (and ``stale`` ones) goes to ``aside``,
+    and comes back if a move fails."""
+    out.mkdir(parents=True, exist_ok=True)
+    aside.mkdir()
+    moved_aside: list[str] = []
+    moved_in: list[str] = []
+    try:
+        for name in [*new, *stale]:
+            if (out / name).exists() or (out / name).is_symlink():
+                (out / name).rename(aside / name)
+                moved_aside.append(name)
+        for name in new:
+            if (work / name).exists():
+                (work / name).rename(out / name)
+                moved_in.append(name)
+    except OSError:
+        for name in moved_in:
+            (out / name).rename(work / name)
+        for name in moved_aside:
+            (aside / name).rename(out / name)
+        raise
 
 
 def _write(artifacts: Path, manifest: Manifest, fused: ArtifactFile, work: Path, options: TritonOptions) -> list[str]:
