@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -11,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgeinpaint.cli import app
-from edgeinpaint.core.errors import ExportError
+from edgeinpaint.core.errors import ArtifactError, ExportError
 from edgeinpaint.core.specs import Precision
 from edgeinpaint.serving.triton.check import check_repository
 from edgeinpaint.serving.triton.repository import MARKER, TritonBackend, TritonOptions, write_repository
@@ -158,6 +159,7 @@ def test_tensorrt_needs_engines_and_names_plans_by_compute_capability(tmp_path: 
         "profile": {"batch": [1, 2, 8], "height": [16, 512, 2048], "width": [16, 512, 2048]},
         "workspace_gib": 4.0,
         "optimization_level": 3,
+        "engine_sha256": hashlib.sha256(engine.read_bytes()).hexdigest(),  # as export --engine records it
     }
     engine.with_suffix(".engine.json").write_text(json.dumps(sidecar))
     models = write_repository(
@@ -207,3 +209,35 @@ def test_reexport_keeps_the_users_own_models_and_refuses_links_and_files(tmp_pat
         write_repository(tiny_artifacts, out, TritonOptions())
     assert (out / "edge_generator" / "theirs.txt").read_text() == "theirs"
     assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".*.old"))
+
+
+def test_engines_are_hashed_and_confined(tmp_path: Path, tiny_artifacts: Path) -> None:
+    """A plan that is a symlink (to /etc/passwd, say), or whose bytes are not those its sidecar recorded,
+    never reaches the repository."""
+    art = tmp_path / "art"
+    shutil.copytree(tiny_artifacts, art)
+    fused = next(f for f in json.loads((art / "manifest.json").read_text())["files"] if f["role"] == "fused")
+    engine = art / fused["file"].replace(".onnx", ".engine")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a plan")
+    sidecar = {
+        "engine": engine.name, "onnx": fused["file"], "onnx_sha256": fused["sha256"], "precision": "fp32",
+        "device": {"tensorrt": "11.4", "cuda": "13.0", "gpu": "H200", "compute_capability": "9.0"},
+        "profile": {"batch": [1, 2, 8], "height": [16, 512, 2048], "width": [16, 512, 2048]},
+        "workspace_gib": 4.0, "optimization_level": 3,
+        "engine_sha256": hashlib.sha256(secret.read_bytes()).hexdigest(),
+    }  # fmt: skip
+    engine.with_suffix(".engine.json").write_text(json.dumps(sidecar))
+    engine.symlink_to(secret)
+    options = TritonOptions(backend=TritonBackend.BOTH, precision=Precision.FP32)
+    with pytest.raises(ArtifactError, match="symlink"):
+        write_repository(art, tmp_path / "r1", options)
+    engine.unlink()
+    engine.write_bytes(b"a swapped plan")
+    with pytest.raises(ArtifactError, match="sha256 does not match its sidecar"):
+        write_repository(art, tmp_path / "r2", options)
+    del sidecar["engine_sha256"]
+    engine.with_suffix(".engine.json").write_text(json.dumps(sidecar))
+    with pytest.raises(ArtifactError, match="records no engine sha256"):
+        write_repository(art, tmp_path / "r3", options)
+    assert not (tmp_path / "r1").exists() and not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()

@@ -11,6 +11,7 @@ replay give the eager results, a failing capture is ended, transfers are counted
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import json
 import sys
 import types
@@ -191,7 +192,9 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     monkeypatch.setattr("edgeinpaint.core.device.current_device", lambda: DEVICE)
     engine_path = tmp_path / "g.engine"
     engine_path.write_bytes(b"serialized")
-    sidecar = EngineSidecar("g.engine", "g.onnx", "abc", "fp32", DEVICE, {}, 1.0, 3)
+    sidecar = EngineSidecar(
+        "g.engine", "g.onnx", "abc", "fp32", DEVICE, {}, 1.0, 3, engine_sha256=hashlib.sha256(b"serialized").hexdigest()
+    )
     engine_path.with_suffix(".engine.json").write_text(json.dumps(sidecar.to_json()))
     return types.SimpleNamespace(cuda=cuda, path=engine_path, state=state)
 

@@ -109,6 +109,9 @@ class EngineSidecar:
     workspace_gib: float
     optimization_level: int
     cache_key: str = ""
+    #: sha256 of the serialized engine, checked before the engine is read (TensorRT deserializes it;
+    #: Triton's tensorrt_plan backend loads it): a swapped or truncated plan is refused.
+    engine_sha256: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,6 +119,49 @@ class EngineSidecar:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EngineSidecar:
         return cls(**{**data, "device": Device(**data["device"])})
+
+
+#: A sidecar is a few hundred bytes; anything much larger is not one.
+SIDECAR_MAX_BYTES = 1 << 20
+
+
+def read_engine(engine_path: Path, artifacts: Path, rebuild: str) -> tuple[bytes, EngineSidecar]:
+    """The engine's bytes and sidecar, after the artifact rules: both regular files directly in
+    ``artifacts`` (no symlink, nothing outside), the sidecar small and well-formed, and the engine's
+    sha256 the one its sidecar recorded at build.
+
+    Raises:
+        ArtifactError: missing, a symlink or not a regular file, outside ``artifacts``, a malformed or
+            oversized sidecar, a sidecar without the engine's sha256 (an older build), or bytes that
+            do not match it; the message names the file and the command that rebuilds it.
+    """
+    import stat
+
+    sidecar_path = engine_path.with_suffix(".engine.json")
+    for path in (engine_path, sidecar_path):
+        if path.parent.resolve() != Path(artifacts).resolve() or path.parent.is_symlink():
+            raise ArtifactError(f"{path}: engines must lie directly in the artifacts folder {artifacts}")
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            raise ArtifactError(f"{path}: missing. Build it with: {rebuild}") from None
+        if stat.S_ISLNK(mode) or not stat.S_ISREG(mode):
+            raise ArtifactError(f"{path}: is a symlink or not a regular file; artifact files must be regular files")
+    if sidecar_path.stat().st_size > SIDECAR_MAX_BYTES:
+        raise ArtifactError(f"{sidecar_path}: {sidecar_path.stat().st_size:,} bytes; not an engine sidecar")
+    try:
+        sidecar = EngineSidecar.from_json(json.loads(sidecar_path.read_text()))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ArtifactError(f"{sidecar_path}: not a valid engine sidecar ({exc}). Rebuild it with: {rebuild}") from None
+    if not sidecar.engine_sha256:
+        raise ArtifactError(f"{sidecar_path}: records no engine sha256 (an older build). Rebuild it with: {rebuild}")
+    data = engine_path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sidecar.engine_sha256:
+        # Never echo the digest: it would disclose a hash of whatever file the name points at.
+        raise ArtifactError(
+            f"{engine_path}: sha256 does not match its sidecar (modified or truncated). Rebuild it with: {rebuild}"
+        )
+    return data, sidecar
 
 
 def engine_cache_key(

@@ -18,6 +18,7 @@ keys) is plain Python and unit-tested; the build itself can only run on an NVIDI
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def build_engine(
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ExportError(f"{onnx_path}: TensorRT engine build failed (see the TensorRT log above)")
-    write_bytes(engine_path, bytes(serialized))
+    plan = bytes(serialized)
+    write_bytes(engine_path, plan)
     write_bytes(cache_path, bytes(config.get_timing_cache().serialize()))
     sidecar = EngineSidecar(
         engine=engine_path.name,
@@ -87,6 +89,7 @@ def build_engine(
         workspace_gib=workspace_gib,
         optimization_level=optimization_level,
         cache_key=engine_cache_key(onnx_sha256, precision, profile, workspace_gib, optimization_level, device),
+        engine_sha256=hashlib.sha256(plan).hexdigest(),
     )
     write_text(engine_path.with_suffix(".engine.json"), json.dumps(sidecar.to_json(), indent=2))
     return sidecar

@@ -25,7 +25,6 @@ once at the profile maximum). The traps, each handled here:
 from __future__ import annotations
 
 import ctypes
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,18 +82,15 @@ class TensorRTEngine(EngineBase):
                 "(or -e '.[cuda12]' from a clone; [cuda13] for R580+ drivers)"
             ) from exc
         from edgeinpaint.core.device import current_device
-        from edgeinpaint.core.sidecar import EngineSidecar, check_compatible
+        from edgeinpaint.core.sidecar import check_compatible, read_engine
 
-        sidecar_path = engine_path.with_suffix(".engine.json")
-        if not engine_path.is_file() or not sidecar_path.is_file():
-            raise ArtifactError(f"{engine_path}: engine or sidecar missing. Build it with: {rebuild}")
-        check_compatible(
-            EngineSidecar.from_json(json.loads(sidecar_path.read_text())), current_device(), onnx_sha256, rebuild
-        )
+        # Confined, regular, and the bytes its sidecar recorded (core/sidecar.py), before TensorRT reads them.
+        plan, sidecar = read_engine(engine_path, engine_path.parent, rebuild)
+        check_compatible(sidecar, current_device(), onnx_sha256, rebuild)
         self.cudart, self.rebuild, self.path = cudart, rebuild, engine_path
         self.stats = TransferStats()
         self.logger = trt.Logger(trt.Logger.WARNING)
-        self.engine = trt.Runtime(self.logger).deserialize_cuda_engine(engine_path.read_bytes())
+        self.engine = trt.Runtime(self.logger).deserialize_cuda_engine(plan)
         if self.engine is None:
             raise ArtifactError(f"{engine_path}: TensorRT could not deserialize the engine. Rebuild it with: {rebuild}")
         self.context = self.engine.create_execution_context()

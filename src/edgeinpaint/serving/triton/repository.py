@@ -37,7 +37,7 @@ from edgeinpaint import __version__
 from edgeinpaint.core.atomic import new_run_tag, write_text
 from edgeinpaint.core.errors import ExportError
 from edgeinpaint.core.manifest import ArtifactFile, Manifest, read_manifest, verify_file
-from edgeinpaint.core.sidecar import EngineSidecar, ShapeProfile
+from edgeinpaint.core.sidecar import EngineSidecar, ShapeProfile, read_engine
 from edgeinpaint.core.specs import Precision
 from edgeinpaint.serving.triton.schema import (
     ENSEMBLE,
@@ -193,12 +193,14 @@ def _ensemble_config(name: str, fused: str, options: TritonOptions) -> dict[str,
     }
 
 
-def _engine(artifacts: Path, entry: ArtifactFile) -> tuple[Path, EngineSidecar] | None:
+def _engine(artifacts: Path, entry: ArtifactFile) -> tuple[bytes, EngineSidecar] | None:
+    """The TensorRT plan built beside ``entry`` and its sidecar, checked (core/sidecar.py ``read_engine``:
+    regular files in the artifacts folder, the sha256 its sidecar recorded), or None when there is none."""
     engine = artifacts / entry.file.replace(".onnx", ".engine")
     sidecar = engine.with_suffix(".engine.json")
-    if not engine.is_file() or not sidecar.is_file():
+    if not (engine.exists() or engine.is_symlink()) and not sidecar.exists():
         return None
-    return engine, EngineSidecar.from_json(json.loads(sidecar.read_text()))
+    return read_engine(engine, artifacts, "edgeinpaint export --engine (on the GPU machine)")
 
 
 def _template(name: str) -> str:
@@ -340,11 +342,11 @@ def _write(artifacts: Path, manifest: Manifest, fused: ArtifactFile, work: Path,
                         "machine with `edgeinpaint export --engine` (or use --triton-backend onnxruntime)"
                     )
                 continue
-            engine, sidecar = found
+            plan, sidecar = found
             trt = f"{model}_trt"
             (work / trt / "1").mkdir(parents=True, exist_ok=True)
             cc = sidecar.device.compute_capability
-            shutil.copyfile(engine, work / trt / "1" / f"model_{cc}.plan")
+            (work / trt / "1" / f"model_{cc}.plan").write_bytes(plan)  # the verified bytes, not a re-read
             write_text(work / trt / "1" / f"model_{cc}.plan.json", json.dumps(sidecar.to_json(), indent=2))
             configs[trt] = _network_config(trt, entry, options, "tensorrt", sidecar)
     if "edgeinpaint_fused" in configs:
