@@ -80,17 +80,40 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, tiny_artifacts: Path, pois
     _local(run_argv(tmp / "i", tmp / "one.png", tmp / "ref-poisson", *poisson, "--in-process"))
     _local(run_argv(tmp / "bad", tmp / "badm", tmp / "ref-bad", *paste, "--in-process"))
     _local(run_argv(tmp / "k", tmp / "km", tmp / "ref-kill", *paste, "--in-process"))
+    # Object keys that look like URI syntax: names, never options (a "?" key once redirected the run).
+    odd_names = ["IMG 0001", "photo (1)", "b?endpoint_override=127.0.0.1:9&scheme=http&x="]
+    for k, stem in enumerate(odd_names):
+        for folder in ("odd", "oddm"):
+            (tmp / folder).mkdir(exist_ok=True)
+        Image.fromarray(photo(NAMES[k], 64)).save(tmp / "odd" / f"{stem}.png", compress_level=1)
+        Image.fromarray((hole_mask(64, 64, seed=20 + k) * 255).astype(np.uint8)).save(tmp / "oddm" / f"{stem}.png")
+    _local(run_argv(tmp / "odd", tmp / "oddm", tmp / "ref-odd", *paste, "--in-process"))
+    odd_in = ["run", "-i", "{s3}bkt/odd", "-m", "{s3}bkt/oddm"]
     pairs = tmp / "pairs.csv"
     rows = [f"s3://bkt/i/{rel},s3://bkt/m/{rel},s3://bkt/pout/{rel}" for rel in sorted(_tree(tmp / "m"))]
     rows.append("s3://bkt/i/gone.png,s3://bkt/m/00-astronaut.png,s3://bkt/pout/gone.png")
     pairs.write_text("image,mask,output\n" + "\n".join(rows) + "\n")
     spec = {
-        "upload": {str(tmp / "i"): "bkt/i", str(tmp / "m"): "bkt/m", str(pairs): "bkt/pairs.csv"},
+        "upload": {
+            str(tmp / "i"): "bkt/i",
+            str(tmp / "m"): "bkt/m",
+            str(pairs): "bkt/pairs.csv",
+            str(tmp / "odd"): "bkt/odd",
+            str(tmp / "oddm"): "bkt/oddm",
+        },
         "runs": [
             {"name": "paste", "argv": run_argv(tmp / "i", tmp / "m", tmp / "ray-paste", *paste, *ray)},
             {"name": "poisson", "argv": run_argv(tmp / "i", tmp / "one.png", tmp / "ray-poisson", *poisson, *ray)},
             {"name": "s3", "argv": ["run", "-i", "{s3}bkt/i", "-m", "{s3}bkt/m", "-o", "{s3}bkt/out", *paste, *ray]},
             {"name": "pairs", "argv": ["run", "--pairs", "{s3}bkt/pairs.csv", *paste, *ray]},
+            {
+                "name": "odd",
+                "argv": [*odd_in, "-o", "{s3}bkt/oddout", *paste, *ray],
+            },
+            {
+                "name": "dotdot",
+                "argv": [*odd_in, "-o", "{s3}bkt/x/../odd", *paste, *ray],
+            },
             {
                 "name": "bad",
                 "argv": run_argv(
@@ -108,7 +131,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, tiny_artifacts: Path, pois
                 "total": KILL_COUNT,
             },
         ],
-        "download": {"bkt/out": str(tmp / "s3-out"), "bkt/pout": str(tmp / "s3-pout")},
+        "download": {
+            "bkt/out": str(tmp / "s3-out"),
+            "bkt/pout": str(tmp / "s3-pout"),
+            "bkt/oddout": str(tmp / "s3-oddout"),
+            "bkt/odd": str(tmp / "s3-odd"),
+        },
     }
     (tmp / "spec.json").write_text(json.dumps(spec))
     helper = Path(__file__).with_name("ray_data_job.py")
@@ -178,3 +206,20 @@ def test_killed_actor_is_restarted_and_the_outputs_are_identical(cluster: dict[s
     assert run["killed"], "the actor was never seen mid-run: the scenario did not test a kill"
     assert _tree(tmp / "ray-kill") == _tree(tmp / "ref-kill")
     assert len(_tree(tmp / "ray-kill")) == KILL_COUNT
+
+
+def test_object_keys_are_names_not_uri_options(cluster: dict[str, Any]) -> None:
+    """Keys with spaces, parentheses, "?", "&" and "=" are read and written under their own names on the
+    same endpoint (a "?endpoint_override=..." key was once applied as connection options)."""
+    tmp = cluster["tmp"]
+    run = _run(cluster, "odd")
+    assert "done 3, skipped 0, failed 0" in run["output"]
+    assert _tree(tmp / "s3-oddout") == _tree(tmp / "ref-odd")
+    assert sorted(cluster["keys"]["bkt/oddout"]) == sorted(_tree(tmp / "ref-odd"))
+
+
+def test_an_output_that_resolves_to_the_input_is_refused(cluster: dict[str, Any]) -> None:
+    tmp = cluster["tmp"]
+    run = _run(cluster, "dotdot", code=1)
+    assert "is the input folder" in " ".join(run["output"].split())
+    assert sorted(cluster["keys"]["bkt/odd"]) == sorted(_tree(tmp / "odd"))  # nothing written beside the inputs

@@ -75,7 +75,7 @@ def _open(path: Path | str, data: bytes | None = None, max_pixels: int | None = 
         if path.stat().st_size == 0:
             raise InputError(f"{path}: empty file; expected an image")
     elif not data:
-        raise InputError(f"{path}: empty upload; expected an image")
+        raise InputError(f"{path}: empty (0 bytes); expected an image")
     try:
         img = Image.open(io.BytesIO(data) if data is not None else path)
         if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:

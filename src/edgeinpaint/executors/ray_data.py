@@ -47,7 +47,7 @@ from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
 from edgeinpaint.core.images import encode_bytes, output_format, restore_depth
 from edgeinpaint.core.jobs import is_uri
 from edgeinpaint.executors.plan import PairPlan, plan_pairs, read_pairs_file
-from edgeinpaint.executors.storage import exists, read_bytes, write_atomic
+from edgeinpaint.executors.storage import exists, place, read_bytes, write_atomic
 from edgeinpaint.runtime.batch import RunConfig, RunEvents, RunOutcome
 from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
 from edgeinpaint.runtime.loading import LoadOptions, load_pair
@@ -159,7 +159,8 @@ def write_stage(row: dict[str, Any], write: WriteOptions) -> dict[str, Any]:
     assert pixels is not None
     try:
         t0 = time.perf_counter()
-        fmt = output_format(Path(PurePosixPath(row["output"]).name))
+        # The format from the object's own name: the URI may end in the root's ?options.
+        fmt = output_format(Path(PurePosixPath(place(row["output"]).path).name))
         data = encode_bytes(pixels, fmt, write.quality, unpack(row["alpha"]), write.png_compression)
         t1 = time.perf_counter()
         # Temps carry this worker's own tag (core/atomic.py's PROCESS_TAG): Ray runs many writer

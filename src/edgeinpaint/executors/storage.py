@@ -15,7 +15,7 @@ import contextlib
 from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from edgeinpaint.core.atomic import temp_path, write_bytes
 from edgeinpaint.core.errors import InputError
@@ -64,9 +64,42 @@ class Place:
         return self.fs.type_name == "local"
 
     def child(self, relative: str | PurePath) -> str:
-        """The URI of ``relative`` (posix) under this folder, in the same form as :attr:`uri` (options kept)."""
-        base, mark, options = self.uri.partition("?") if is_uri(self.uri) else (self.uri, "", "")
-        return f"{base.rstrip('/')}/{relative}{mark}{options}"
+        """The URI of ``relative`` (posix) under this folder, in the same form as :attr:`uri` (options kept).
+
+        ``relative`` is a name from a listing, never a URI: in a URI it is percent-encoded (a ``?``, ``&``,
+        ``#``, space or parenthesis in an object key stays part of the key, and ``.``/``..`` segments stay
+        names), so :func:`place` gives back exactly this key on the same store, with the root's options only.
+        """
+        if not is_uri(self.uri):
+            return f"{self.uri.rstrip('/')}/{relative}"
+        base, mark, options = self.uri.partition("?")
+        key = "/".join(_quote_segment(segment) for segment in PurePosixPath(relative).parts)
+        return f"{base.rstrip('/')}/{key}{mark}{options}"
+
+
+def _quote_segment(segment: str) -> str:
+    """One key segment percent-encoded; ``.`` and ``..`` too (they are names here, not path steps)."""
+    if segment in (".", ".."):
+        return segment.replace(".", "%2E")
+    return quote(segment, safe="")
+
+
+def _object_path(raw: str) -> str:
+    """A URI's path on its store: ``.``/``..`` steps the user typed resolved (``s3://b/x/../in`` is ``b/in``),
+    then percent-decoding (keys that :meth:`Place.child` encoded come back exactly)."""
+    if not raw:
+        return raw
+    lead = "/" if raw.startswith("/") else ""
+    steps: list[str] = []
+    for segment in raw.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if steps:
+                steps.pop()
+            continue
+        steps.append(unquote(segment))
+    return lead + "/".join(steps)
 
 
 def place(uri: str | Path) -> Place:
@@ -79,13 +112,14 @@ def place(uri: str | Path) -> Place:
     if not is_uri(text) or text.startswith("file://"):
         import pyarrow.fs as pafs
 
-        local = Path(text[len("file://") :] if text.startswith("file://") else text).absolute()
+        raw = text[len("file://") :] if text.startswith("file://") else text
+        local = Path(unquote(raw) if text.startswith("file://") else raw).absolute()
         return Place(text, pafs.LocalFileSystem(), str(local))
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     in_path = scheme in _BUCKET_SCHEMES
     fs = _filesystem((scheme, "" if in_path else parts.netloc, parts.query), text)
-    path = f"{parts.netloc}{parts.path}" if in_path else parts.path
+    path = _object_path(f"{parts.netloc}{parts.path}" if in_path else parts.path)
     return Place(text, fs, path.rstrip("/") or path)
 
 
