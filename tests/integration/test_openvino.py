@@ -128,18 +128,34 @@ def test_read_only_artifacts_run_under_auto(tiny_artifacts: Path, tmp_path: Path
     assert any((tmp_path / "cache" / "openvino").iterdir())  # the compiled model went to the user's cache
 
 
-def test_symlinked_cache_folder_is_never_written_through(
-    tiny_artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_compiled_models_are_cached_per_onnx_file_outside_the_artifacts(
+    tiny_artifacts: Path, poisson_artifacts: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The OpenVINO cache lives in the user's cache folder, one folder per ONNX file's sha256: a cache
+    planted in a (shared) artifacts folder is never read or written, and other weights never share blobs."""
     import shutil
 
-    from edgeinpaint.runtime.engines.openvino import model_cache
+    from edgeinpaint.core.manifest import read_manifest
 
+    monkeypatch.setenv("EDGEINPAINT_CACHE", str(tmp_path / "cache"))
     art = tmp_path / "art"
     shutil.copytree(tiny_artifacts, art, ignore=shutil.ignore_patterns("openvino_cache", ".lock"))
+    planted = art / "openvino_cache"
+    planted.mkdir()
+    (planted / "0123456789.blob").write_bytes(b"a blob compiled from other weights")
     outside = tmp_path / "outside"
     outside.mkdir()
-    (art / "openvino_cache").symlink_to(outside)
-    monkeypatch.setenv("EDGEINPAINT_CACHE", str(tmp_path / "cache"))
-    cache = model_cache(art)
-    assert cache is not None and cache.is_relative_to(tmp_path / "cache") and not any(outside.iterdir())
+    (art / "elsewhere").symlink_to(outside)
+    rgb = np.zeros((32, 32, 3), np.uint8)
+    hole = np.zeros((32, 32), bool)
+    hole[8:16, 8:16] = True
+    for artifacts in (art, poisson_artifacts):
+        with open_inpainter(ModelSource(artifacts=artifacts), EngineOptions(backend=Backend.OPENVINO)) as inp:
+            inp(rgb, hole)
+    expected = {
+        read_manifest(a).require(role, "fp32").sha256[:32]
+        for a in (art, poisson_artifacts)
+        for role in ("edge_generator", "inpaint_generator")
+    }
+    assert {p.name for p in (tmp_path / "cache" / "openvino").iterdir()} == expected
+    assert [p.name for p in planted.iterdir()] == ["0123456789.blob"] and not any(outside.iterdir())

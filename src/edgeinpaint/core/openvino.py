@@ -11,7 +11,8 @@ documentation "CPU Device" and "Precision Control"):
   pairs the exporter writes);
 - ``PERFORMANCE_HINT=LATENCY``: the runtime runs one batch at a time from one thread, so throughput
   streams would only split the cores; ``INFERENCE_NUM_THREADS`` from ``--threads``; ``CACHE_DIR``
-  in the artifacts folder so a second run skips compilation;
+  in the user's cache folder, keyed by the ONNX file's sha256 (runtime/engines/openvino.py
+  ``model_cache``), so a second run skips compilation;
 - a batch runs image by image: OpenVINO picks kernels by shape, so a batched call can round
   differently from a single one, and a picture must not depend on its batch mates (the runtime's
   byte-identity across batch sizes and execution paths). CPU inference gains little from batching.

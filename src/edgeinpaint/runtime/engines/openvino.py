@@ -49,33 +49,30 @@ def _writable(folder: Path) -> bool:
         return False
 
 
-def model_cache(artifacts: Path) -> Path | None:
-    """Where OpenVINO keeps compiled models for ``artifacts`` (a second run then skips compilation).
+def model_cache(onnx_sha256: str) -> Path | None:
+    """Where OpenVINO keeps the compiled form of one ONNX file (a second run then skips compilation).
 
-    ``<artifacts>/openvino_cache`` when it can be written; else, for a read-only model folder (normal
-    in containers) or a cache folder that is a symlink, a folder in the user's cache keyed by the
-    artifacts' real path; else None: compile every time, never fail for want of a cache.
+    In the user's cache folder, keyed by the file's sha256 (the manifest verified it), never in the
+    artifacts folder: artifacts may be shared or read-only, and OpenVINO loads any blob whose name
+    matches its own hash of the model and config without checking where the blob came from, so a blob
+    planted in a shared folder (compiled from other weights) would paint with them. None when the
+    cache folder cannot be written: compile every time, never fail for want of a cache.
     """
-    own = Path(artifacts) / "openvino_cache"
-    if _writable(own):
-        return own
-    import hashlib
-
     from edgeinpaint.export.artifacts import default_cache_dir
 
-    user = default_cache_dir() / "openvino" / hashlib.sha256(str(Path(artifacts).resolve()).encode()).hexdigest()[:16]
-    return user if _writable(user) else None
+    folder = default_cache_dir() / "openvino" / onnx_sha256[:32]
+    return folder if _writable(folder) else None
 
 
 def open_generators(request: Any) -> tuple[Engine, Engine]:
     if request.artifacts is None:
         raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)
-    cache = model_cache(Path(request.artifacts))
     engines = []
     for role in ("edge_generator", "inpaint_generator"):
-        path = verify_file(request.artifacts, manifest.require(role, _file_precision(request.precision)))
-        engines.append(OpenVinoEngine(path, request.precision, request.threads, cache))
+        entry = manifest.require(role, _file_precision(request.precision))
+        path = verify_file(request.artifacts, entry)
+        engines.append(OpenVinoEngine(path, request.precision, request.threads, model_cache(entry.sha256)))
     return engines[0], engines[1]
 
 
@@ -93,7 +90,7 @@ def open_fused(request: Any) -> Engine:
             f"check, > {FUSED_MAX_LEVELS}); run it on ONNX Runtime (--backend onnxruntime) or drop --fused"
         )
     path = verify_file(request.artifacts, entry)
-    return OpenVinoEngine(path, request.precision, request.threads, model_cache(Path(request.artifacts)))
+    return OpenVinoEngine(path, request.precision, request.threads, model_cache(entry.sha256))
 
 
 def devices() -> list[str]:
