@@ -757,6 +757,11 @@ def serve(
     max_pixels: int = typer.Option(16_000_000, min=144, help="Largest image (pixels)."),
     api_key: str | None = typer.Option(None, envvar="EDGEINPAINT_API_KEY", help="Require header X-API-Key."),
     access_log: bool = typer.Option(True, help="One line per request on stderr (client, method, path, status)."),
+    allowed_host: list[str] | None = typer.Option(
+        None,
+        help="Host names the server answers to besides loopback and --host (repeatable; the name clients or a "
+        "proxy use). Bound to 0.0.0.0 without any: every name.",
+    ),
     ray: bool = typer.Option(False, "--ray", help="Run as Ray Serve replicas (each with its own engines)."),
     replicas: int = typer.Option(1, min=1, help="--ray: replicas."),
     autoscale: str | None = typer.Option(None, help="--ray: MIN:MAX replicas, scaled by load (instead of --replicas)."),
@@ -779,7 +784,10 @@ def serve(
     recipe = _recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
     engine_options = EngineOptions(backend=backend, precision=precision, threads=threads, canny=recipe.canny)
     picture = PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding)
+    from edgeinpaint.serving.guard import host_names
+
     config = ServeConfig(
+        hosts=host_names(host, allowed_host or []),
         mask_threshold=recipe.mask_threshold,
         max_batch=max_batch,
         max_delay_ms=max_delay_ms,
@@ -800,8 +808,9 @@ def serve(
     except BaseException:
         sock.close()
         raise
-    info = {"weights": weights, "artifacts": str(artifacts) if artifacts else None, "preset": preset.value,
-            "picture": recipe.to_json()}  # fmt: skip
+    # Names, not paths: /v1/info must not tell a client where the models live on the server.
+    info = {"weights": Path(weights).name if weights else None, "artifacts": artifacts.name if artifacts else None,
+            "preset": preset.value, "picture": recipe.to_json()}  # fmt: skip
     app_ = create_app(inpainter, config, info=info)
     bound = sock.getsockname()[1]
     say("serving", "bold", f"http://{host}:{bound}/ ({inpainter.generators.backend.value} {precision.value})")

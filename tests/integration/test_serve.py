@@ -201,3 +201,71 @@ def test_the_page_paints_a_stroke_in_a_real_browser(tiny_artifacts: Path, tmp_pa
     # only inside the painted stroke: a horizontal band around row 64, columns ~30-100 (+ brush radius)
     assert rows.min() >= 64 - 20 and rows.max() <= 64 + 20, (rows.min(), rows.max())
     assert cols.min() >= 30 - 20 and cols.max() <= 100 + 20, (cols.min(), cols.max())
+
+
+def test_hostile_requests_are_refused_from_the_headers(
+    tiny_artifacts: Path, pair: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """No key: 401 before the body is read (a large upload is never stored); a foreign Host (DNS rebinding)
+    or a cross-site browser POST is refused; a body over the budget is 413 with or without Content-Length;
+    framework errors and every refusal are {"error": ...}; no CDN-loading /docs; /metrics needs the key."""
+    import asyncio
+
+    rgb, mask = pair
+    good = {"image": ("a.png", png(rgb)), "mask": ("a.png", png(mask))}
+    with serving(tiny_artifacts, api_key="k", max_upload_bytes=100_000) as url, httpx.Client(timeout=60) as c:
+        key = {"X-API-Key": "k"}
+        port = int(url.rsplit(":", 1)[1])
+
+        def raw(head: str, chunks: int = 0) -> bytes:
+            """Send only the headers (then a file part in ``chunks`` 64 KB chunks); the answer must come
+            without the (rest of the) body."""
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+                sock.sendall(head.encode())
+                if chunks:
+                    part = b'--x\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
+                    sock.sendall(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                for _ in range(chunks):
+                    try:
+                        sock.sendall(b"10000\r\n" + b"x" * 65536 + b"\r\n")
+                    except OSError:  # the server answered and closed: stop sending
+                        break
+                return sock.recv(65536)
+
+        post = "POST /v1/inpaint HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+        no_key = raw(post + "Content-Length: 500000000\r\n\r\n")  # 500 MB announced, none sent
+        assert no_key.startswith(b"HTTP/1.1 401") and b"X-API-Key" in no_key
+        too_big = raw(post + "X-API-Key: k\r\nContent-Length: 500000000\r\n\r\n")
+        assert too_big.startswith(b"HTTP/1.1 413") and b"at most" in too_big
+        chunked = raw(post + "X-API-Key: k\r\nTransfer-Encoding: chunked\r\n\r\n", chunks=40)  # 2.5 MB > budget
+        assert chunked.startswith(b"HTTP/1.1 413") and b"more than" in chunked
+        rebound = c.post(f"{url}/v1/inpaint", files=good, headers={**key, "Host": "evil.example"})
+        assert rebound.status_code == 421 and "Host" in rebound.json()["error"]
+        cross = c.post(f"{url}/v1/inpaint", files=good, headers={**key, "Origin": "http://evil.example"})
+        assert cross.status_code == 403 and "cross-site" in cross.json()["error"]
+        assert c.post(f"{url}/v1/inpaint", files=good, headers={**key, "Origin": url}).status_code == 200
+        assert c.get(f"{url}/metrics").status_code == 401
+        assert c.get(f"{url}/metrics", headers=key).status_code == 200
+        assert (
+            c.get(f"{url}/docs", headers=key).status_code == 404 and "error" in c.get(f"{url}/docs", headers=key).json()
+        )
+        assert c.get(f"{url}/openapi.json").status_code == 401
+        assert c.get(f"{url}/nope", headers=key).json() == {"error": "Not Found"}
+        long_format = c.post(f"{url}/v1/inpaint", files=good, data={"format": "x" * 1_000}, headers=key)
+        assert long_format.status_code == 415 and len(long_format.content) < 300
+        gif_as_png = io.BytesIO()
+        Image.fromarray(rgb).save(gif_as_png, format="GIF")
+        answer = c.post(f"{url}/v1/inpaint", files={**good, "image": ("a.png", gif_as_png.getvalue())}, headers=key)
+        assert answer.status_code == 422 and "cannot decode image" in answer.json()["error"]
+        assert c.get(f"{url}/healthz").status_code == 200 and c.get(f"{url}/").status_code == 200
+    assert asyncio.TimeoutError  # the handler catches it by name on Python 3.10 (a distinct class there)
+
+
+def test_too_many_pixels_is_413_whatever_the_size(tiny_artifacts: Path) -> None:
+    """One typed error: a header over --max-pixels and a decompression bomb PIL itself refuses are both 413."""
+    bomb = io.BytesIO()
+    Image.new("1", (30000, 30000)).save(bomb, format="PNG")  # a few KB that would decode to 900 MP
+    mask = png(np.zeros((64, 64), np.uint8))
+    with serving(tiny_artifacts, max_pixels=10_000_000_000) as url, httpx.Client(timeout=60) as c:
+        answer = c.post(f"{url}/v1/inpaint", files={"image": ("b.png", bomb.getvalue()), "mask": ("m.png", mask)})
+        assert answer.status_code == 413 and "pixels" in answer.json()["error"]

@@ -16,6 +16,10 @@ class InputError(EdgeInpaintError):
     """An input image or mask cannot be used (missing, corrupt, wrong size, unsupported)."""
 
 
+class TooLarge(InputError):  # noqa: N818 - the condition, as the 413 it becomes in the server
+    """An image has more pixels than accepted (the header says so; nothing is decoded)."""
+
+
 class WeightsError(EdgeInpaintError):
     """A weights file or official checkpoint is missing, malformed or inconsistent."""
 
@@ -38,8 +42,9 @@ def require_torch() -> None:
         import torch  # noqa: F401
     except ImportError as exc:  # pragma: no cover - exercised only on runtime-only installs
         raise DependencyError(
-            "this command needs PyTorch: pip install torch==2.13.0 (the CPU build; GPU users pick theirs at "
-            "pytorch.org), then pip install 'edgeinpaint[torch]' (from a clone: pip install -e '.[torch]')"
+            "this command needs PyTorch: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu "
+            "(the CPU build; GPU users pick theirs at pytorch.org), then pip install 'edgeinpaint[torch]' (from a "
+            "clone: pip install -e '.[torch]')"
         ) from exc
 
 

@@ -15,10 +15,12 @@ import numpy as np
 
 from edgeinpaint.core import specs
 from edgeinpaint.core.atomic import write_bytes
-from edgeinpaint.core.errors import InputError
+from edgeinpaint.core.errors import InputError, TooLarge
 from edgeinpaint.core.params import Rounding
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+#: The decoders PIL may use (Image.open's ``formats``): the formats above, whatever a file is named.
+_PIL_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
 _FORMATS = {
     ".png": "PNG",
     ".jpg": "JPEG",
@@ -76,11 +78,17 @@ def _open(path: Path | str, data: bytes | None = None, max_pixels: int | None = 
             raise InputError(f"{path}: empty file; expected an image")
     elif not data:
         raise InputError(f"{path}: empty (0 bytes); expected an image")
+    # PIL refuses (DecompressionBombError) above twice MAX_IMAGE_PIXELS and only warns below: that is
+    # the limit to name when the caller sets none.
+    limit = max_pixels if max_pixels is not None else 2 * int(Image.MAX_IMAGE_PIXELS or 0) or None
     try:
-        img = Image.open(io.BytesIO(data) if data is not None else path)
-        if max_pixels is not None and img.size[0] * img.size[1] > max_pixels:
+        # Only the formats edgeinpaint reads (README): PIL would otherwise open GIF, TGA, PCX, SGI, ICO,
+        # PPM, DDS, QOI or EPS named .png, and EPS starts Ghostscript. (Multi-picture JPEGs open as JPEG.)
+        Image.init()  # every plugin registered (WebP and TIFF are not all among the preinit ones)
+        img = Image.open(io.BytesIO(data) if data is not None else path, formats=_PIL_FORMATS)
+        if limit is not None and img.size[0] * img.size[1] > limit:
             w, h = img.size
-            raise InputError(f"{path}: {w}x{h} = {w * h:,} pixels; at most {max_pixels:,} are accepted")
+            raise TooLarge(f"{path}: {w}x{h} = {w * h:,} pixels; at most {limit:,} are accepted")
         # PIL has no 48/64-bit RGB(A) mode: it reads 16-bit colour PNG/TIFF as 8-bit RGB. The raw mode of
         # the file's tiles says so before decoding ("RGB;16B" for PNG, "RGB;16N" for TIFF); such files
         # are decoded by OpenCV instead (decode_image).
@@ -92,8 +100,8 @@ def _open(path: Path | str, data: bytes | None = None, max_pixels: int | None = 
         shown.info["edgeinpaint.deep_colour"] = deep
         shown.info["edgeinpaint.orientation"] = orientation
         return shown
-    except Image.DecompressionBombError as exc:
-        raise InputError(f"{path}: {exc}; expected at most {Image.MAX_IMAGE_PIXELS:,} pixels") from None
+    except Image.DecompressionBombError as exc:  # a size PIL refuses before our own check could run
+        raise TooLarge(f"{path}: {exc}; expected at most {limit or 0:,} pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         # PIL names a BytesIO by its repr ("<_io.BytesIO object at 0x7f...>"): say what it was instead.
         reason = re.sub(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "the data", str(exc))

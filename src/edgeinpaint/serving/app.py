@@ -16,8 +16,10 @@ work runs on one engine thread (serving/batcher.py) and decoding/encoding in wor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -31,9 +33,10 @@ from fastapi import FastAPI, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edgeinpaint import __version__
-from edgeinpaint.core.errors import EdgeInpaintError, InputError
+from edgeinpaint.core.errors import EdgeInpaintError, InputError, TooLarge
 from edgeinpaint.core.images import (
     IMAGE_SUFFIXES,
     decode_image,
@@ -46,6 +49,7 @@ from edgeinpaint.core.specs import MASK_THRESHOLD
 from edgeinpaint.core.stages import as_uint8, preprocess
 from edgeinpaint.runtime.inpainter import Inpainter
 from edgeinpaint.serving.batcher import Batcher, QueueFull
+from edgeinpaint.serving.guard import Guard
 
 _MEDIA = {"PNG": "image/png", "JPEG": "image/jpeg", "BMP": "image/bmp", "TIFF": "image/tiff", "WEBP": "image/webp"}
 
@@ -60,6 +64,7 @@ class ServeConfig:
         api_key: when set, requests need header ``X-API-Key`` with it (``/healthz`` excepted).
         quality / png_compression: encoder settings, as ``run``'s.
         mask_threshold: a mask pixel whose gray value is above this is a hole (``run --mask-threshold``).
+        hosts: the ``Host`` names answered (DNS rebinding); the CLI adds ``--host`` and ``--allowed-host``.
     """
 
     max_batch: int = 4
@@ -72,6 +77,8 @@ class ServeConfig:
     quality: int = 95
     png_compression: int = 1
     mask_threshold: int = MASK_THRESHOLD
+    #: Host names the server answers to (serving/guard.py); None = any (bound to every interface).
+    hosts: frozenset[str] | None = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class _Reject(Exception):  # noqa: N818 - carries the HTTP answer
@@ -101,8 +108,23 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
         on_batch=batch_sizes.observe,
     )
     depth.set_function(lambda: batcher.stats.depth)
-    app = FastAPI(title="edgeinpaint", version=__version__)
+
+    # No /docs or /redoc: they load their scripts from a CDN. /openapi.json stays, behind the key.
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        batcher.close()  # on shutdown: the engine thread ends (FastAPI's lifespan; on_event is deprecated)
+
+    app = FastAPI(title="edgeinpaint", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.batcher = batcher
+    # Headers first, before any byte of the body (serving/guard.py): Host, cross-site, API key, body budget.
+    max_body = 2 * config.max_upload_bytes + (1 << 20)  # two files and the form fields
+    app.add_middleware(Guard, hosts=config.hosts, api_key=config.api_key, max_body=max_body)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # 404 / 405 and the like in the API's own shape, {"error": ...}, not FastAPI's {"detail": ...}
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -146,7 +168,8 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
         }
 
     @app.get("/metrics")
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        authorize(request)  # the guard has checked already; kept beside the data it protects
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse)
@@ -172,29 +195,25 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
             )
         suffix = "." + format.lower().lstrip(".") if format else (Path(name).suffix.lower() or ".png")
         if suffix not in IMAGE_SUFFIXES:
-            raise _Reject(
-                415, f"format {suffix[1:]!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}"
-            )
+            shown = suffix[1:21] + ("..." if len(suffix) > 21 else "")  # never echo a megabyte back
+            raise _Reject(415, f"format {shown!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}")
         try:
             body, fmt = await asyncio.wait_for(
                 _inpaint(inpainter, batcher, config, name, image_bytes, mask_bytes, suffix), config.timeout_s
             )
         except QueueFull:
             raise _Reject(503, "the server is busy: queue full", {"Retry-After": "1"}) from None
-        except TimeoutError:
+        except (TimeoutError, asyncio.TimeoutError):  # distinct classes before Python 3.11
             raise _Reject(504, f"no answer within {config.timeout_s:.0f} s") from None
+        except TooLarge as exc:
+            raise _Reject(413, str(exc)) from None
         except InputError as exc:
-            status = 413 if "pixels; at most" in str(exc) else 422
-            raise _Reject(status, str(exc)) from None
+            raise _Reject(422, str(exc)) from None
         except EdgeInpaintError as exc:
             raise _Reject(422, str(exc)) from None
         requests.labels("ok").inc()
         latency.observe(time.perf_counter() - t0)
         return Response(body, media_type=_MEDIA[fmt])
-
-    @app.on_event("shutdown")
-    async def stop() -> None:
-        batcher.close()
 
     return app
 
