@@ -4,6 +4,7 @@ real browser painting a stroke on the page."""
 from __future__ import annotations
 
 import io
+import json
 import socket
 import threading
 import time
@@ -269,3 +270,48 @@ def test_too_many_pixels_is_413_whatever_the_size(tiny_artifacts: Path) -> None:
     with serving(tiny_artifacts, max_pixels=10_000_000_000) as url, httpx.Client(timeout=60) as c:
         answer = c.post(f"{url}/v1/inpaint", files={"image": ("b.png", bomb.getvalue()), "mask": ("m.png", mask)})
         assert answer.status_code == 413 and "pixels" in answer.json()["error"]
+
+
+def test_ray_replica_checks_headers_and_budget_before_reading_the_body(tiny_artifacts: Path) -> None:
+    """A Ray Serve replica reads the body itself: no key is 401 with no body byte read, and a chunked body
+    over the budget is cut (413) as it streams (it once buffered 500 MB before the key check)."""
+    import asyncio
+
+    from starlette.requests import Request
+
+    from edgeinpaint.core.specs import Backend
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
+    from edgeinpaint.serving.app import ServeConfig
+    from edgeinpaint.serving.ray_serve import Replica
+
+    replica = Replica(
+        ModelSource(artifacts=tiny_artifacts),
+        EngineOptions(backend=Backend.ONNXRUNTIME),
+        PictureOptions(),
+        ServeConfig(api_key="k", max_upload_bytes=10_000),
+    )
+    try:
+
+        async def ask(headers: dict[str, str], chunks: int) -> tuple[int, dict[str, str], int]:
+            reads = 0
+
+            async def receive() -> dict[str, object]:
+                nonlocal reads
+                reads += 1
+                return {"type": "http.request", "body": b"x" * 65536, "more_body": reads < chunks}
+
+            scope = {
+                "type": "http", "method": "POST", "path": "/v1/inpaint", "query_string": b"",
+                "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1", **headers}.items()],
+            }  # fmt: skip
+            answer = await replica(Request(scope, receive))
+            return answer.status_code, json.loads(answer.body), reads
+
+        status, body, reads = asyncio.run(ask({}, 1000))
+        assert status == 401 and reads == 0 and "X-API-Key" in body["error"]
+        status, body, reads = asyncio.run(ask({"x-api-key": "k"}, 1000))
+        assert status == 413 and reads < 1000 and "more than" in body["error"]
+        status, body, _ = asyncio.run(ask({"x-api-key": "k", "content-length": "900000000"}, 1))
+        assert status == 413 and "at most" in body["error"]
+    finally:
+        replica.inpainter.close()

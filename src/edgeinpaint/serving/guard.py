@@ -72,17 +72,27 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        problem = self._problem(scope, headers)
+        problem = self.refusal(str(scope.get("path", "")), headers)
         if problem is not None:
             await _answer(send, *problem)
             return
-        length = headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_body):
-            await _answer(send, 413, f"request body: {length[:20]} bytes; at most {self.max_body:,} are accepted")
-            return
         await self._budgeted(scope, receive, send)
 
-    def _problem(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
+    def refusal(self, path: str, headers: dict[str, str]) -> tuple[int, str] | None:
+        """(status, message) when the request's headers alone refuse it, else None.
+
+        Args:
+            headers: lower-case names. Also used by the Ray Serve replicas before they read a body.
+        """
+        problem = self._problem(path, headers)
+        if problem is not None:
+            return problem
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            return 413, f"request body: {length[:20]} bytes; at most {self.max_body:,} are accepted"
+        return None
+
+    def _problem(self, path: str, headers: dict[str, str]) -> tuple[int, str] | None:
         host = _host_of(headers.get("host", ""))
         if self.hosts is not None and host not in self.hosts:
             return 421, "this server does not answer to that Host name"
@@ -91,7 +101,7 @@ class Guard:
             origin is not None and origin != "null" and _host_of(origin.split("://", 1)[-1]) != host
         ):
             return 403, "cross-site request refused (no CORS policy allows one)"
-        if self.api_key is not None and scope.get("path", "") not in OPEN_PATHS:
+        if self.api_key is not None and path not in OPEN_PATHS:
             given = headers.get("x-api-key", "")
             if not hmac.compare_digest(given.encode(), self.api_key.encode()):
                 return 401, "missing or wrong X-API-Key header"

@@ -52,18 +52,31 @@ class Replica:
 
         from edgeinpaint.runtime.inpainter import open_inpainter
         from edgeinpaint.serving.app import create_app
+        from edgeinpaint.serving.guard import Guard
 
         self.inpainter = open_inpainter(source, engine, picture)
         self.app = create_app(self.inpainter, config, info={"ray_replica_pid": os.getpid()})
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://replica")
+        # The app's own guard, applied here too: a replica reads the body before the app sees it, so the
+        # header checks (Host, cross-site, key, Content-Length) and the byte budget must come first.
+        self.guard = Guard(None, config.hosts, config.api_key, 2 * config.max_upload_bytes + (1 << 20))
 
     async def __call__(self, request: Any) -> Any:
-        from starlette.responses import Response
+        from starlette.responses import JSONResponse, Response
 
-        body = await request.body()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        problem = self.guard.refusal(request.url.path, headers)
+        if problem is not None:
+            return JSONResponse({"error": problem[1]}, status_code=problem[0])
+        chunks, size = [], 0
+        async for chunk in request.stream():  # counted as it arrives: a chunked upload is cut at the budget
+            size += len(chunk)
+            if size > self.guard.max_body:
+                return JSONResponse({"error": f"request body: more than {self.guard.max_body:,} bytes"}, 413)
+            chunks.append(chunk)
+        forwarded = {k: v for k, v in headers.items() if k not in ("content-length", "transfer-encoding")}
         answer = await self.client.request(
-            request.method, request.url.path, params=request.query_params, content=body, headers=headers
+            request.method, request.url.path, params=request.query_params, content=b"".join(chunks), headers=forwarded
         )
         kept = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type", "retry-after")}
         return Response(answer.content, status_code=answer.status_code, headers=kept)
