@@ -128,3 +128,28 @@ def test_pure_reconstruction_run_has_no_inpaint_discriminator(data: Path, tmp_pa
     assert "inpaint_discriminator" not in trainer.nets and "inpaint_discriminator" not in trainer.optimizers
     losses = trainer.step()
     assert "inpaint_d" not in losses and losses["inpaint_adv"] == 0.0 and np.isfinite(losses["inpaint_l1"])
+
+
+@pytest.mark.parametrize("content", ["truncated", "random", "not ours"])
+def test_a_broken_last_pt_is_one_line_naming_it(data: Path, tmp_path: Path, content: str) -> None:
+    """A truncated (full disk), random or foreign last.pt is an EdgeInpaintError naming the file, not a traceback."""
+    import io
+
+    from edgeinpaint.core.errors import EdgeInpaintError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    good = io.BytesIO()
+    torch.save({"iteration": 1, "stage": "edge", "models": {}}, good)
+    payload = {
+        "truncated": good.getvalue()[: len(good.getvalue()) // 2],
+        "random": np.random.default_rng(0).bytes(4096),
+        "not ours": b"",
+    }[content]
+    if content == "not ours":
+        foreign = io.BytesIO()
+        torch.save([1, 2, 3], foreign)
+        payload = foreign.getvalue()
+    (run / "last.pt").write_bytes(payload)
+    with pytest.raises(EdgeInpaintError, match=r"last\.pt: not"):
+        Trainer(tiny_config(data, run, "edge"))

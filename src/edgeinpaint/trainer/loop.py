@@ -212,7 +212,7 @@ class Trainer:
         for src in sources:
             path = Path(src)
             if path.is_dir():
-                ckpt = torch.load(path / "last.pt", map_location="cpu", weights_only=True)
+                ckpt = self._load_checkpoint(path / "last.pt")
                 for name, state in ckpt["models"].items():
                     if name in self.nets:
                         self.nets[name].load_state_dict(state)
@@ -237,6 +237,23 @@ class Trainer:
                         )
                     self.echo(f"initialised {name} from {path}")
 
+    @staticmethod
+    def _load_checkpoint(path: Path) -> dict[str, Any]:
+        """A run's ``last.pt``, or one line naming the file (truncated by a full disk, random bytes, a pickle
+        that wants more than tensors, or a dictionary without our keys)."""
+        if not path.is_file():
+            raise EdgeInpaintError(f"{path}: no checkpoint; expected a run folder with last.pt")
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # zipfile, pickle and torch errors alike: the file is not a usable checkpoint
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise EdgeInpaintError(
+                f"{path}: not a readable checkpoint ({reason}); delete it to start over, or restore a copy"
+            ) from None
+        if not isinstance(ckpt, dict) or not isinstance(ckpt.get("models"), dict) or "iteration" not in ckpt:
+            raise EdgeInpaintError(f"{path}: not an edgeinpaint checkpoint (expected models, iteration, ...)")
+        return ckpt
+
     def state(self) -> dict[str, Any]:
         return {
             "iteration": self.iteration,
@@ -254,7 +271,7 @@ class Trainer:
         path = self.out / "last.pt"
         if not path.is_file():
             return False
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = self._load_checkpoint(path)
         if ckpt.get("stage") != self.config.stage:
             raise EdgeInpaintError(f"{path}: checkpoint is for stage {ckpt.get('stage')!r}, not {self.config.stage!r}")
         for name, state in ckpt["models"].items():
