@@ -127,8 +127,10 @@ def test_cpp_host_bad_inputs(build: Path, tiny_artifacts: Path, tmp_path: Path) 
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(masks / "size.png")
     run = run_host(build, tiny_artifacts, images, masks, tmp_path / "out")
     assert run.returncode == 1
-    assert "broken.png: cannot decode image" in run.stderr and "expected the same size" in run.stderr
-    assert "done 1, failed 2" in run.stdout and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png"]
+    # A mask of another size is resized with a warning, as `edgeinpaint run` does (it used to be refused).
+    assert "broken.png: cannot decode image" in run.stderr and "resized with nearest neighbour" in run.stderr
+    assert "done 2, failed 1" in run.stdout
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.png", "size.png"]
     missing = run_host(build, tmp_path / "nothing", images, masks, tmp_path / "o2")
     assert missing.returncode == 1 and "no manifest" in missing.stderr
     # a tampered model is refused by its sha256
@@ -148,3 +150,71 @@ def test_cpp_host_bad_inputs(build: Path, tiny_artifacts: Path, tmp_path: Path) 
     (odd / "manifest.json").write_text(json.dumps(manifest))
     run = run_host(build, odd, images, masks, tmp_path / "o4")
     assert run.returncode == 1 and "unknown I/O spec" in run.stderr
+
+
+def _pair(
+    folder: Path, name: str = "a", size: tuple[int, int] = (64, 48), mask_size: tuple[int, int] | None = None
+) -> None:
+    (folder / "i").mkdir(parents=True, exist_ok=True)
+    (folder / "m").mkdir(parents=True, exist_ok=True)
+    w, h = size
+    Image.fromarray(photo("coffee", None)[:h, :w]).save(folder / "i" / f"{name}.png")
+    mw, mh = mask_size or size
+    Image.fromarray((hole_mask(mh, mw, seed=1) * 255).astype(np.uint8)).save(folder / "m" / f"{name}.png")
+
+
+def test_cpp_host_refuses_outputs_that_replace_inputs(build: Path, tiny_artifacts: Path, tmp_path: Path) -> None:
+    """The same rules as `edgeinpaint run`: --output equal to the input or mask folder (or a symlink to it) is
+    refused before any work, and the originals are untouched."""
+    _pair(tmp_path)
+    before = (tmp_path / "i" / "a.png").read_bytes()
+    (tmp_path / "link").symlink_to(tmp_path / "i")
+    for out in (tmp_path / "i", tmp_path / "link", tmp_path / "m", tmp_path / "m" / "sub"):
+        run = run_host(build, tiny_artifacts, tmp_path / "i", tmp_path / "m", out)
+        assert run.returncode == 1 and "choose another output folder" in run.stderr, (out, run.stderr)
+    assert (tmp_path / "i" / "a.png").read_bytes() == before and not (tmp_path / "m" / "sub").exists()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "BMP", "WEBP", "TIFF"])
+def test_cpp_host_refuses_too_many_pixels_from_the_header(
+    build: Path, tiny_artifacts: Path, tmp_path: Path, fmt: str
+) -> None:
+    _pair(tmp_path)
+    rgb = np.asarray(Image.open(tmp_path / "i" / "a.png"))
+    (tmp_path / "i" / "a.png").unlink()
+    suffix = {"JPEG": "jpg", "TIFF": "tif"}.get(fmt, fmt.lower())
+    Image.fromarray(rgb).save(tmp_path / "i" / f"a.{suffix}", format=fmt)
+    args = ["--artifacts", str(tiny_artifacts), "--input", str(tmp_path / "i"), "--mask", str(tmp_path / "m")]
+    run = subprocess.run(
+        [str(build / "edgeinpaint-cpp"), *args, "--output", str(tmp_path / "o"), "--max-pixels", "1000"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 1 and "64x48 = 3072 pixels; at most 1000" in run.stderr, run.stderr
+
+
+def test_cpp_host_manifest_and_artifact_rules(build: Path, tiny_artifacts: Path, tmp_path: Path) -> None:
+    """A manifest without sha256 fields, a 50 MB manifest or a symlinked model is one line of error (never an
+    abort), as Python refuses them; a mask of another size is resized with a warning, as `run` does."""
+    _pair(tmp_path, mask_size=(32, 24))
+    ok = run_host(build, tiny_artifacts, tmp_path / "i", tmp_path / "m", tmp_path / "o")
+    assert ok.returncode == 0 and "resized with nearest neighbour" in ok.stderr, ok.stderr
+    no_sha = tmp_path / "no_sha"
+    shutil.copytree(tiny_artifacts, no_sha)
+    manifest = json.loads((no_sha / "manifest.json").read_text())
+    for entry in manifest["files"]:
+        entry.pop("sha256")
+    (no_sha / "manifest.json").write_text(json.dumps(manifest))
+    run = run_host(build, no_sha, tmp_path / "i", tmp_path / "m", tmp_path / "o1")
+    assert run.returncode == 1 and "manifest.json: malformed manifest" in run.stderr, (run.returncode, run.stderr)
+    huge = tmp_path / "huge"
+    shutil.copytree(tiny_artifacts, huge)
+    (huge / "manifest.json").write_text((huge / "manifest.json").read_text() + " " * (50 << 20))
+    run = run_host(build, huge, tmp_path / "i", tmp_path / "m", tmp_path / "o2")
+    assert run.returncode == 1 and "a manifest is a few KB" in run.stderr
+    linked = tmp_path / "linked"
+    shutil.copytree(tiny_artifacts, linked)
+    (tmp_path / "elsewhere.onnx").write_bytes((linked / "edge_generator.fp32.onnx").read_bytes())
+    (linked / "edge_generator.fp32.onnx").unlink()
+    (linked / "edge_generator.fp32.onnx").symlink_to(tmp_path / "elsewhere.onnx")
+    run = run_host(build, linked, tmp_path / "i", tmp_path / "m", tmp_path / "o3")
+    assert run.returncode == 1 and "is a symlink" in run.stderr

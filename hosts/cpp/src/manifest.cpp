@@ -1,4 +1,5 @@
 // Manifest reading and sha256 verification (the same checks as edgeinpaint.export.manifest).
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <sstream>
@@ -30,8 +31,46 @@ std::string sha256_file(const std::string& path) {
   return hex.str();
 }
 
+namespace {
+
+// The manifest is a few KB; anything much larger is not one (and is never parsed into memory).
+constexpr std::uintmax_t kManifestMaxBytes = 8u << 20;
+
+// A regular file directly inside `dir` (no symlink on the way, nothing outside), as the Python runtime
+// requires of every artifact (edgeinpaint.core.manifest.verify_file).
+std::string confined(const std::string& dir, const std::string& name, const std::string& manifest) {
+  namespace fs = std::filesystem;
+  const fs::path rel(name);
+  if (name.empty() || rel.is_absolute()) throw Error(manifest + ": file name '" + name + "' is not a plain name");
+  fs::path at = fs::path(dir);
+  for (const auto& part : rel) {
+    if (part == ".." || part == ".") throw Error(manifest + ": file name '" + name + "' leaves the artifacts folder");
+    at /= part;
+    if (fs::is_symlink(at)) throw Error(at.string() + ": is a symlink; artifact files must be regular files");
+  }
+  if (!fs::is_regular_file(at)) throw Error(at.string() + ": listed in the manifest but missing or not a regular file");
+  return at.string();
+}
+
+}  // namespace
+
 Manifest read_manifest(const std::string& dir, const std::string& precision) {
+  try {
+    return read_manifest_unchecked(dir, precision);
+  } catch (const nlohmann::json::exception& e) {
+    // A field missing or of another type (e.g. no sha256): one line naming the manifest, never an abort.
+    throw Error(dir + "/manifest.json: malformed manifest (" + std::string(e.what()) + ")");
+  }
+}
+
+Manifest read_manifest_unchecked(const std::string& dir, const std::string& precision) {
+  namespace fs = std::filesystem;
   const std::string path = dir + "/manifest.json";
+  if (fs::is_symlink(path)) throw Error(path + ": is a symlink; expected the artifacts folder's own manifest");
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  if (!ec && size > kManifestMaxBytes)
+    throw Error(path + ": " + std::to_string(size) + " bytes; a manifest is a few KB (at most 8 MiB accepted)");
   std::ifstream in(path);
   if (!in) throw Error(path + ": no manifest; expected an artifacts directory written by `edgeinpaint export`");
   nlohmann::json m;
@@ -56,12 +95,13 @@ Manifest read_manifest(const std::string& dir, const std::string& precision) {
       {"edge_generator", {"gray", "edges", "mask"}}, {"inpaint_generator", {"image", "edges", "mask"}}};
   for (const auto& entry : m.at("files")) {
     const std::string role = entry.value("role", ""), prec = entry.value("precision", "");
-    const std::string file = dir + "/" + entry.at("file").get<std::string>();
+    const std::string name = entry.at("file").get<std::string>();
     if (role == "canny" && entry.contains("options") && entry["options"].contains("gaussian_kernel")) {
       out.canny.kernel = entry["options"]["gaussian_kernel"].get<std::vector<double>>();
     }
     for (const auto& [want_role, names] : expected) {
       if (role != want_role || prec != precision) continue;
+      const std::string file = confined(dir, name, path);
       std::vector<std::string> got;
       for (const auto& spec : entry.at("inputs")) {
         if (spec.value("dtype", "") != "float32" || spec.at("shape").size() != 4)

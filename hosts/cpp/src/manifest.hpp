@@ -12,6 +12,8 @@ struct Manifest {
 };
 
 std::string sha256_file(const std::string& path);
+// Reads and verifies manifest.json; every problem (a missing field included) is an Error naming the file.
 Manifest read_manifest(const std::string& dir, const std::string& precision);
+Manifest read_manifest_unchecked(const std::string& dir, const std::string& precision);
 
 }  // namespace edgeinpaint
