@@ -757,6 +757,14 @@ def serve(
     max_pixels: int = typer.Option(16_000_000, min=144, help="Largest image (pixels)."),
     api_key: str | None = typer.Option(None, envvar="EDGEINPAINT_API_KEY", help="Require header X-API-Key."),
     access_log: bool = typer.Option(True, help="One line per request on stderr (client, method, path, status)."),
+    max_connections: int | None = typer.Option(
+        None, min=1, help="Connections served at once, 503 beyond (default: 64 below the file-descriptor limit)."
+    ),
+    header_timeout: float = typer.Option(10.0, min=0.1, help="Seconds a client has to send a request's head."),
+    body_timeout: float = typer.Option(30.0, min=0.1, help="Seconds a request body may stall between chunks (408)."),
+    max_inflight_mb: float | None = typer.Option(
+        None, min=1.0, help="MB of request bodies received at once, 503 beyond (default: 8 requests' worth)."
+    ),
     allowed_host: list[str] | None = typer.Option(
         None,
         help="Host names the server answers to besides loopback and --host (repeatable; the name clients or a "
@@ -771,7 +779,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API (POST /v1/inpaint, /healthz, /v1/info, /metrics) and a page to paint a hole (/)."""
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 - a missing extra is one line here, not an ImportError later
 
         from edgeinpaint.serving.app import ServeConfig, create_app
     except ImportError as exc:
@@ -788,6 +796,8 @@ def serve(
 
     config = ServeConfig(
         hosts=host_names(host, allowed_host or []),
+        body_timeout_s=body_timeout,
+        max_inflight_bytes=None if max_inflight_mb is None else int(max_inflight_mb * (1 << 20)),
         mask_threshold=recipe.mask_threshold,
         max_batch=max_batch,
         max_delay_ms=max_delay_ms,
@@ -802,7 +812,14 @@ def serve(
         return
     # Bind first: a busy port is one line of error before any engine opens, never "serving http://..."
     # followed by uvicorn's bind failure.
-    sock = _listen(host, port)
+    from edgeinpaint.serving import server
+
+    try:
+        sock = server.listen(host, port)
+    except OSError as exc:
+        raise EdgeInpaintError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
+        ) from None
     try:
         inpainter = open_inpainter(source, engine_options, picture, progress=_note)
     except BaseException:
@@ -815,41 +832,10 @@ def serve(
     bound = sock.getsockname()[1]
     say("serving", "bold", f"http://{host}:{bound}/ ({inpainter.generators.backend.value} {precision.value})")
     try:
-        server = uvicorn.Server(uvicorn.Config(app_, log_config=_uvicorn_logging(access_log), access_log=access_log))
-        server.run(sockets=[sock])
+        server.serve(app_, sock, access_log, header_timeout, max_connections)
     finally:
         sock.close()
         inpainter.close()
-
-
-def _listen(host: str, port: int) -> Any:
-    """A listening TCP socket on ``host:port`` (IPv4 or IPv6), or a one-line error naming the address."""
-    import socket
-
-    try:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)
-    except OSError as exc:
-        raise EdgeInpaintError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
-        ) from None
-    return sock
-
-
-def _uvicorn_logging(access_log: bool) -> dict[str, Any]:
-    """uvicorn's logging, quiet except for one access line per request (when ``access_log``)."""
-    import copy
-
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["uvicorn.error"]["level"] = "WARNING"
-    config["loggers"]["uvicorn.access"]["level"] = "INFO" if access_log else "WARNING"
-    config["handlers"]["access"]["stream"] = "ext://sys.stderr"  # logs on stderr, like every other message
-    return config
 
 
 def _serve_ray(

@@ -315,3 +315,71 @@ def test_ray_replica_checks_headers_and_budget_before_reading_the_body(tiny_arti
         assert status == 413 and "at most" in body["error"]
     finally:
         replica.inpainter.close()
+
+
+@contextmanager
+def serve_cli(artifacts: Path, *extra: str) -> Iterator[int]:
+    """`edgeinpaint serve` as a real process on a free port (the hardened uvicorn of serving/server.py)."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    argv = [sys.executable, "-m", "edgeinpaint.cli", "serve", "--port", "0", "--artifacts", str(artifacts), *extra]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        deadline, port = time.time() + 120, None
+        while port is None and time.time() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            found = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
+            port = int(found.group(1)) if found else None
+        assert port, "serve did not start"
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=60)
+        except Exception:
+            proc.kill()
+            proc.communicate()
+
+
+def test_slow_clients_are_cut_and_normal_ones_answered(
+    tiny_artifacts: Path, pair: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Clients that trickle their request head are closed after --header-timeout, one that stalls its body
+    gets 408 after --body-timeout, and a normal request is answered meanwhile."""
+    rgb, mask = pair
+    files = {"image": ("a.png", png(rgb)), "mask": ("a.png", png(mask))}
+    with serve_cli(tiny_artifacts, "--header-timeout", "1", "--body-timeout", "1") as port:
+        slow = []
+        for _ in range(40):  # each sends part of a request head, then nothing
+            s = socket.create_connection(("127.0.0.1", port), timeout=10)
+            s.sendall(b"POST /v1/inpaint HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            slow.append(s)
+        answer = httpx.post(f"http://127.0.0.1:{port}/v1/inpaint", files=files, timeout=60)
+        assert answer.status_code == 200
+        time.sleep(1.5)
+        closed = 0
+        for s in slow:
+            try:
+                closed += s.recv(1024) == b""  # the server closed it
+            except OSError:
+                closed += 1
+            s.close()
+        assert closed == len(slow)
+        stall = socket.create_connection(("127.0.0.1", port), timeout=10)
+        head = "POST /v1/inpaint HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
+        stall.sendall((head + "Content-Length: 1000\r\n\r\n--x\r\n").encode())
+        reply = stall.recv(65536)
+        stall.close()
+        assert reply.startswith(b"HTTP/1.1 408") and b"nothing received" in reply

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -79,6 +80,13 @@ class ServeConfig:
     mask_threshold: int = MASK_THRESHOLD
     #: Host names the server answers to (serving/guard.py); None = any (bound to every interface).
     hosts: frozenset[str] | None = frozenset({"127.0.0.1", "localhost", "::1"})
+    #: Bytes of request bodies in flight at once (serving/guard.py); beyond: 503. None = 8 bodies' budget.
+    max_inflight_bytes: int | None = None
+    #: Seconds a request body may stall between chunks (408 after).
+    body_timeout_s: float = 30.0
+    #: Pixels of pictures being decoded, inpainted or encoded at once (~30 bytes each in flight); a
+    #: request waits for its share (and times out with 504), so memory stays bounded whatever arrives.
+    max_inflight_pixels: int = 64_000_000
 
 
 class _Reject(Exception):  # noqa: N818 - carries the HTTP answer
@@ -119,7 +127,15 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
     app.state.batcher = batcher
     # Headers first, before any byte of the body (serving/guard.py): Host, cross-site, API key, body budget.
     max_body = 2 * config.max_upload_bytes + (1 << 20)  # two files and the form fields
-    app.add_middleware(Guard, hosts=config.hosts, api_key=config.api_key, max_body=max_body)
+    app.add_middleware(
+        Guard,
+        hosts=config.hosts,
+        api_key=config.api_key,
+        max_body=max_body,
+        max_inflight=config.max_inflight_bytes,
+        body_timeout=config.body_timeout_s,
+    )
+    pixels = PixelBudget(max(config.max_inflight_pixels, config.max_pixels))
 
     @app.exception_handler(StarletteHTTPException)
     async def framework(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -199,7 +215,10 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
             raise _Reject(415, f"format {shown!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}")
         try:
             body, fmt = await asyncio.wait_for(
-                _inpaint(inpainter, batcher, config, name, image_bytes, mask_bytes, suffix), config.timeout_s
+                _admitted(
+                    pixels, image_bytes, _inpaint(inpainter, batcher, config, name, image_bytes, mask_bytes, suffix)
+                ),
+                config.timeout_s,
             )
         except QueueFull:
             raise _Reject(503, "the server is busy: queue full", {"Retry-After": "1"}) from None
@@ -216,6 +235,45 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
         return Response(body, media_type=_MEDIA[fmt])
 
     return app
+
+
+class PixelBudget:
+    """Pixels of pictures in flight, shared by every request (one event loop: no lock needed)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.used = total, 0
+        self._freed = asyncio.Condition()
+
+    @contextlib.asynccontextmanager
+    async def hold(self, pixels: int) -> AsyncIterator[None]:
+        """Wait until ``pixels`` fit (the request's timeout bounds the wait), hold them, give them back."""
+        pixels = min(pixels, self.total)
+        async with self._freed:
+            await self._freed.wait_for(lambda: self.used + pixels <= self.total)
+            self.used += pixels
+        try:
+            yield
+        finally:
+            async with self._freed:
+                self.used -= pixels
+                self._freed.notify_all()
+
+
+def _header_pixels(data: bytes) -> int:
+    """Width x height from the image header (nothing decoded), 0 when it cannot be read (decode reports it)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            return int(img.size[0] * img.size[1])
+    except Exception:
+        return 0
+
+
+async def _admitted(pixels: PixelBudget, image_bytes: bytes, work: Awaitable[tuple[bytes, str]]) -> tuple[bytes, str]:
+    """Run ``work`` holding the picture's share of the pixel budget (decoded pixels, samples, outputs)."""
+    async with pixels.hold(_header_pixels(image_bytes)):
+        return await work
 
 
 async def _inpaint(

@@ -88,6 +88,12 @@ class Batcher:
                 self._cond.wait()
             if self._stopped and not self._queue:
                 return None
+            # A request that gave up (timed out: its future was cancelled) is dropped, never run.
+            while self._queue and not self._queue[0][2].set_running_or_notify_cancel():
+                self._queue.popleft()
+            if not self._queue:
+                self.stats.depth = 0
+                return []
             first = self._queue.popleft()
             batch = [first]
             if first[0][0] >= 0 and self.max_batch > 1:
@@ -96,7 +102,8 @@ class Batcher:
                     same = next((item for item in self._queue if item[0] == first[0]), None)
                     if same is not None:
                         self._queue.remove(same)
-                        batch.append(same)
+                        if same[2].set_running_or_notify_cancel():
+                            batch.append(same)
                         continue
                     left = deadline - time.monotonic()
                     if left <= 0 or self._stopped:
@@ -107,6 +114,8 @@ class Batcher:
 
     def _loop(self) -> None:
         while (batch := self._take()) is not None:
+            if not batch:
+                continue
             try:
                 if batch[0][0][0] < 0:  # a direct job
                     results = [batch[0][1]()]

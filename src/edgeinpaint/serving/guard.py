@@ -10,13 +10,17 @@ stores every upload before the endpoint runs, so checks inside the endpoint come
 - with an API key, every path but ``/healthz`` and the page itself needs ``X-API-Key`` (compared in
   constant time), answered 401 before the body is read;
 - the body is budgeted: a ``Content-Length`` above the budget is 413 at once, and a body without one
-  (chunked) is counted as it streams and cut at the budget with a 413.
+  (chunked) is counted as it streams and cut at the budget with a 413;
+- bodies in flight share one budget (``max_inflight``): a request whose body would take the total
+  over it is 503 with Retry-After before it is read (memory grows with load, never with the number
+  of clients); a body that stalls longer than ``body_timeout`` between chunks is 408.
 
 Every refusal is JSON ``{"error": ...}``, like the endpoint's own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -49,9 +53,11 @@ def _host_of(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
-async def _answer(send: Send, status: int, message: str) -> None:
+async def _answer(send: Send, status: int, message: str, retry: bool = False) -> None:
     body = json.dumps({"error": message}).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry:
+        headers.append((b"retry-after", b"1"))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -64,8 +70,20 @@ class Guard:
         max_body: bytes a request body may have (both uploads and the form fields).
     """
 
-    def __init__(self, app: Any, hosts: frozenset[str] | None, api_key: str | None, max_body: int) -> None:
+    def __init__(
+        self,
+        app: Any,
+        hosts: frozenset[str] | None,
+        api_key: str | None,
+        max_body: int,
+        max_inflight: int | None = None,
+        body_timeout: float = 30.0,
+    ) -> None:
         self.app, self.hosts, self.api_key, self.max_body = app, hosts, api_key, max_body
+        self.max_inflight = max_inflight if max_inflight is not None else 8 * max_body
+        self.body_timeout = body_timeout
+        #: bytes of request bodies being received or held by requests in progress (one event loop: no lock)
+        self.inflight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,22 +126,45 @@ class Guard:
         return None
 
     async def _budgeted(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Run the app with the body counted as it streams; past the budget: 413, and the app is told the
-        client left (it stops reading), its own answer dropped."""
+        """Run the app with the body counted as it streams; past the budget: 413 (or 503 when the server's
+        in-flight budget is spent, 408 when the client stalls), and the app is told the client left (it
+        stops reading), its own answer dropped."""
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        declared = int(headers.get("content-length", "0") or 0)
+        # Small bodies (an ordinary photo) keep a quarter of the budget in reserve: large uploads filling
+        # it make each other wait, not every client.
+        limit = self.max_inflight if declared > self.max_inflight // 64 else self.max_inflight * 5 // 4
+        if scope.get("method") in ("POST", "PUT", "PATCH") and self.inflight + declared > limit:
+            await _answer(send, 503, "the server is busy receiving other uploads; retry shortly", retry=True)
+            return
+        held = declared  # reserved up front; grows if a chunked body turns out larger
+        self.inflight += held
         received = 0
         cut = False
 
+        async def refuse(status: int, message: str) -> Message:
+            nonlocal cut
+            cut = True
+            await _answer(send, status, message, retry=status == 503)
+            return {"type": "http.disconnect"}
+
         async def counted() -> Message:
-            nonlocal received, cut
+            nonlocal received, held
             if cut:
                 return {"type": "http.disconnect"}
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout)
+            except (TimeoutError, asyncio.TimeoutError):
+                return await refuse(408, f"request body: nothing received for {self.body_timeout:.0f} s")
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
-                    cut = True
-                    await _answer(send, 413, f"request body: more than {self.max_body:,} bytes")
-                    return {"type": "http.disconnect"}
+                    return await refuse(413, f"request body: more than {self.max_body:,} bytes")
+                if received > held:
+                    self.inflight += received - held
+                    held = received
+                    if self.inflight > self.max_inflight:
+                        return await refuse(503, "the server is busy receiving other uploads; retry shortly")
             return message
 
         async def unless_cut(message: Message) -> None:
@@ -135,3 +176,5 @@ class Guard:
         except Exception:
             if not cut:  # the app's own failure; after a cut it is only the aborted parse
                 raise
+        finally:
+            self.inflight -= held
