@@ -763,7 +763,7 @@ def serve(
     header_timeout: float = typer.Option(10.0, min=0.1, help="Seconds a client has to send a request's head."),
     body_timeout: float = typer.Option(30.0, min=0.1, help="Seconds a request body may stall between chunks (408)."),
     max_inflight_mb: float | None = typer.Option(
-        None, min=1.0, help="MB of request bodies received at once, 503 beyond (default: 8 requests' worth)."
+        None, min=1.0, help="MB of request bodies received at once, 503 beyond (default: 4 requests' worth)."
     ),
     allowed_host: list[str] | None = typer.Option(
         None,

@@ -80,13 +80,13 @@ class ServeConfig:
     mask_threshold: int = MASK_THRESHOLD
     #: Host names the server answers to (serving/guard.py); None = any (bound to every interface).
     hosts: frozenset[str] | None = frozenset({"127.0.0.1", "localhost", "::1"})
-    #: Bytes of request bodies in flight at once (serving/guard.py); beyond: 503. None = 8 bodies' budget.
+    #: Bytes of request bodies in flight at once (serving/guard.py); beyond: 503. None = 4 bodies' budget.
     max_inflight_bytes: int | None = None
     #: Seconds a request body may stall between chunks (408 after).
     body_timeout_s: float = 30.0
     #: Pixels of pictures being decoded, inpainted or encoded at once (~30 bytes each in flight); a
     #: request waits for its share (and times out with 504), so memory stays bounded whatever arrives.
-    max_inflight_pixels: int = 64_000_000
+    max_inflight_pixels: int = 32_000_000
 
 
 class _Reject(Exception):  # noqa: N818 - carries the HTTP answer
@@ -132,7 +132,7 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
         hosts=config.hosts,
         api_key=config.api_key,
         max_body=max_body,
-        max_inflight=config.max_inflight_bytes,
+        max_inflight=config.max_inflight_bytes if config.max_inflight_bytes is not None else 4 * max_body,
         body_timeout=config.body_timeout_s,
     )
     pixels = PixelBudget(max(config.max_inflight_pixels, config.max_pixels))
