@@ -6,6 +6,7 @@ exit 1, with no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import functools
@@ -870,15 +871,37 @@ def _serve_ray(
             raise EdgeInpaintError(f"--autoscale {autoscale!r}: expected 0 <= MIN <= MAX, MAX >= 1")
         bounds = (lo, hi)
     options = RayOptions(replicas, bounds, address, host, port, cpus, gpus)
-    run_ray(source, engine, picture, config, options)
-    say("serving", "bold", f"http://{host}:{port}/ on Ray Serve ({autoscale or replicas} replicas); Ctrl-C stops")
+    import signal
+
+    import ray as ray_lib
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (a service manager) stops like Ctrl-C: Serve, then Ray, shut down
+
+    previous = signal.getsignal(signal.SIGTERM)
+    started = not ray_lib.is_initialized()
+    # Ray's core worker installs a C-level SIGTERM handler at ray.init that aborts the process ("*** SIGTERM
+    # received ***", rc 134). SIGTERM is blocked while Ray starts (its threads inherit the block), then ours
+    # replaces Ray's and the signal is unblocked: one that arrived meanwhile is delivered to ours.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
+        try:
+            run_ray(source, engine, picture, config, options)
+            signal.signal(signal.SIGTERM, stop)
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        say("serving", "bold", f"http://{host}:{port}/ on Ray Serve ({autoscale or replicas} replicas); Ctrl-C stops")
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
-        pass
+        say("", "", "stopping Ray Serve", console)
     finally:
-        ray_serve.shutdown()
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+        with contextlib.suppress(Exception):
+            ray_serve.shutdown()
+        if started:  # the local cluster this command started goes with it (its agents included)
+            with contextlib.suppress(Exception):
+                ray_lib.shutdown()
 
 
 @app.command("canny")

@@ -56,3 +56,30 @@ def test_two_replicas_give_runs_picture(tiny_artifacts: Path, tmp_path: Path) ->
     report = json.loads(out.read_text())
     assert report["pictures"] == [expected]  # every answer, from either replica, is run's picture
     assert report["replicas"] == 2 and report["bad"] == 422
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _private_netns_works(), reason="needs root and unshare -n for a private network namespace")
+def test_sigterm_stops_serve_ray_cleanly(tiny_artifacts: Path, tmp_path: Path) -> None:
+    """SIGTERM (a service manager's stop) ends `serve --ray` with exit 0 and takes the Ray it started along
+    (it used to abort with rc 134)."""
+    import tempfile
+
+    probe = Path(__file__).with_name("ray_serve_sigterm_probe.py")
+    out = tmp_path / "probe.json"
+    ray_tmp = tempfile.mkdtemp(prefix="r", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    try:
+        command = f"ip link set lo up && {sys.executable} {probe} {tiny_artifacts} 18124 {ray_tmp} {out}"
+        root = str(Path(__file__).parents[2])
+        env = {**os.environ, "HOME": str(tmp_path), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": root,
+               "RAY_TMPDIR": ray_tmp}  # fmt: skip
+        done = subprocess.run(
+            ["unshare", "-n", "bash", "-c", command], env=env, capture_output=True, text=True, timeout=400
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        report = json.loads(out.read_text())
+        assert report["up"] and report["during"] > 0, report
+        assert report["rc"] == 0, report["output"]
+        assert report["left"] == 0, report
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)

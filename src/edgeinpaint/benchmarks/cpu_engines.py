@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    from edgeinpaint.core.cpu import cpu_features, cpu_model
+    from edgeinpaint.core.cpu import cpu_features, cpu_model, has_bf16
     from edgeinpaint.core.params import Blend
     from edgeinpaint.core.specs import Backend, Precision
     from edgeinpaint.export.accuracy import psnr8
@@ -80,8 +80,13 @@ def main() -> None:
         weights = _paper_weights(tmp / "paper.safetensors") if args.paper else resolve_weights(args.weights)
         artifacts = tmp / "artifacts"
         calib = _calibration(tmp / "calib")
-        candidates = [c for c in CANDIDATES if not (args.paper and c[1] == "int8")]
-        for precision in ("int8", "bf16") if not args.paper else ("bf16",):
+        # BF16 only where the CPU has it natively (export and the runtime refuse it elsewhere: never emulated).
+        bf16 = has_bf16()
+        candidates = [
+            c for c in CANDIDATES if not (args.paper and c[1] == "int8") and (bf16 or c[1] != "bf16")
+        ]  # fmt: skip
+        precisions = [p for p in (("int8", "bf16") if not args.paper else ("bf16",)) if bf16 or p != "bf16"]
+        for precision in precisions:
             export_artifacts(ExportConfig(weights=weights, output=artifacts, precision=Precision(precision),
                                           calibration=calib))  # fmt: skip
         export_artifacts(ExportConfig(weights=weights, output=artifacts))
