@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +224,27 @@ def test_an_output_that_resolves_to_the_input_is_refused(cluster: dict[str, Any]
     run = _run(cluster, "dotdot", code=1)
     assert "is the input folder" in " ".join(run["output"].split())
     assert sorted(cluster["keys"]["bkt/odd"]) == sorted(_tree(tmp / "odd"))  # nothing written beside the inputs
+
+
+def test_a_killed_driver_takes_the_ray_it_started_along(tmp_path: Path, tiny_artifacts: Path) -> None:
+    """`kill -9` of `run --executor ray`: the local Ray it started (GCS, raylet, agents) does not outlive it."""
+    import tempfile
+
+    _write_pairs(tmp_path / "i", tmp_path / "m", [NAMES[k % len(NAMES)] for k in range(40)], 160)
+    ray_tmp = tempfile.mkdtemp(prefix="r", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    try:
+        probe = Path(__file__).with_name("ray_kill_probe.py")
+        report = tmp_path / "report.json"
+        args = [tmp_path / "i", tmp_path / "m", tmp_path / "o", tiny_artifacts, ray_tmp, report]
+        command = f"ip link set lo up && {sys.executable} {probe} {' '.join(str(a) for a in args)}"
+        root = str(Path(__file__).parents[2])
+        env = {**os.environ, "HOME": str(tmp_path), "RAY_USAGE_STATS_ENABLED": "0", "PYTHONPATH": root,
+               "RAY_TMPDIR": ray_tmp}  # fmt: skip
+        done = subprocess.run(
+            ["unshare", "-n", "bash", "-c", command], env=env, capture_output=True, text=True, timeout=400
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        result = json.loads(report.read_text())
+        assert result["during"] > 0 and result["left"] == 0, result
+    finally:
+        shutil.rmtree(ray_tmp, ignore_errors=True)

@@ -34,6 +34,7 @@ import dataclasses
 import io
 import json
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from edgeinpaint.core.atomic import remove_stale_temps
 from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
 from edgeinpaint.core.images import encode_bytes, output_format, restore_depth
 from edgeinpaint.core.jobs import is_uri
+from edgeinpaint.core.reaper import ray_session_dir, reap_on_death
 from edgeinpaint.executors.plan import PairPlan, plan_pairs, read_pairs_file
 from edgeinpaint.executors.storage import exists, place, read_bytes, write_atomic
 from edgeinpaint.runtime.batch import RunConfig, RunEvents, RunOutcome
@@ -237,6 +239,10 @@ def _connect(options: RayOptions) -> bool:
         # 8.8.8.8, and binds it, where there is one).
         _node_ip_address="127.0.0.1" if options.address is None else None,
     )
+    # The cluster this run started ends with it, even if the run is killed with -9 (core/reaper.py); a
+    # cluster joined (an address, RAY_ADDRESS) is never touched.
+    if options.address is None and not os.environ.get("RAY_ADDRESS"):
+        reap_on_death(ray_session_dir() or "")
     return True
 
 

@@ -91,6 +91,10 @@ def run_ray(
 
     if not ray_lib.is_initialized():
         ray_lib.init(address=ray.address, include_dashboard=False, log_to_driver=False)
+        if ray.address is None and not os.environ.get("RAY_ADDRESS"):  # started here: ends with us, even on kill -9
+            from edgeinpaint.core.reaper import ray_session_dir, reap_on_death
+
+            reap_on_death(ray_session_dir() or "")
     serve.start(http_options={"host": ray.host, "port": ray.port})
     options: dict[str, Any] = {
         "ray_actor_options": {"num_cpus": ray.cpus_per_replica, "num_gpus": ray.gpus_per_replica},

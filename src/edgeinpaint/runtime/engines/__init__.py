@@ -226,9 +226,9 @@ TABLE: dict[Backend, BackendEntry] = {
         Backend.OPENVINO,
         _openvino_unavailable,
         _open_openvino,
-        # Measured (docs/performance.md, CPU engines): FP32 1.16-1.19x ONNX Runtime for paper-width weights,
-        # 0.97-1.05x for the 16-channel demo weights; BF16 (on BF16 CPUs) 1.4-2.1x.
-        "OpenVINO, CPU: 1.2x ONNX Runtime at paper width, 1.0x on the demo weights",
+        # Measured (docs/performance.md, CPU engines): FP32 1.10-1.19x ONNX Runtime for paper-width weights
+        # (AVX-512 and AVX2 machines), 0.82-1.13x for the 16-channel demo weights; BF16 (BF16 CPUs) 1.4-2.1x.
+        "OpenVINO, CPU: 1.2x ONNX Runtime at paper width; about even on the small demo weights",
         open_fused=_open_openvino_fused,
     ),
     Backend.ONNXRUNTIME: BackendEntry(
