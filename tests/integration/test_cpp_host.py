@@ -218,3 +218,74 @@ def test_cpp_host_manifest_and_artifact_rules(build: Path, tiny_artifacts: Path,
     (linked / "edge_generator.fp32.onnx").symlink_to(tmp_path / "elsewhere.onnx")
     run = run_host(build, linked, tmp_path / "i", tmp_path / "m", tmp_path / "o3")
     assert run.returncode == 1 and "is a symlink" in run.stderr
+
+
+def _python_run(images: Path, masks: Path, out: Path, artifacts: Path) -> None:
+    from typer.testing import CliRunner
+
+    from edgeinpaint.cli import app
+
+    args = ["run", "-i", str(images), "-m", str(masks), "-o", str(out), "--artifacts", str(artifacts), "--in-process"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_cpp_host_crops_large_images_as_python(build: Path, tiny_artifacts: Path, tmp_path: Path) -> None:
+    """Above 1024 px the host inpaints crops around the holes with Python's boxes and blend (a long stroke is
+    cut into blended boxes); --hd-strategy original with a network-call cap refuses that file, named."""
+    import cv2
+
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    rgb = cv2.resize(photo("astronaut", None), (1300, 360), interpolation=cv2.INTER_AREA)
+    Image.fromarray(rgb).save(tmp_path / "i" / "wide.png")
+    mask = np.zeros((360, 1300), np.uint8)
+    cv2.line(mask, (60, 80), (1240, 290), 255, 18)  # one stroke across many 128 px cells
+    cv2.circle(mask, (1100, 70), 25, 255, -1)
+    Image.fromarray(mask).save(tmp_path / "m" / "wide.png")
+    cpp = run_host(build, tiny_artifacts, tmp_path / "i", tmp_path / "m", tmp_path / "cpp")
+    assert cpp.returncode == 0, cpp.stderr
+    _python_run(tmp_path / "i", tmp_path / "m", tmp_path / "py", tiny_artifacts)
+    a = np.asarray(Image.open(tmp_path / "py" / "wide.png")).astype(np.float64)
+    b = np.asarray(Image.open(tmp_path / "cpp" / "wide.png")).astype(np.float64)
+    known = mask == 0
+    assert np.array_equal(a[known], rgb[known]) and np.array_equal(b[known], rgb[known])
+    mse = np.mean((a - b) ** 2)
+    assert mse == 0 or 10 * np.log10(255**2 / mse) >= 45
+    args = ["--artifacts", str(tiny_artifacts), "--input", str(tmp_path / "i"), "--mask", str(tmp_path / "m")]
+    capped = [*args, "--output", str(tmp_path / "o2"), "--max-network-pixels", "300000"]
+    whole = subprocess.run(
+        [str(build / "edgeinpaint-cpp"), *capped, "--hd-strategy", "original"], capture_output=True, text=True
+    )
+    assert whole.returncode == 1 and "wide.png: the networks would run on 1300x360" in whole.stderr, whole.stderr
+    assert "done 0, failed 1" in whole.stdout and not (tmp_path / "o2" / "wide.png").exists()
+    crops = subprocess.run([str(build / "edgeinpaint-cpp"), *capped], capture_output=True, text=True)
+    assert crops.returncode == 0, crops.stderr  # every crop is under the cap
+
+
+def test_cpp_host_keeps_16_bits(build: Path, tiny_artifacts: Path, tmp_path: Path) -> None:
+    """16-bit colour and grey PNGs come out at 16 bits (as RGB), known pixels exactly the file's, and equal
+    to `edgeinpaint run`'s output; a 16-bit and a 0/1 mask are read as Python reads them."""
+    import cv2
+
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    rng = np.random.default_rng(3)
+    deep = photo("coffee", 64).astype(np.uint16) * 257 + rng.integers(0, 257, (64, 64, 3)).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "i" / "colour.png"), deep[..., ::-1])
+    grey = photo("astronaut", 64)[..., 1].astype(np.uint16) * 257 + 100
+    cv2.imwrite(str(tmp_path / "i" / "grey.png"), grey)
+    hole = hole_mask(64, 64, seed=5)
+    cv2.imwrite(str(tmp_path / "m" / "colour.png"), hole.astype(np.uint16) * 65535)  # a 16-bit mask
+    cv2.imwrite(str(tmp_path / "m" / "grey.png"), hole.astype(np.uint8))  # a 0/1 mask
+    cpp = run_host(build, tiny_artifacts, tmp_path / "i", tmp_path / "m", tmp_path / "cpp")
+    assert cpp.returncode == 0 and "holds only 0 and 1" in cpp.stderr, cpp.stderr
+    _python_run(tmp_path / "i", tmp_path / "m", tmp_path / "py", tiny_artifacts)
+    for name, source in (("colour", deep), ("grey", np.repeat(grey[..., None], 3, axis=2))):
+        b = cv2.imread(str(tmp_path / "cpp" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
+        a = cv2.imread(str(tmp_path / "py" / f"{name}.png"), cv2.IMREAD_UNCHANGED)
+        assert b.dtype == np.uint16 and b.shape == (64, 64, 3) and a.shape == b.shape, name
+        assert np.array_equal(b[..., ::-1][~hole], source[~hole]), name  # known pixels: the file's 16 bits
+        mse = np.mean((a.astype(np.float64) - b) ** 2)
+        assert mse == 0 or 10 * np.log10(65535**2 / mse) >= 45, name
+        assert not np.array_equal(b[..., ::-1][hole], source[hole]), name  # the hole was inpainted

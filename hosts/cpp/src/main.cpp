@@ -1,7 +1,9 @@
 // edgeinpaint-cpp --artifacts DIR --input FILE|DIR --mask FILE|DIR --output DIR [--precision fp32]
-//                 [--engine opencv|onnxruntime] [--max-pixels 4000000]
+//                 [--engine opencv|onnxruntime] [--hd-strategy crop|original] [--max-pixels 16000000]
+//                 [--max-network-pixels 4000000]
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <cstdint>
 #include <cstring>
@@ -102,6 +104,64 @@ std::pair<std::uint64_t, std::uint64_t> header_size(const fs::path& path) {
   return {0, 0};
 }
 
+// A mask file as `edgeinpaint run` reads it: gray = skimage's rgb2gray (0.2125 R + 0.7154 G + 0.0721 B, alpha
+// ignored) on the 8-bit scale (16-bit values / 257), hole = gray > 127; a mask of only 0 and 1 (numpy and
+// segmentation tools write them) is 1 = hole, with a note. Returns CV_8UC1, 255 = hole.
+cv::Mat read_mask(const fs::path& path) {
+  const cv::Mat raw = cv::imread(path.string(), cv::IMREAD_UNCHANGED);
+  if (raw.empty()) throw Error(path.string() + ": cannot decode mask");
+  if (raw.depth() != CV_8U && raw.depth() != CV_16U)
+    throw Error(path.string() + ": mask: expected 8- or 16-bit pixels");
+  const double unit = raw.depth() == CV_16U ? 257.0 : 1.0;
+  const int channels = raw.channels();
+  cv::Mat gray(raw.size(), CV_64F);
+  for (int y = 0; y < raw.rows; ++y)
+    for (int x = 0; x < raw.cols; ++x) {
+      auto at = [&](int c) {
+        return raw.depth() == CV_16U ? static_cast<double>(raw.ptr<unsigned short>(y)[x * channels + c])
+                                     : static_cast<double>(raw.ptr<unsigned char>(y)[x * channels + c]);
+      };
+      // OpenCV orders colour planes B, G, R
+      gray.at<double>(y, x) = channels >= 3 ? (at(2) / unit) * 0.2125 + (at(1) / unit) * 0.7154 + (at(0) / unit) * 0.0721
+                                            : at(0) / unit;
+    }
+  cv::Mat hole = gray > 127.0;
+  double top = 0;
+  cv::minMaxLoc(gray, nullptr, &top);
+  if (cv::countNonZero(hole) == 0 && top == 1.0 && cv::countNonZero((gray != 0.0) & (gray != 1.0)) == 0) {
+    std::cerr << "note: " << path.string() << ": mask holds only 0 and 1; read as 1 = hole\n";
+    hole = gray == 1.0;
+  }
+  return hole;
+}
+
+// An image at its own depth: CV_8UC3 or CV_16UC3 in RGB order (grey replicated, alpha dropped).
+cv::Mat read_image(const fs::path& path) {
+  cv::Mat bgr = cv::imread(path.string(), cv::IMREAD_ANYDEPTH | cv::IMREAD_COLOR);
+  if (bgr.empty()) throw Error(path.string() + ": cannot decode image");
+  if (bgr.depth() != CV_8U && bgr.depth() != CV_16U) throw Error(path.string() + ": expected 8- or 16-bit pixels");
+  cv::Mat rgb;
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+  return rgb;
+}
+
+// 16 bits are kept where the format holds them (PNG, TIFF); elsewhere rounded to 8 (as Python writes).
+cv::Mat for_format(const cv::Mat& rgb, const fs::path& target) {
+  std::string e = target.extension().string();
+  for (auto& ch : e) ch = static_cast<char>(std::tolower(ch));
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  if (bgr.depth() == CV_16U && e != ".png" && e != ".tif" && e != ".tiff") {
+    cv::Mat eight(bgr.size(), CV_8UC3);
+    for (int y = 0; y < bgr.rows; ++y)
+      for (int x = 0; x < bgr.cols; ++x)
+        for (int c = 0; c < 3; ++c)
+          eight.at<cv::Vec3b>(y, x)[c] = static_cast<unsigned char>(std::nearbyint(bgr.at<cv::Vec3w>(y, x)[c] / 65535.0 * 255.0));
+    return eight;
+  }
+  return bgr;
+}
+
 bool inside(const fs::path& path, const fs::path& folder) {
   const auto rel = path.lexically_relative(folder);
   return !rel.empty() && *rel.begin() != "..";
@@ -139,28 +199,42 @@ std::string naming(const fs::path& file, const std::string& reason) {
 
 int main(int argc, char** argv) {
   std::map<std::string, std::string> args = {
-      {"--precision", "fp32"}, {"--engine", "opencv"}, {"--max-pixels", "4000000"}};
+      {"--precision", "fp32"},
+      {"--engine", "opencv"},
+      {"--hd-strategy", "crop"},
+      {"--max-pixels", "16000000"},
+      {"--max-network-pixels", "4000000"}};
   for (int i = 1; i + 1 < argc; i += 2) args[argv[i]] = argv[i + 1];
   for (const char* need : {"--artifacts", "--input", "--mask", "--output"}) {
     if (!args.count(need)) {
       std::cerr << "usage: edgeinpaint-cpp --artifacts DIR --input FILE|DIR --mask FILE|DIR --output DIR "
-                   "[--precision fp32] [--engine opencv|onnxruntime]\n";
+                   "[--precision fp32] [--engine opencv|onnxruntime] [--hd-strategy crop|original] "
+                   "[--max-pixels N] [--max-network-pixels N]\n";
       return 2;
     }
   }
   int done = 0, failed = 0;
   try {
-    // Images above this many pixels are refused from their header, before decoding: a small PNG of
-    // 30000x30000 would decode into 19 GB (OpenCV's own OPENCV_IO_MAX_IMAGE_PIXELS is read when the
-    // library loads, too early to set here). The default fits what the host's networks run in memory;
-    // larger photos: the Python runtime, whose HD strategy inpaints crops around the holes.
+    // Images above --max-pixels are refused from their header, before decoding: a small PNG of 30000x30000
+    // would decode into 19 GB (OpenCV's own OPENCV_IO_MAX_IMAGE_PIXELS is read when the library loads, too
+    // early to set here). The default is `edgeinpaint run`'s. Larger images are inpainted in crops around
+    // their holes (--hd-strategy crop); --max-network-pixels bounds one network call, because OpenCV's DNN
+    // module needs ~4 GB at 2048x1536 and crashes inside above ~5 MP.
+    auto count = [&](const std::string& flag) {
+      const std::string v = args[flag];
+      if (v.empty() || v.size() > 15 || v.find_first_not_of("0123456789") != std::string::npos)
+        throw Error(flag + " " + v + ": expected a number of pixels");
+      return std::stoull(v);
+    };
     const std::string max_pixels = args["--max-pixels"];
-    if (max_pixels.empty() || max_pixels.size() > 15 || max_pixels.find_first_not_of("0123456789") != std::string::npos)
-      throw Error("--max-pixels " + max_pixels + ": expected a number of pixels");
-    const std::uint64_t pixel_limit = std::stoull(max_pixels);
+    const std::uint64_t pixel_limit = count("--max-pixels");
     edgeinpaint::Options options;
     options.precision = args["--precision"];
     options.engine = args["--engine"] == "onnxruntime" ? edgeinpaint::EngineKind::OnnxRuntime : edgeinpaint::EngineKind::OpenCV;
+    if (args["--hd-strategy"] != "crop" && args["--hd-strategy"] != "original")
+      throw Error("--hd-strategy " + args["--hd-strategy"] + ": expected crop or original");
+    options.hd = args["--hd-strategy"] == "crop" ? edgeinpaint::HDStrategy::Crop : edgeinpaint::HDStrategy::Original;
+    options.max_network_pixels = count("--max-network-pixels");
     const auto inpainter = edgeinpaint::Inpainter::load(args["--artifacts"], options);
     const fs::path out_dir = args["--output"];
     const auto images = list_images(args["--input"]);
@@ -175,23 +249,18 @@ int main(int argc, char** argv) {
           if (w * h > pixel_limit)
             throw Error(file.string() + ": " + std::to_string(w) + "x" + std::to_string(h) + " = " +
                         std::to_string(w * h) + " pixels; at most " + max_pixels +
-                        " are accepted (--max-pixels; larger photos: `edgeinpaint run`, which crops around holes)");
+                        " are accepted (--max-pixels)");
         }
-        cv::Mat bgr = cv::imread(image_path.string(), cv::IMREAD_COLOR);
-        if (bgr.empty()) throw Error(image_path.string() + ": cannot decode image");
-        cv::Mat mask = cv::imread(mask_path.string(), cv::IMREAD_GRAYSCALE);
-        if (mask.empty()) throw Error(mask_path.string() + ": cannot decode mask");
-        if (mask.size() != bgr.size()) {  // as `edgeinpaint run`: resized with nearest neighbour, and said
+        const cv::Mat rgb = read_image(image_path);
+        cv::Mat mask = read_mask(mask_path);
+        if (mask.size() != rgb.size()) {  // as `edgeinpaint run`: resized with nearest neighbour, and said
           std::cerr << "warning: " << mask_path.string() << ": mask is " << mask.cols << "x" << mask.rows
-                    << ", image is " << bgr.cols << "x" << bgr.rows << "; resized with nearest neighbour\n";
+                    << ", image is " << rgb.cols << "x" << rgb.rows << "; resized with nearest neighbour\n";
           cv::Mat resized;
-          cv::resize(mask, resized, bgr.size(), 0, 0, cv::INTER_NEAREST);
+          cv::resize(mask, resized, rgb.size(), 0, 0, cv::INTER_NEAREST);
           mask = resized;
         }
-        cv::Mat rgb;
-        cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
-        cv::Mat result = inpainter.inpaint(rgb, mask);
-        cv::cvtColor(result, bgr, cv::COLOR_RGB2BGR);
+        const cv::Mat bgr = for_format(inpainter.inpaint(rgb, mask), image_path);
         const fs::path target = out_dir / image_path.filename();
         const fs::path tmp = out_dir / ("." + image_path.stem().string() + ".tmp" + image_path.extension().string());
         if (!cv::imwrite(tmp.string(), bgr)) throw Error(target.string() + ": cannot write output");
