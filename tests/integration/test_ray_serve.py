@@ -56,6 +56,10 @@ def test_two_replicas_give_runs_picture(tiny_artifacts: Path, tmp_path: Path) ->
     report = json.loads(out.read_text())
     assert report["pictures"] == [expected]  # every answer, from either replica, is run's picture
     assert report["replicas"] == 2 and report["bad"] == 422
+    # A replica killed mid-request: the server's JSON error (it was Serve's plain-text 500), then recovery.
+    status, content_type, text = report["died"]
+    assert status == 503 and content_type == "application/json" and "error" in json.loads(text), report["died"]
+    assert report["recovered"] == 200
 
 
 @pytest.mark.slow

@@ -272,39 +272,51 @@ def test_too_many_pixels_is_413_whatever_the_size(tiny_artifacts: Path) -> None:
         assert answer.status_code == 413 and "pixels" in answer.json()["error"]
 
 
-def test_ray_replica_checks_headers_and_budget_before_reading_the_body(tiny_artifacts: Path) -> None:
-    """A Ray Serve replica reads the body itself: no key is 401 with no body byte read, and a chunked body
-    over the budget is cut (413) as it streams (it once buffered 500 MB before the key check)."""
+def test_ray_front_checks_headers_and_budget_before_reading_the_body(tiny_artifacts: Path) -> None:
+    """serve --ray's front reads the body itself: no key is 401 with no body byte read, and a chunked body
+    over the budget is cut (413) as it streams (it once buffered 500 MB before the key check); an admitted
+    request reaches a replica, whose death is a JSON 503, never Serve's plain-text 500."""
     import asyncio
 
+    from ray.exceptions import ActorDiedError
     from starlette.requests import Request
 
     from edgeinpaint.core.specs import Backend
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
     from edgeinpaint.serving.app import ServeConfig
-    from edgeinpaint.serving.ray_serve import Replica
+    from edgeinpaint.serving.ray_serve import Front, Replica
 
-    replica = Replica(
-        ModelSource(artifacts=tiny_artifacts),
-        EngineOptions(backend=Backend.ONNXRUNTIME),
-        PictureOptions(),
-        ServeConfig(api_key="k", max_upload_bytes=10_000),
-    )
+    config = ServeConfig(api_key="k", max_upload_bytes=10_000)
+    replica = Replica(ModelSource(artifacts=tiny_artifacts), EngineOptions(backend=Backend.ONNXRUNTIME),
+                      PictureOptions(), config)  # fmt: skip
+
+    class Handle:  # stands for Serve's DeploymentHandle: .forward.remote(...) is awaited
+        def __init__(self) -> None:
+            self.forward, self.calls, self.dead = self, 0, False
+
+        async def remote(self, *call: object) -> tuple[int, dict[str, str], bytes]:
+            self.calls += 1
+            if self.dead:
+                raise ActorDiedError()
+            return await replica.forward(*call)  # type: ignore[arg-type]
+
+    handle = Handle()
+    front = Front(handle, config)
     try:
 
-        async def ask(headers: dict[str, str], chunks: int) -> tuple[int, dict[str, str], int]:
+        async def ask(headers: dict[str, str], chunks: int, size: int = 65536) -> tuple[int, dict[str, str], int]:
             reads = 0
 
             async def receive() -> dict[str, object]:
                 nonlocal reads
                 reads += 1
-                return {"type": "http.request", "body": b"x" * 65536, "more_body": reads < chunks}
+                return {"type": "http.request", "body": b"x" * size, "more_body": reads < chunks}
 
             scope = {
                 "type": "http", "method": "POST", "path": "/v1/inpaint", "query_string": b"",
                 "headers": [(k.lower().encode(), v.encode()) for k, v in {"host": "127.0.0.1", **headers}.items()],
             }  # fmt: skip
-            answer = await replica(Request(scope, receive))
+            answer = await front(Request(scope, receive))
             return answer.status_code, json.loads(answer.body), reads
 
         status, body, reads = asyncio.run(ask({}, 1000))
@@ -313,6 +325,12 @@ def test_ray_replica_checks_headers_and_budget_before_reading_the_body(tiny_arti
         assert status == 413 and reads < 1000 and "more than" in body["error"]
         status, body, _ = asyncio.run(ask({"x-api-key": "k", "content-length": "900000000"}, 1))
         assert status == 413 and "at most" in body["error"]
+        assert handle.calls == 0
+        status, body, _ = asyncio.run(ask({"x-api-key": "k"}, 1, 10))  # admitted: the replica's app answers
+        assert handle.calls == 1 and status == 422 and "error" in body, body
+        handle.dead = True
+        status, body, _ = asyncio.run(ask({"x-api-key": "k"}, 1, 10))
+        assert status == 503 and "replica stopped" in body["error"], body
     finally:
         replica.inpainter.close()
 
