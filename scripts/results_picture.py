@@ -14,13 +14,13 @@ from PIL import Image
 
 from edgeinpaint.core.images import decode_image, decode_mask
 from edgeinpaint.core.specs import Backend
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    inpainter = open_inpainter(ModelSource(weights="demo"), EngineOptions(backend=Backend.ONNXRUNTIME))
+    inpainter = open_recipe(ModelSource(weights="demo"), EngineOptions(backend=Backend.ONNXRUNTIME))
     rows = []
     for image in sorted((ROOT / "examples" / "images").glob("*.png")):
         rgb = decode_image(image).rgb

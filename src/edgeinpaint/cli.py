@@ -787,7 +787,7 @@ def serve(
         raise EdgeInpaintError(
             f"serve needs {exc.name}: pip install 'edgeinpaint[serve]' (from a clone: pip install -e '.[serve]')"
         ) from None
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
 
     source = ModelSource(weights=weights, artifacts=artifacts)
     recipe = _recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
@@ -822,7 +822,7 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
         ) from None
     try:
-        inpainter = open_inpainter(source, engine_options, picture, progress=_note)
+        inpainter = open_recipe(source, engine_options, picture, progress=_note)
     except BaseException:
         sock.close()
         raise
@@ -1068,7 +1068,7 @@ def evaluate(
 
     from edgeinpaint.core.jobs import pair_images
     from edgeinpaint.core.stages import as_uint8
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
     from edgeinpaint.runtime.loading import LoadOptions, load_job
     from edgeinpaint.trainer.metrics import METRIC_DEFINITIONS, evaluate_methods, harmonic_inpaint, opencv_inpaint
 
@@ -1085,7 +1085,7 @@ def evaluate(
         pairs.append((job.relative, as_uint8(loaded.decoded.rgb), loaded.hole))
     if not pairs:
         raise EdgeInpaintError(f"{input}: no image/mask pair could be read ({len(failed)} failed)")
-    inpainter = open_inpainter(
+    inpainter = open_recipe(
         ModelSource(weights=weights, artifacts=artifacts),
         EngineOptions(threads=threads, canny=recipe.canny),
         PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding),

@@ -31,15 +31,15 @@ def test_build_engines_for_fp16(tiny_weights: Path, tmp_path: Path) -> None:
 
 def test_torch_cuda_fp16_and_cuda_graphs_match_the_cpu_reference(tiny_weights: Path) -> None:
     from edgeinpaint.core.specs import Backend, Precision
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
     from tests.conftest import hole_mask, photo
 
     rgb, hole = photo("astronaut", 64), hole_mask(64, 64)
     source = ModelSource(weights=str(tiny_weights))
-    ref = open_inpainter(source, EngineOptions(backend=Backend.TORCH))(rgb, hole)
+    ref = open_recipe(source, EngineOptions(backend=Backend.TORCH))(rgb, hole)
     for precision, floor in ((Precision.FP32, 45.0), (Precision.FP16, 30.0)):
         engine = EngineOptions(backend=Backend.TORCH_CUDA, precision=precision, cuda_graph=True)
-        inpainter = open_inpainter(source, engine)
+        inpainter = open_recipe(source, engine)
         outs = [inpainter(rgb, hole) for _ in range(3)]  # capture, then replays
         assert all(np.array_equal(outs[0], o) for o in outs[1:])
         mse = float(np.mean((outs[0].astype(float) - ref) ** 2))

@@ -18,7 +18,7 @@ from edgeinpaint.core.errors import ExportError
 from edgeinpaint.core.specs import Precision
 from edgeinpaint.export.artifacts import export_artifacts
 from edgeinpaint.export.config import ExportConfig
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 from tests.conftest import hole_mask, photo
 
 runner = CliRunner()
@@ -40,8 +40,8 @@ def test_recorded_accuracy_is_what_an_independent_run_measures(ladder: Path, cal
     canny = reference_canny(CannyParams(**weights["canny"]))
     samples = list(CalibrationSource(calib, None, 32).samples(canny))
     for precision in ("fp16", "int8"):
-        ref = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(precision=Precision.FP32))
-        var = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(precision=Precision(precision)))
+        ref = open_recipe(ModelSource(artifacts=ladder), EngineOptions(precision=Precision.FP32))
+        var = open_recipe(ModelSource(artifacts=ladder), EngineOptions(precision=Precision(precision)))
         measured = float(np.mean([psnr8(ref.batch([s])[0], var.batch([s])[0]) for s in samples]))
         recorded = files[f"inpaint_generator.{precision}.onnx"]["accuracy"]["psnr_vs_fp32"]
         assert abs(measured - recorded) < 0.05, (precision, measured, recorded)
@@ -65,8 +65,8 @@ def test_int8_graph_is_qdq_with_zero_points(ladder: Path) -> None:
 def test_fp16_runs_close_to_fp32(ladder: Path) -> None:
     rgb = photo("coffee", 64)
     hole = hole_mask(64, 64)
-    a = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(precision=Precision.FP32))(rgb, hole)
-    b = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(precision=Precision.FP16))(rgb, hole)
+    a = open_recipe(ModelSource(artifacts=ladder), EngineOptions(precision=Precision.FP32))(rgb, hole)
+    b = open_recipe(ModelSource(artifacts=ladder), EngineOptions(precision=Precision.FP16))(rgb, hole)
     mse = np.mean((a.astype(float) - b) ** 2)
     assert mse == 0 or 10 * np.log10(255**2 / mse) >= 40
 
@@ -91,7 +91,7 @@ def test_fused_model_gives_runs_picture(tiny_artifacts: Path, uint8_io: bool, bl
         uint8_io=uint8_io,
     )
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    inpainter = open_inpainter(ModelSource(artifacts=tiny_artifacts), picture=PictureOptions(blend=Blend(blend)))
+    inpainter = open_recipe(ModelSource(artifacts=tiny_artifacts), picture=PictureOptions(blend=Blend(blend)))
     for name, (h, w) in (("astronaut", (64, 64)), ("coffee", (45, 71))):  # odd sizes: in-graph padding and crop
         rgb = cv2.resize(photo(name, None), (w, h), interpolation=cv2.INTER_AREA)
         hole = hole_mask(h, w, seed=h)

@@ -16,7 +16,7 @@ from edgeinpaint.cli import app
 from edgeinpaint.core.errors import ArtifactError
 from edgeinpaint.core.manifest import read_manifest
 from edgeinpaint.core.specs import Backend
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 from tests.conftest import hole_mask, photo, write_official_folder
 
 runner = CliRunner()
@@ -156,7 +156,7 @@ def test_tampered_artifact_is_refused(tiny_artifacts: Path, tmp_path: Path) -> N
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
     with pytest.raises(ArtifactError, match="sha256"):
-        open_inpainter(ModelSource(artifacts=copy))
+        open_recipe(ModelSource(artifacts=copy))
     assert read_manifest(copy).find("edge_generator") is not None
 
 
@@ -227,8 +227,8 @@ def test_torch_backend_matches_onnxruntime(tiny_artifacts: Path, tiny_weights: P
 
     rgb = photo("astronaut", 64)
     hole = hole_mask(64, 64)
-    a = open_inpainter(ModelSource(artifacts=tiny_artifacts))(rgb, hole)
-    b = open_inpainter(ModelSource(weights=str(tiny_weights)), EngineOptions(backend=Backend.TORCH))(rgb, hole)
+    a = open_recipe(ModelSource(artifacts=tiny_artifacts))(rgb, hole)
+    b = open_recipe(ModelSource(weights=str(tiny_weights)), EngineOptions(backend=Backend.TORCH))(rgb, hole)
     assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from edgeinpaint.core.cpu import has_bf16
 from edgeinpaint.core.specs import Backend, Precision
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
 pytest.importorskip("openvino")
 
@@ -22,10 +22,10 @@ def _samples(inpainter: object) -> list:  # type: ignore[type-arg]
 
 
 def test_fp32_matches_onnxruntime_within_half_a_level(ladder: Path) -> None:
-    ort = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.ONNXRUNTIME))
-    ov = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO))
+    ort = open_recipe(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.ONNXRUNTIME))
+    ov = open_recipe(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO))
     samples = _samples(ort)
-    for a, b in zip(ort.raw(samples), ov.raw(samples), strict=True):
+    for a, b in zip(ort.infer(samples), ov.infer(samples), strict=True):
         assert np.abs(a - b).max() * 255 <= 0.5  # raw outputs, before rounding
     pictures = zip(ort.batch(samples), ov.batch(samples), strict=True)
     assert all(np.abs(a.astype(int) - b).max() <= 1 for a, b in pictures)
@@ -35,12 +35,12 @@ def test_int8_and_bf16_pass_their_floors(ladder: Path, calib: Path, tmp_path: Pa
     from edgeinpaint.core.tolerances import FLOORS_DB
     from edgeinpaint.export.accuracy import psnr8
 
-    ref = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.ONNXRUNTIME))
+    ref = open_recipe(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.ONNXRUNTIME))
     samples = _samples(ref)
     truth = ref.batch(samples)
     precisions = [Precision.INT8] + ([Precision.BF16] if has_bf16() else [])
     for precision in precisions:
-        ov = open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO, precision=precision))
+        ov = open_recipe(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO, precision=precision))
         psnr = float(np.mean([psnr8(a, b) for a, b in zip(truth, ov.batch(samples), strict=True)]))
         floor = (
             20.0 if precision is Precision.INT8 else FLOORS_DB["bf16"]
@@ -53,10 +53,10 @@ def test_bf16_is_refused_where_the_cpu_lacks_it(ladder: Path, monkeypatch: pytes
 
     monkeypatch.setattr("edgeinpaint.runtime.engines.openvino.has_bf16", lambda: False)
     with pytest.raises(DependencyError, match="no native BF16"):
-        open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO, precision=Precision.BF16))
+        open_recipe(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.OPENVINO, precision=Precision.BF16))
     # auto never changes the precision: no backend runs bf16 here, so it says so
     with pytest.raises(Exception, match="bf16"):
-        open_inpainter(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.AUTO, precision=Precision.BF16))
+        open_recipe(ModelSource(artifacts=ladder), EngineOptions(backend=Backend.AUTO, precision=Precision.BF16))
 
 
 @pytest.mark.skipif(not has_bf16(), reason="needs a CPU with native BF16")
@@ -150,7 +150,7 @@ def test_compiled_models_are_cached_per_onnx_file_outside_the_artifacts(
     hole = np.zeros((32, 32), bool)
     hole[8:16, 8:16] = True
     for artifacts in (art, poisson_artifacts):
-        with open_inpainter(ModelSource(artifacts=artifacts), EngineOptions(backend=Backend.OPENVINO)) as inp:
+        with open_recipe(ModelSource(artifacts=artifacts), EngineOptions(backend=Backend.OPENVINO)) as inp:
             inp(rgb, hole)
     expected = {
         read_manifest(a).require(role, "fp32").sha256[:32]

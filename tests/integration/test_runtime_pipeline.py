@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from edgeinpaint.cli import app
 from edgeinpaint.core.stages import preprocess
 from edgeinpaint.runtime.hd import HDConfig, HDStrategy, hole_boxes
-from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_inpainter
+from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_recipe
 from edgeinpaint.runtime.shm import PREFIX
 from tests.conftest import hole_mask, photo, run_argv
 
@@ -91,7 +91,7 @@ def test_in_process_multiprocess_and_batch_sizes_are_byte_identical(
 
 
 def test_results_do_not_depend_on_batch_mates(tiny_artifacts: Path) -> None:
-    inpainter = open_inpainter(ModelSource(artifacts=tiny_artifacts))
+    inpainter = open_recipe(ModelSource(artifacts=tiny_artifacts))
     samples = [preprocess(photo(n, 64), hole_mask(64, 64, seed=i), inpainter.canny) for i, n in enumerate(NAMES)]
     together = inpainter.batch(samples)
     for s, t in zip(samples, together, strict=True):
@@ -212,7 +212,7 @@ def test_hd_crop_and_resize_keep_known_pixels(tiny_artifacts: Path) -> None:
     hole[150:170, 200:215] = True
     for strategy in (HDStrategy.CROP, HDStrategy.RESIZE):
         hd = HDConfig(strategy=strategy, trigger=128, min_margin=16, resize_limit=128)
-        out = open_inpainter(ModelSource(artifacts=tiny_artifacts), picture=PictureOptions(hd=hd))(rgb, hole)
+        out = open_recipe(ModelSource(artifacts=tiny_artifacts), picture=PictureOptions(hd=hd))(rgb, hole)
         assert np.array_equal(out[~hole], rgb[~hole]), strategy
         assert not np.array_equal(out[hole], rgb[hole])
     boxes = hole_boxes(hole, 0.5, 16)

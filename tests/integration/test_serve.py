@@ -38,11 +38,11 @@ def serving(artifacts: Path, picture: object = None, canny: object = None, **lim
 
     ``picture`` / ``canny``: PictureOptions and Canny variant (default: the defaults)."""
     from edgeinpaint.core.specs import Backend, CannyVariant
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
     from edgeinpaint.serving.app import ServeConfig, create_app
 
     engine = EngineOptions(backend=Backend.ONNXRUNTIME, canny=canny or CannyVariant.FAST)  # type: ignore[arg-type]
-    inpainter = open_inpainter(ModelSource(artifacts=artifacts), engine, picture)  # type: ignore[arg-type]
+    inpainter = open_recipe(ModelSource(artifacts=artifacts), engine, picture)  # type: ignore[arg-type]
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(inpainter, ServeConfig(**limits)), host="127.0.0.1", port=port, log_level="error")

@@ -9,7 +9,20 @@ from PIL import Image
 
 from edgeinpaint.core.jobs import Job
 from edgeinpaint.runtime.hd import HDConfig, HDStrategy
+from edgeinpaint.runtime.recipe import Recipe
 from edgeinpaint.runtime.workers import plan_routes
+
+
+def recipe(hd: HDConfig) -> Recipe:
+    """A three-stage recipe with no engines (routing reads only its HD rule and plane shapes)."""
+    from edgeinpaint.canny.stage import CannySpec
+    from edgeinpaint.core.params import Blend, CannyParams
+    from edgeinpaint.core.specs import Backend, CannyVariant
+    from edgeinpaint.runtime.engines import Generators
+    from edgeinpaint.runtime.recipe import Finisher, Preparer, ThreeStage
+
+    preparer = Preparer(CannySpec(CannyVariant.REFERENCE, CannyParams()))
+    return ThreeStage(Generators(None, None, Backend.ONNXRUNTIME), preparer, Finisher(Blend.PASTE), hd)
 
 
 def jobs_of(tmp_path: Path, sizes: list[tuple[int, int]], mode: str = "RGB", prefix: str = "") -> list[Job]:
@@ -24,14 +37,14 @@ def jobs_of(tmp_path: Path, sizes: list[tuple[int, int]], mode: str = "RGB", pre
 def test_hd_and_deep_images_take_the_direct_route(tmp_path: Path) -> None:
     jobs = jobs_of(tmp_path, [(64, 64), (2000, 1500), (100, 80)])
     jobs += jobs_of(tmp_path, [(64, 64)], mode="I;16", prefix="deep")  # 16-bit gray
-    routes = plan_routes(jobs, HDConfig(trigger=1024), slots=8, min_slots=2, max_memory=1 << 30)
+    routes = plan_routes(jobs, recipe(HDConfig(trigger=1024)), slots=8, min_slots=2, max_memory=1 << 30)
     assert routes.direct == [1, 3] and routes.ring == [0, 2]
     assert routes.max_pixels == 100 * 80  # sized for the ring's largest, not the 3 MP image
 
 
 def test_the_cap_shrinks_slots_then_routes_the_largest_direct(tmp_path: Path) -> None:
     jobs = jobs_of(tmp_path, [(64, 64)] * 3 + [(900, 900)])
-    original = HDConfig(strategy=HDStrategy.ORIGINAL)
+    original = recipe(HDConfig(strategy=HDStrategy.ORIGINAL))
     roomy = plan_routes(jobs, original, slots=8, min_slots=2, max_memory=1 << 30)
     assert roomy.slots == 8 and roomy.direct == []
     tight = plan_routes(jobs, original, slots=8, min_slots=2, max_memory=2 * roomy.nbytes // 8)

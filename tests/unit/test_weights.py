@@ -121,7 +121,7 @@ def test_blend_is_a_serving_setting_of_the_weights(tiny_weights: Path, tmp_path:
 
     from edgeinpaint.export.artifacts import export_artifacts
     from edgeinpaint.export.config import ExportConfig
-    from edgeinpaint.runtime.inpainter import ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import ModelSource, open_recipe
 
     weights = load_weights(tiny_weights)
     assert weights.blend == "paste"  # files without the key: the paper's composite
@@ -129,7 +129,7 @@ def test_blend_is_a_serving_setting_of_the_weights(tiny_weights: Path, tmp_path:
     save_weights(dataclasses.replace(weights, blend="poisson"), path)
     assert load_weights(path).blend == "poisson"
     export_artifacts(ExportConfig(weights=path, output=tmp_path / "art"))
-    assert open_inpainter(ModelSource(artifacts=tmp_path / "art")).blend == "poisson"
+    assert open_recipe(ModelSource(artifacts=tmp_path / "art")).blend == "poisson"
     # An unknown value is refused with the file named.
     from safetensors.numpy import load_file, save_file
 

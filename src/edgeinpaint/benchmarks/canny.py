@@ -99,11 +99,11 @@ def _pipeline_share(weights: str, backend: str, repeat: int, blend: str = "auto"
     from edgeinpaint.core.images import decode_image, encode_image, rgb_to_gray
     from edgeinpaint.core.params import Blend
     from edgeinpaint.core.specs import CannyVariant
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
     from edgeinpaint.trainer.masks import MaskSampler
 
     # "auto": the weights' own composite (the demo weights' is Poisson)
-    inpainter = open_inpainter(
+    inpainter = open_recipe(
         ModelSource(weights=weights),
         EngineOptions(canny=CannyVariant(backend)),
         PictureOptions(blend=None if blend == "auto" else Blend(blend)),

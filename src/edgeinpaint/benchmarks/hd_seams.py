@@ -57,7 +57,7 @@ def main(
 
     from edgeinpaint.core.cpu import cpu_features, cpu_model
     from edgeinpaint.runtime.hd import HDConfig, HDStrategy
-    from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_inpainter
+    from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_recipe
 
     w, h = (int(v) for v in size.lower().split("x"))
     if photo is None:
@@ -74,7 +74,7 @@ def main(
         "crop (hard boxes)": HDConfig(strategy=HDStrategy.CROP, overlap=0),
     }
     inpainters = {
-        name: open_inpainter(ModelSource(weights=weights), picture=PictureOptions(hd=hd))
+        name: open_recipe(ModelSource(weights=weights), picture=PictureOptions(hd=hd))
         for name, hd in configs.items()
     }
     pictures = {name: inp(rgb, hole) for name, inp in inpainters.items()}  # warm-up

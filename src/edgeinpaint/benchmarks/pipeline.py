@@ -79,12 +79,12 @@ def pipeline_vs_engine(
     from edgeinpaint.core.jobs import plan_run
     from edgeinpaint.core.params import Blend
     from edgeinpaint.core.stages import infer
-    from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_inpainter
+    from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_recipe
     from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
 
     images = _photos(tmp / "a_images", n, 256)
     mask = _mask(tmp / "a_mask.png", 256)
-    inpainter = open_inpainter(ModelSource(weights=str(weights)), picture=PictureOptions(blend=Blend(blend)))
+    inpainter = open_recipe(ModelSource(weights=str(weights)), picture=PictureOptions(blend=Blend(blend)))
     samples = bench_samples(256, 1, inpainter.canny)
     edge, inpaint = inpainter.generators.edge, inpainter.generators.inpaint
     assert edge is not None and inpaint is not None
@@ -148,7 +148,7 @@ def multiprocess_vs_inprocess(tiny_weights: Path, n: int, tmp: Path, workers: in
     import resource
 
     from edgeinpaint.core.jobs import plan_run
-    from edgeinpaint.runtime.inpainter import ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import ModelSource, open_recipe
     from edgeinpaint.runtime.pipeline import run_jobs
     from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
 
@@ -158,7 +158,7 @@ def multiprocess_vs_inprocess(tiny_weights: Path, n: int, tmp: Path, workers: in
 
     images = _photos(tmp / "b_images", n, 512)
     mask = _mask(tmp / "b_mask.png", 512)
-    inpainter = open_inpainter(ModelSource(weights=str(tiny_weights)))
+    inpainter = open_recipe(ModelSource(weights=str(tiny_weights)))
     rows: dict[str, list[float]] = {}
     for r in range(rounds):
         for mode in ("in_process", "pipeline"):
@@ -190,7 +190,7 @@ def hd_crop_vs_original(weights: Path) -> dict[str, float]:
     import skimage.data
 
     from edgeinpaint.runtime.hd import HDConfig, HDStrategy
-    from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_inpainter
+    from edgeinpaint.runtime.inpainter import ModelSource, PictureOptions, open_recipe
 
     rgb = cv2.resize(skimage.data.astronaut(), (2048, 1536), interpolation=cv2.INTER_CUBIC)
     hole = np.zeros((1536, 2048), np.uint8)
@@ -203,7 +203,7 @@ def hd_crop_vs_original(weights: Path) -> dict[str, float]:
     times, outputs = {}, {}
     for strategy in (HDStrategy.ORIGINAL, HDStrategy.CROP):
         hd = HDConfig(strategy=strategy, trigger=1024)
-        inpainter = open_inpainter(ModelSource(weights=str(weights)), picture=PictureOptions(hd=hd))
+        inpainter = open_recipe(ModelSource(weights=str(weights)), picture=PictureOptions(hd=hd))
         inpainter(rgb, mask)  # warm-up
         t0 = time.perf_counter()
         outputs[strategy] = inpainter(rgb, mask)

@@ -62,12 +62,12 @@ def main() -> None:
     from edgeinpaint.core.specs import Backend
     from edgeinpaint.executors.ray_data import RayOptions, run_on_ray
     from edgeinpaint.runtime.batch import RunConfig, run_batch
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
     print(json.dumps({"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count()}), flush=True)
     source = ModelSource(weights=args.weights)
     engine = EngineOptions(backend=Backend(args.backend))
-    open_inpainter(source, engine).close()  # export into the cache once, outside every timing
+    open_recipe(source, engine).close()  # export into the cache once, outside every timing
     tmp = Path(tempfile.mkdtemp(prefix="eip-ray-bench-"))
     try:
         images, masks = photo_pairs(tmp, args.images, args.size)

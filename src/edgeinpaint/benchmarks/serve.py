@@ -96,7 +96,7 @@ def main() -> None:
     from edgeinpaint.core.images import decode_image, decode_mask
     from edgeinpaint.core.specs import Backend
     from edgeinpaint.core.stages import preprocess
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
     from edgeinpaint.serving.app import ServeConfig, create_app
 
     print(json.dumps({"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count()}), flush=True)
@@ -104,7 +104,7 @@ def main() -> None:
     from edgeinpaint.runtime.inpainter import PictureOptions
 
     picture = PictureOptions(blend=None if args.blend == "auto" else Blend(args.blend))
-    inpainter = open_inpainter(ModelSource(weights=args.weights), EngineOptions(backend=Backend(args.backend)), picture)
+    inpainter = open_recipe(ModelSource(weights=args.weights), EngineOptions(backend=Backend(args.backend)), picture)
     payloads = _payloads(16, args.size)
     samples = []
     for image, mask in payloads:
@@ -118,7 +118,7 @@ def main() -> None:
         k = [0]
 
         def call() -> None:
-            inpainter.raw(groups[k[0] % len(groups)])
+            inpainter.infer(groups[k[0] % len(groups)])
             k[0] += 1
 
         return measure(call, batch, duration=4.0).images_per_s

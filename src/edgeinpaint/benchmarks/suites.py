@@ -123,14 +123,14 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     from edgeinpaint.benchmarks.roofline import graph_gmac, matmul_peak_gflops
     from edgeinpaint.core.stages import infer
     from edgeinpaint.runtime.engines import TABLE, EngineRequest
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
     manifest = read_manifest(config.artifacts)
     result = BenchResult(environment=environment(config.threads))
     progress("measuring the matmul peak")
     peak = matmul_peak_gflops()
     result.environment["matmul_peak_gflops"] = round(peak, 1)
-    reference = open_inpainter(ModelSource(artifacts=config.artifacts), EngineOptions(threads=config.threads))
+    reference = open_recipe(ModelSource(artifacts=config.artifacts), EngineOptions(threads=config.threads))
     gmac: dict[int, float] = {}
     for size in config.sizes:
         edge = manifest.require("edge_generator", "fp32")
@@ -172,7 +172,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
             if backend is specs.Backend.TORCH
             else ModelSource(artifacts=config.artifacts)
         )
-        inpainter = open_inpainter(
+        inpainter = open_recipe(
             source, EngineOptions(backend=backend, precision=specs.Precision(precision), threads=config.threads)
         )
         opened.append(_Candidate(backend_name, precision, inpainter, time.perf_counter() - t0))
@@ -186,10 +186,10 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
             first: dict[int, dict[str, float]] = {}
             for i, c in enumerate(opened):
                 t1 = time.perf_counter()
-                raws = c.inpainter.raw(samples)
+                raws = c.inpainter.infer(samples)
                 # Both pictures with the weights' own composite: the FP32 reference row must read as
                 # identical to the reference (it once compared paste against Poisson: 22 dB).
-                ours = [c.inpainter.composite(s, r) for s, r in zip(samples, raws, strict=True)]
+                ours = [c.inpainter.finish(s, r) for s, r in zip(samples, raws, strict=True)]
                 first[i] = {"cold": (c.load_s + time.perf_counter() - t1) * 1e3, "psnr": _psnr(ours, ref)}
                 c.load_s = 0.0  # cold start counts the load once, with the first configuration
             # Rounds in alternating order (forward, then backward, ...): on a noisy machine no candidate
@@ -311,7 +311,7 @@ def _stage_rows(
         "edge_generator": lambda: edge.run(feeds),
         "inpaint_generator": lambda: inpaint.run(ifeeds),
         "pre/post": lambda: [
-            inpainter.composite(s, crop_output(s, o))
+            inpainter.finish(s, crop_output(s, o))
             for s, o in zip(
                 [preprocess(s.rgb8, s.hole, _no_edges) for s in samples],
                 outputs,
@@ -335,7 +335,7 @@ def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list
     import tempfile
 
     from edgeinpaint.core.jobs import plan_run
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
     from edgeinpaint.runtime.pipeline import run_jobs
     from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
 
@@ -355,7 +355,7 @@ def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list
         for mode in ("in-process", "pipeline"):
             out = Path(tmp) / mode
             jobs = plan_run(images, masks, out).jobs
-            inpainter = open_inpainter(ModelSource(artifacts=config.artifacts), EngineOptions(threads=config.threads))
+            inpainter = open_recipe(ModelSource(artifacts=config.artifacts), EngineOptions(threads=config.threads))
             progress(f"pipeline: {mode} over {len(jobs)} files")
             stats = PipelineStats()
             t0 = time.perf_counter()

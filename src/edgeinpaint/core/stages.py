@@ -25,30 +25,55 @@ CannyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
-class Sample:
-    """One preprocessed image, padded to a multiple of 4.
+class Prepared:
+    """One image ready for a recipe's ``infer``: what every recipe carries.
 
     Attributes:
         rgb8: (H, W, 3) uint8 original pixels (for the byte-exact composite outside the hole).
         hole: (H, W) bool, True = hole.
-        image: (3, Hp, Wp) float32 RGB in [0, 1]. gray: (1, Hp, Wp). edges: (1, Hp, Wp) {0, 1}.
-        mask: (1, Hp, Wp) {0, 1}, 1 = hole.
     """
 
     rgb8: np.ndarray
     hole: np.ndarray
-    image: np.ndarray
-    gray: np.ndarray
-    edges: np.ndarray
-    mask: np.ndarray
 
     @property
     def size(self) -> tuple[int, int]:
         return int(self.hole.shape[0]), int(self.hole.shape[1])
 
     @property
+    def batch_key(self) -> tuple[int, int]:
+        """Samples with the same key run in one engine call (the fused model: one image size per call)."""
+        return self.size
+
+    def planes(self) -> dict[str, np.ndarray]:
+        """The float planes carried besides the pixels and the hole (none: the model takes those two)."""
+        return {}
+
+
+@dataclass
+class Sample(Prepared):
+    """One preprocessed image for the three generators' stages, padded to a multiple of 4.
+
+    Attributes:
+        image: (3, Hp, Wp) float32 RGB in [0, 1]. gray: (1, Hp, Wp). edges: (1, Hp, Wp) {0, 1}.
+        mask: (1, Hp, Wp) {0, 1}, 1 = hole.
+    """
+
+    image: np.ndarray
+    gray: np.ndarray
+    edges: np.ndarray
+    mask: np.ndarray
+
+    @property
     def padded_size(self) -> tuple[int, int]:
         return int(self.image.shape[1]), int(self.image.shape[2])
+
+    @property
+    def batch_key(self) -> tuple[int, int]:
+        return self.padded_size
+
+    def planes(self) -> dict[str, np.ndarray]:
+        return {"image": self.image, "gray": self.gray, "edges": self.edges, "mask": self.mask}
 
 
 def as_uint8(pixels: np.ndarray) -> np.ndarray:

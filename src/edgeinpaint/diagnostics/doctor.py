@@ -163,7 +163,7 @@ def selftest(progress: Callable[[str], None] = lambda _m: None, keep: Path | Non
     from edgeinpaint.core.errors import require_torch
     from edgeinpaint.export.artifacts import export_artifacts
     from edgeinpaint.export.config import ExportConfig
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
     from edgeinpaint.weights.registry import resolve_weights
 
     report = diagnose()
@@ -183,7 +183,7 @@ def selftest(progress: Callable[[str], None] = lambda _m: None, keep: Path | Non
             export_artifacts(
                 ExportConfig(weights=weights, output=out, precision=precision, calibration=calib), progress=progress
             )
-        reference = open_inpainter(ModelSource(artifacts=out), EngineOptions(backend=Backend.ONNXRUNTIME))
+        reference = open_recipe(ModelSource(artifacts=out), EngineOptions(backend=Backend.ONNXRUNTIME))
         samples = photo_samples(reference.canny, 3, 256, seed=5)
         truth = reference.batch(samples)
         reference.close()
@@ -205,13 +205,13 @@ def _check(
     progress: Callable[[str], None],
 ) -> Check:
     from edgeinpaint.export.accuracy import psnr8
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_inpainter
+    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
     floor = BACKEND_FP32_FLOOR_DB if precision is Precision.FP32 else FLOORS_DB.get(precision.value)
     source = ModelSource(weights=str(weights)) if _needs_weights(backend) else ModelSource(artifacts=artifacts)
     progress(f"selftest {backend.value} {precision.value}")
     try:
-        inpainter = open_inpainter(source, EngineOptions(backend=backend, precision=precision))
+        inpainter = open_recipe(source, EngineOptions(backend=backend, precision=precision))
     except EdgeInpaintError as exc:
         return Check(backend.value, precision.value, None, floor, None, "skipped", str(exc).splitlines()[0][:160])
     try:

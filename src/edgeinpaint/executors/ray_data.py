@@ -7,7 +7,7 @@ Shape (Ray Data's streaming executor, docs.ray.io "Ray Data: Scalable Datasets f
                    -> encode + write (tasks) -> per-file results streamed back to the driver
 
 Each stage runs the local run's own functions (runtime/loading.py's ``load_pair``, the
-:class:`Inpainter`, ``restore_depth``, ``encode_bytes``), so a file gives the same bytes on a
+:class:`Recipe`, ``restore_depth``, ``encode_bytes``), so a file gives the same bytes on a
 cluster as with ``edgeinpaint run``. Pixels travel between stages as ``.npy`` bytes: Ray Data
 turns ndarray columns into tensor columns that need one shape and dtype per block, which photos of
 different sizes, 16-bit inputs and absent alpha channels do not have.
@@ -51,7 +51,7 @@ from edgeinpaint.core.reaper import ray_session_dir, reap_on_death
 from edgeinpaint.executors.plan import PairPlan, plan_pairs, read_pairs_file
 from edgeinpaint.executors.storage import exists, place, read_bytes, write_atomic
 from edgeinpaint.runtime.batch import RunConfig, RunEvents, RunOutcome
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
 from edgeinpaint.runtime.loading import LoadOptions, load_pair
 from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, describe_failure
 
@@ -133,7 +133,7 @@ class InpaintActor:
     """Ray actor: the engines, opened once; inpaints the rows the read stage decoded."""
 
     def __init__(self, source: ModelSource, engine: EngineOptions, picture: PictureOptions) -> None:
-        self.inpainter = open_inpainter(source, engine, picture)
+        self.inpainter = open_recipe(source, engine, picture)
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         if row["status"]:
@@ -263,7 +263,7 @@ def run_on_ray(
     plan = plan_for(config)
     local_folders = {Path(p.output).parent for p in plan.pairs if not is_uri(p.output)}
     remove_stale_temps(local_folders)  # temps of runs killed with -9, as a local run does
-    with open_inpainter(config.source, config.engine, config.picture, progress=events.message) as probe:
+    with open_recipe(config.source, config.engine, config.picture, progress=events.message) as probe:
         backend = f"{probe.generators.backend.value} {config.engine.precision.value}"
     figures = RayFigures()
     t0 = time.perf_counter()

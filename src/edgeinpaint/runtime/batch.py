@@ -15,7 +15,7 @@ from pathlib import Path
 from edgeinpaint.core.atomic import new_run_tag, remove_stale_temps, write_text
 from edgeinpaint.core.errors import EdgeInpaintError, InputError
 from edgeinpaint.core.jobs import Job, JobPlan, is_uri, plan_run
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_inpainter
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
 from edgeinpaint.runtime.loading import LoadOptions
 from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, run_jobs
 from edgeinpaint.runtime.workers import DEFAULT_MAX_MEMORY, PipelineStats, run_pipeline
@@ -115,7 +115,7 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
     set_aside = set(existing)
     todo = [j for j in plan.jobs if j not in set_aside]
     write = dataclasses.replace(write, skip_existing=False)  # decided above, once
-    with open_inpainter(config.source, config.engine, config.picture, progress=events.message) as inpainter:
+    with open_recipe(config.source, config.engine, config.picture, progress=events.message) as inpainter:
         backend = f"{inpainter.generators.backend.value} {config.engine.precision.value}"
         in_process = config.in_process if config.in_process is not None else len(todo) <= IN_PROCESS_UP_TO
         if in_process:

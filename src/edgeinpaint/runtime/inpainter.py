@@ -1,10 +1,9 @@
-"""The inpainter: both generators, the Canny stage and the serving options, opened once and never patched.
+"""Opening a recipe: where the networks come from, how they run, how a picture is made.
 
-:func:`open_inpainter` is the only way to get one: it resolves the model (weights exported into
-the cache, or an artifacts directory), opens the generators through the engine table and takes
-the Canny settings and composite from the artifacts' manifest (or the weights), applying the
-caller's overrides. Every path that makes a picture (in-process, the shared-memory pipeline,
-benchmarks, servers) calls the same :class:`Inpainter` methods.
+:func:`open_recipe` is the only way to get a :class:`~edgeinpaint.runtime.recipe.Recipe`: it
+resolves the model (weights exported into the cache, or an artifacts directory), opens the
+generators through the engine table and takes the Canny settings and composite from the artifacts'
+manifest (or the weights), applying the caller's overrides.
 """
 
 from __future__ import annotations
@@ -13,20 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from edgeinpaint.canny.stage import CannySpec, make_canny
+from edgeinpaint.canny.stage import CannySpec
 from edgeinpaint.core import specs
-from edgeinpaint.core.blend import blend as blend_into
-from edgeinpaint.core.blend import finish_fused
 from edgeinpaint.core.errors import EdgeInpaintError
-from edgeinpaint.core.images import to_uint8
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.params import Blend, FusedRecipe, Rounding
 from edgeinpaint.core.specs import CANNY_GRAPHS, Backend, CannyVariant, Precision
-from edgeinpaint.core.stages import CannyFn, Sample, as_uint8, crop_output, infer, preprocess
-from edgeinpaint.runtime.engines import EngineRequest, Generators, open_engines
-from edgeinpaint.runtime.hd import HDConfig, inpaint_hd
+from edgeinpaint.runtime.engines import EngineRequest, open_engines
+from edgeinpaint.runtime.hd import HDConfig
+from edgeinpaint.runtime.recipe import Finisher, Fused, Preparer, Recipe, ThreeStage
 
 
 @dataclass(frozen=True)
@@ -81,116 +75,13 @@ class PictureOptions:
     rounding: Rounding = Rounding.ROUND
 
 
-@dataclass(frozen=True)
-class Inpainter:
-    """Both generators plus the Canny stage: inpaint one image (or a same-size batch).
-
-    Attributes:
-        generators: the two engines (and the backend that runs them).
-        canny_spec: picklable Canny recipe (worker processes rebuild the stage from it).
-        blend: the composite actually used (the weights' unless overridden).
-        edge_source, hd, rounding: see :class:`PictureOptions`.
-    """
-
-    generators: Generators
-    canny_spec: CannySpec
-    blend: Blend
-    edge_source: specs.EdgeSource = specs.EdgeSource.COMPOSITE
-    hd: HDConfig = field(default_factory=HDConfig)
-    rounding: Rounding = Rounding.ROUND
-    threads: int | None = None
-    fused_uint8: bool = True
-    canny: CannyFn = field(init=False, repr=False, compare=False)
-
-    @property
-    def fused(self) -> bool:
-        """True when the fused model runs (readers then only decode: Canny is inside the graph)."""
-        return self.generators.fused is not None
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "canny", make_canny(self.canny_spec, self.threads))
-
-    def __call__(self, pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """Inpaint one image.
-
-        Args:
-            pixels: (H, W, 3) uint8 or uint16 RGB (the file's own values).
-            hole: (H, W) bool, True = hole.
-
-        Returns:
-            (H, W, 3) uint8 composite (the input itself when nothing is a hole).
-        """
-        if not hole.any():
-            return as_uint8(pixels)
-        if self.hd.applies(*hole.shape):
-            return inpaint_hd(self.whole, pixels, hole, self.hd)
-        return self.whole(pixels, hole)
-
-    def whole(self, pixels: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        """Inpaint an image at its own size (no high-resolution strategy); (H, W, 3) uint8."""
-        if self.fused:
-            rgb8 = as_uint8(pixels)
-            out, raw = self.fused_outputs([rgb8], [hole])[0]
-            return finish_fused(out, raw, rgb8, hole, self.blend, self.rounding)
-        return self.batch([preprocess(pixels, hole, self.canny)])[0]
-
-    def batch(self, samples: list[Sample]) -> list[np.ndarray]:
-        """Inpaint preprocessed samples of one padded size; (H, W, 3) uint8 each."""
-        return [self.composite(s, r) for s, r in zip(samples, self.raw(samples), strict=True)]
-
-    def composite(self, sample: Sample, raw: np.ndarray) -> np.ndarray:
-        """The final picture from one raw output ((H, W, 3) float32, see :meth:`raw`)."""
-        return blend_into(raw, sample.rgb8, sample.hole, self.blend, self.rounding)
-
-    def raw(self, samples: list[Sample]) -> list[np.ndarray]:
-        """The generators' outputs before compositing, (H, W, 3) float32 each (the pipeline's
-        writers composite them, so a Poisson blend never holds up the engines).
-
-        In fused mode only ``rgb8`` and ``hole`` of the samples are read (one size per call).
-        """
-        if self.fused:
-            return [raw for _out, raw in self.fused_outputs([s.rgb8 for s in samples], [s.hole for s in samples])]
-        edge, inpaint = self.generators.edge, self.generators.inpaint
-        assert edge is not None and inpaint is not None
-        outputs = infer(samples, edge, inpaint, self.edge_source)
-        return [crop_output(s, o) for s, o in zip(samples, outputs, strict=True)]
-
-    def fused_outputs(self, rgb8s: list[np.ndarray], holes: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Run the fused model on same-size images: per image the paste picture (H, W, 3) uint8 and
-        the raw output (H, W, 3) float32 in [0, 1] (for the Poisson composite)."""
-        engine = self.generators.fused
-        assert engine is not None
-        if self.fused_uint8:
-            image = np.stack(rgb8s)
-            mask = (np.stack(holes) * np.uint8(255))[..., None]
-            got = engine.run({"image": image, "mask": mask})
-            outs = np.asarray(got["output"])
-            raws = np.asarray(got["raw"]).astype(np.float32) / 255.0
-        else:
-            image = np.stack([r.transpose(2, 0, 1) for r in rgb8s]).astype(np.float32) / 255.0
-            mask = np.stack(holes)[:, None].astype(np.float32)
-            got = engine.run({"image": image, "mask": mask})
-            outs = to_uint8(np.asarray(got["output"]).transpose(0, 2, 3, 1), self.rounding)
-            raws = np.ascontiguousarray(np.asarray(got["raw"]).transpose(0, 2, 3, 1), dtype=np.float32)
-        return [(outs[i], raws[i]) for i in range(len(rgb8s))]
-
-    def close(self) -> None:
-        self.generators.close()
-
-    def __enter__(self) -> Inpainter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def open_inpainter(
+def open_recipe(
     source: ModelSource,
     engine: EngineOptions | None = None,
     picture: PictureOptions | None = None,
     progress: Callable[[str], None] | None = None,
-) -> Inpainter:
-    """Open the generators and the Canny stage for ``source``.
+) -> Recipe:
+    """Open the recipe for ``source``: its generators, Canny stage and composite.
 
     The torch backend runs the weights file's PyTorch modules; every other backend runs the
     exported ONNX (a weights file is exported into the cache first, once).
@@ -256,16 +147,11 @@ def open_inpainter(
         blend = manifest.blend
     if progress is not None and engine.backend is Backend.AUTO:
         progress(generators.why)
-    return Inpainter(
-        generators=generators,
-        canny_spec=spec,
-        blend=picture.blend or blend,
-        edge_source=picture.edge_source,
-        hd=picture.hd,
-        rounding=picture.rounding,
-        threads=engine.threads,
-        fused_uint8=fused_uint8,
-    )
+    preparer = Preparer(None if engine.fused else spec, engine.threads)
+    finisher = Finisher(picture.blend or blend, picture.rounding)
+    if engine.fused:
+        return Fused(generators, preparer, finisher, picture.hd, picture.edge_source, uint8_io=fused_uint8)
+    return ThreeStage(generators, preparer, finisher, picture.hd, picture.edge_source)
 
 
 def _check_fused_recipe(recipe: FusedRecipe, picture: PictureOptions, artifacts: Path, uint8_io: bool) -> None:

@@ -12,10 +12,11 @@ from typing import NamedTuple
 
 
 class SampleReady(NamedTuple):
-    """A preprocessed image in input slot ``slot``.
+    """A prepared image in input slot ``slot``.
 
     Attributes:
-        job: job index. size: (H, W). padded: (Hp, Wp), a multiple of 4.
+        job: job index. size: (H, W). batch_key: images with the same key share an engine call
+            (the prepared image's ``batch_key``: the padded size, or the size for the fused model).
         has_alpha: the slot's ``alpha`` field holds the alpha to write with the output.
         warnings: messages about the job (e.g. a resized mask).
     """
@@ -23,7 +24,7 @@ class SampleReady(NamedTuple):
     job: int
     slot: int
     size: tuple[int, int]
-    padded: tuple[int, int]
+    batch_key: tuple[int, int]
     has_alpha: bool
     warnings: tuple[str, ...]
 

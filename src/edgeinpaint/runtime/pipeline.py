@@ -10,8 +10,8 @@ from typing import Protocol
 from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
 from edgeinpaint.core.images import PNG_COMPRESSION, encode_image, restore_depth
 from edgeinpaint.core.jobs import Job
-from edgeinpaint.runtime.inpainter import Inpainter
 from edgeinpaint.runtime.loading import LoadOptions, load_job
+from edgeinpaint.runtime.recipe import Recipe
 
 
 @dataclass
@@ -57,7 +57,7 @@ class WriteOptions:
     tag: str | None = None
 
 
-def inpaint_file(inpainter: Inpainter, job: Job, load: LoadOptions, write: WriteOptions) -> list[str]:
+def inpaint_file(inpainter: Recipe, job: Job, load: LoadOptions, write: WriteOptions) -> list[str]:
     """Load, inpaint and write one job in this process; returns its warnings.
 
     Raises:
@@ -105,7 +105,7 @@ def describe_failure(job: NamedFiles, exc: Exception) -> str:
 
 
 def run_jobs(
-    inpainter: Inpainter,
+    inpainter: Recipe,
     jobs: list[Job],
     load: LoadOptions | None = None,
     write: WriteOptions | None = None,

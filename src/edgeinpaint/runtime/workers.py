@@ -34,21 +34,17 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint.canny.stage import CannySpec, make_canny
 from edgeinpaint.core.atomic import new_run_tag, remove_temps
 from edgeinpaint.core.errors import EdgeInpaintError, InputError
-from edgeinpaint.core.images import encode_image, pad_amounts
+from edgeinpaint.core.images import encode_image
 from edgeinpaint.core.jobs import Job
-from edgeinpaint.core.stages import Sample, preprocess
-from edgeinpaint.runtime.hd import HDConfig
-from edgeinpaint.runtime.inpainter import Inpainter
 from edgeinpaint.runtime.loading import LoadOptions, load_job
 from edgeinpaint.runtime.messages import ReadFailed, SampleReady, Unchanged, WriteRequest, Written
 from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, describe_failure, inpaint_file
+from edgeinpaint.runtime.recipe import Finisher, Preparer, Recipe
 from edgeinpaint.runtime.shm import SlotLayout, SlotRing
 
 POLL = 0.05
-_NONE = np.empty((1, 0, 0), np.float32)
 #: Seconds a worker waits on a queue before checking that its parent is still alive.
 ORPHAN_CHECK = 1.0
 #: Default cap on the two rings' shared memory together (bytes); ``run --max-memory``.
@@ -78,16 +74,14 @@ class PipelineStats:
     ring_bytes: int = 0
 
 
-def input_layout(max_pixels: int, max_padded: int) -> SlotLayout:
+def input_layout(max_pixels: int, planes: dict[str, tuple[int, ...]]) -> SlotLayout:
+    """Pixels, alpha and hole of the largest image, plus the float planes the recipe's preparer makes."""
     return SlotLayout(
         (
             ("rgb8", "uint8", 3 * max_pixels),
             ("alpha", "uint8", max_pixels),
             ("hole", "bool", max_pixels),
-            ("image", "float32", 3 * max_padded),
-            ("gray", "float32", max_padded),
-            ("edges", "float32", max_padded),
-            ("mask", "float32", max_padded),
+            *((name, "float32", int(np.prod(shape))) for name, shape in planes.items()),
         )
     )
 
@@ -104,31 +98,27 @@ def output_layout(max_pixels: int) -> SlotLayout:
     )
 
 
-def _padded(h: int, w: int) -> int:
-    ph, pw = pad_amounts(h, w)
-    return (h + ph) * (w + pw)
-
-
 @dataclass(frozen=True)
 class Routes:
     """Which jobs go through the ring and how big its slots are.
 
     Attributes:
-        ring: job indices preprocessed by readers. direct: indices the engine process runs itself.
-        max_pixels / max_padded: slot capacity (pixels, padded pixels). slots: slot count.
+        ring: job indices prepared by readers. direct: indices the engine process runs itself.
+        max_pixels: slot capacity (pixels). planes: the largest float planes a slot carries
+            (name -> shape, the preparer's ``plane_shapes``). slots: slot count.
     """
 
     ring: list[int]
     direct: list[int]
     max_pixels: int
-    max_padded: int
+    planes: dict[str, tuple[int, ...]]
     slots: int
 
     @property
     def nbytes(self) -> int:
         if not self.ring:
             return 0
-        per_slot = input_layout(self.max_pixels, self.max_padded).nbytes + output_layout(self.max_pixels).nbytes
+        per_slot = input_layout(self.max_pixels, self.planes).nbytes + output_layout(self.max_pixels).nbytes
         return self.slots * per_slot
 
 
@@ -148,33 +138,44 @@ def _header(job: Job) -> tuple[int, int, bool] | None:
     return h, w, deep
 
 
-def plan_routes(jobs: list[Job], hd: HDConfig, slots: int, min_slots: int, max_memory: int) -> Routes:
+def plan_routes(jobs: list[Job], recipe: Recipe, slots: int, min_slots: int, max_memory: int) -> Routes:
     """Route every job and size the ring so both rings together stay within ``max_memory`` bytes.
 
-    Slots shrink to ``min_slots`` first; then the largest images move to the direct route until
-    the ring fits.
+    Jobs the recipe cannot batch (the high-resolution strategy) and 16-bit images go direct. Slots
+    shrink to ``min_slots`` first; then the largest images move to the direct route until the ring fits.
     """
-    ring: list[tuple[int, int, int]] = []  # (pixels, padded, index)
+    ring: list[tuple[int, int, int, int]] = []  # (pixels, height, width, index)
     direct: list[int] = []
     for i, job in enumerate(jobs):
         header = _header(job)
         if header is None:
-            ring.append((12 * 12, 16 * 16, i))  # unreadable: a reader reports it with the file name
+            ring.append((12 * 12, 12, 12, i))  # unreadable: a reader reports it with the file name
             continue
         h, w, deep = header
-        if deep or hd.applies(h, w):
+        if deep or not recipe.batchable(h, w):
             direct.append(i)
         else:
-            ring.append((h * w, _padded(h, w), i))
+            ring.append((h * w, h, w, i))
     ring.sort()
     while ring:
-        max_pixels, max_padded = max(12 * 12, ring[-1][0]), max(16 * 16, max(p for _, p, _ in ring))
+        max_pixels = max(12 * 12, ring[-1][0])
+        planes = _largest_planes(recipe, [(h, w) for _, h, w, _ in ring])
         for count in range(slots, min_slots - 1, -1):
-            routes = Routes([i for _, _, i in ring], direct, max_pixels, max_padded, count)
+            routes = Routes([i for *_, i in ring], direct, max_pixels, planes, count)
             if routes.nbytes <= max_memory:
-                return Routes(sorted(routes.ring), sorted(direct), max_pixels, max_padded, count)
-        direct.append(ring.pop()[2])
-    return Routes([], sorted(direct), 0, 0, 0)
+                return Routes(sorted(routes.ring), sorted(direct), max_pixels, planes, count)
+        direct.append(ring.pop()[3])
+    return Routes([], sorted(direct), 0, {}, 0)
+
+
+def _largest_planes(recipe: Recipe, sizes: list[tuple[int, int]]) -> dict[str, tuple[int, ...]]:
+    """Per plane the largest element count among ``sizes`` (a slot's view takes any shape that fits)."""
+    largest: dict[str, tuple[int, ...]] = {}
+    for h, w in [(12, 12), *sizes]:
+        for name, shape in recipe.preparer.plane_shapes(h, w).items():
+            if name not in largest or np.prod(shape) > np.prod(largest[name]):
+                largest[name] = shape
+    return largest
 
 
 def _die_with_parent(parent: int) -> None:
@@ -234,16 +235,10 @@ class _Shared:
     parent: int
 
 
-def reader_main(
-    shared: _Shared, todo: Any, free: Any, ready: Any, load: LoadOptions, canny_spec: CannySpec, fused: bool = False
-) -> None:
-    """Decode + preprocess jobs into input slots; errors are sent as text.
-
-    With ``fused`` the readers only decode: Canny, gray and padding happen inside the fused model.
-    """
+def reader_main(shared: _Shared, todo: Any, free: Any, ready: Any, load: LoadOptions, preparer: Preparer) -> None:
+    """Decode + prepare jobs into input slots (the recipe's ``prepare``); errors are sent as text."""
     _quiet_worker(shared.parent)
     ring = SlotRing(shared.in_layout, shared.slots, name=shared.in_ring)
-    canny = None if fused else make_canny(canny_spec)
     try:
         while (index := _take(todo, shared.parent)) is not None:
             job = shared.jobs[index]
@@ -254,29 +249,20 @@ def reader_main(
                 if rgb.dtype != np.uint8:
                     raise InputError(f"{job.image}: 16-bit image reached a reader; expected the direct route")
                 h, w = hole.shape
-                sample = preprocess(rgb, hole, canny) if hole.any() and canny is not None else None
+                prepared = preparer(rgb, hole) if hole.any() else None
                 slot = _take(free, shared.parent)
                 ring.view(slot, "rgb8", (h, w, 3))[...] = rgb
                 has_alpha = loaded.alpha is not None
                 if has_alpha:
                     ring.view(slot, "alpha", (h, w))[...] = loaded.alpha
                 warnings = tuple(loaded.warnings)
-                if not hole.any():
+                if prepared is None:
                     ready.put(Unchanged(index, slot, (h, w), has_alpha, warnings))
                     continue
-                if sample is None:  # fused: the model takes the pixels and the hole as they are
-                    ring.view(slot, "hole", (h, w))[...] = hole
-                    ready.put(SampleReady(index, slot, (h, w), (h, w), has_alpha, warnings))
-                    continue
-                ring.view(slot, "hole", (h, w))[...] = sample.hole
-                for name, arr in (
-                    ("image", sample.image),
-                    ("gray", sample.gray),
-                    ("edges", sample.edges),
-                    ("mask", sample.mask),
-                ):
+                ring.view(slot, "hole", (h, w))[...] = prepared.hole
+                for name, arr in prepared.planes().items():
                     ring.view(slot, name, arr.shape)[...] = arr
-                ready.put(SampleReady(index, slot, (h, w), sample.padded_size, has_alpha, warnings))
+                ready.put(SampleReady(index, slot, (h, w), prepared.batch_key, has_alpha, warnings))
             except Exception as exc:  # every failure is reported with the file; a bug must not hang the run
                 if slot is not None:
                     free.put(slot)  # the slot goes back: a failure never shrinks the ring
@@ -285,12 +271,8 @@ def reader_main(
         ring.close()
 
 
-def writer_main(
-    shared: _Shared, ready: Any, free: Any, results: Any, write: WriteOptions, blend_mode: str, rounding: str
-) -> None:
-    """Composite (when asked) and encode output slots atomically; report each job's outcome."""
-    from edgeinpaint.core.blend import blend
-
+def writer_main(shared: _Shared, ready: Any, free: Any, results: Any, write: WriteOptions, finisher: Finisher) -> None:
+    """Finish (the recipe's composite, when asked) and encode output slots atomically; report each job's outcome."""
     _quiet_worker(shared.parent)
     ring = SlotRing(shared.out_layout, shared.slots, name=shared.out_ring)
     try:
@@ -303,7 +285,7 @@ def writer_main(
                 pixels = np.array(ring.view(request.slot, "rgb8", (h, w, 3)))
                 if request.composite:  # the raw output and the input: paste or Poisson here
                     raw = ring.view(request.slot, "raw", (h, w, 3))
-                    pixels = blend(raw, pixels, ring.view(request.slot, "hole", (h, w)), blend_mode, rounding)
+                    pixels = finisher(raw, pixels, ring.view(request.slot, "hole", (h, w)))
                 alpha = np.array(ring.view(request.slot, "alpha", (h, w))) if request.has_alpha else None
                 encode_image(
                     pixels,
@@ -326,7 +308,7 @@ class _TerminatedError(Exception):
 
 
 def run_pipeline(
-    inpainter: Inpainter,
+    inpainter: Recipe,
     jobs: list[Job],
     workers: int = 2,
     batch_size: int = 1,
@@ -341,7 +323,7 @@ def run_pipeline(
 
     Args:
         workers: reader processes (writers: half as many, at least one).
-        batch_size: samples of one padded size per engine call.
+        batch_size: prepared images of one batch key (the recipe's) per engine call.
         slots: ring size (default: enough for two batches per reader).
         stats: filled with the engine process's busy / waiting times and the ring's size.
         max_memory: cap on both rings' shared memory (bytes); see :func:`plan_routes`.
@@ -365,16 +347,14 @@ def run_pipeline(
     n_readers = max(1, workers)
     n_writers = max(1, workers // 2)
     wanted = slots or max(4, 2 * batch_size + 2 * n_readers)
-    routes = plan_routes(todo_jobs, inpainter.hd, wanted, min(wanted, batch_size + 1), max_memory)
+    routes = plan_routes(todo_jobs, inpainter, wanted, min(wanted, batch_size + 1), max_memory)
     stats.direct, stats.ring_bytes = len(routes.direct), routes.nbytes
     state = _EngineState(inpainter, todo_jobs, summary, on_done, stats, load, write)
     if not routes.ring:
         for index in routes.direct:
             state.run_direct(index)
         return summary
-    # Fused: no float planes in the input slots (the model reads the pixels and the hole).
-    padded = 0 if inpainter.fused else routes.max_padded
-    in_layout, out_layout = input_layout(routes.max_pixels, padded), output_layout(routes.max_pixels)
+    in_layout, out_layout = input_layout(routes.max_pixels, routes.planes), output_layout(routes.max_pixels)
     ctx = mp.get_context("spawn")
     in_ring = SlotRing(in_layout, routes.slots)
     out_ring = SlotRing(out_layout, routes.slots)
@@ -397,7 +377,7 @@ def run_pipeline(
             procs.append(
                 ctx.Process(
                     target=reader_main,
-                    args=(shared, todo, free_in, ready_in, load, inpainter.canny_spec, inpainter.fused),
+                    args=(shared, todo, free_in, ready_in, load, inpainter.preparer),
                     daemon=True,
                 )
             )
@@ -405,7 +385,7 @@ def run_pipeline(
             procs.append(
                 ctx.Process(
                     target=writer_main,
-                    args=(shared, ready_out, free_out, results, write, inpainter.blend.value, inpainter.rounding.value),
+                    args=(shared, ready_out, free_out, results, write, inpainter.finisher),
                     daemon=True,
                 )
             )
@@ -467,7 +447,7 @@ class _EngineState:
 
     def __init__(
         self,
-        inpainter: Inpainter,
+        inpainter: Recipe,
         jobs: list[Job],
         summary: RunSummary,
         on_done: Callable[[Job, str | None], None] | None,
@@ -541,23 +521,15 @@ def _engine_loop(
         # slots go back to the readers only once the batch is done with them.
         samples = []
         for item in items:
-            (h, w), (hp, wp) = item.size, item.padded
-            if inpainter.fused:  # only the pixels and the hole travel
-                rgb8, hole = in_ring.view(item.slot, "rgb8", (h, w, 3)), in_ring.view(item.slot, "hole", (h, w))
-                samples.append(Sample(rgb8, hole, _NONE, _NONE, _NONE, _NONE))
-                continue
-            samples.append(
-                Sample(
-                    rgb8=in_ring.view(item.slot, "rgb8", (h, w, 3)),
-                    hole=in_ring.view(item.slot, "hole", (h, w)),
-                    image=in_ring.view(item.slot, "image", (3, hp, wp)),
-                    gray=in_ring.view(item.slot, "gray", (1, hp, wp)),
-                    edges=in_ring.view(item.slot, "edges", (1, hp, wp)),
-                    mask=in_ring.view(item.slot, "mask", (1, hp, wp)),
-                )
-            )
+            h, w = item.size
+            planes = {
+                name: in_ring.view(item.slot, name, shape)
+                for name, shape in inpainter.preparer.plane_shapes(h, w).items()
+            }
+            rgb8, hole = in_ring.view(item.slot, "rgb8", (h, w, 3)), in_ring.view(item.slot, "hole", (h, w))
+            samples.append(inpainter.preparer.rebuild(rgb8, hole, planes))
         t0 = time.perf_counter()
-        outputs = inpainter.raw(samples)
+        outputs = inpainter.infer(samples)
         stats.engine_busy_s += time.perf_counter() - t0
         for item, sample, out in zip(items, samples, outputs, strict=True):
             alpha = in_ring.view(item.slot, "alpha", item.size) if item.has_alpha else None
@@ -607,9 +579,9 @@ def _engine_loop(
                 emit(item.job, item.size, in_ring.view(item.slot, "rgb8", (h, w, 3)), alpha)
                 queues.free_in.put(item.slot)
                 continue
-            pending.setdefault(item.padded, []).append(item)
-            if len(pending[item.padded]) >= batch_size:
-                flush(item.padded)
+            pending.setdefault(item.batch_key, []).append(item)
+            if len(pending[item.batch_key]) >= batch_size:
+                flush(item.batch_key)
         else:
             for key in list(pending):
                 flush(key)

@@ -47,8 +47,8 @@ from edgeinpaint.core.images import (
     restore_depth,
 )
 from edgeinpaint.core.specs import MASK_THRESHOLD
-from edgeinpaint.core.stages import as_uint8, preprocess
-from edgeinpaint.runtime.inpainter import Inpainter
+from edgeinpaint.core.stages import as_uint8
+from edgeinpaint.runtime.recipe import Recipe
 from edgeinpaint.serving.batcher import Batcher, QueueFull
 from edgeinpaint.serving.guard import Guard
 
@@ -95,8 +95,8 @@ class _Reject(Exception):  # noqa: N818 - carries the HTTP answer
         self.status, self.message, self.headers = status, message, headers or {}
 
 
-def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: dict[str, Any] | None = None) -> Any:
-    """The FastAPI app serving ``inpainter`` (which the caller opened and closes)."""
+def create_app(recipe: Recipe, config: ServeConfig | None = None, info: dict[str, Any] | None = None) -> Any:
+    """The FastAPI app serving ``recipe`` (which the caller opened and closes)."""
     config = config or ServeConfig()
     registry = CollectorRegistry()
     requests = Counter("edgeinpaint_requests", "Inpaint requests by outcome", ["outcome"], registry=registry)
@@ -109,7 +109,7 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
     )
     depth = Gauge("edgeinpaint_queue_depth", "Requests waiting for the engine", registry=registry)
     batcher = Batcher(
-        inpainter.raw,
+        recipe.infer,
         config.max_batch,
         config.max_delay_ms / 1000.0,
         config.queue_size,
@@ -174,9 +174,9 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
         authorize(request)
         return {
             "edgeinpaint": __version__,
-            "backend": inpainter.generators.backend.value,
-            "blend": inpainter.blend.value,
-            "fused": inpainter.fused,
+            "backend": recipe.generators.backend.value,
+            "blend": recipe.blend.value,
+            "fused": recipe.kind == "fused",
             "max_batch": config.max_batch,
             "max_pixels": config.max_pixels,
             "max_upload_bytes": config.max_upload_bytes,
@@ -216,7 +216,7 @@ def create_app(inpainter: Inpainter, config: ServeConfig | None = None, info: di
         try:
             body, fmt = await asyncio.wait_for(
                 _admitted(
-                    pixels, image_bytes, _inpaint(inpainter, batcher, config, name, image_bytes, mask_bytes, suffix)
+                    pixels, image_bytes, _inpaint(recipe, batcher, config, name, image_bytes, mask_bytes, suffix)
                 ),
                 config.timeout_s,
             )
@@ -277,7 +277,7 @@ async def _admitted(pixels: PixelBudget, image_bytes: bytes, work: Awaitable[tup
 
 
 async def _inpaint(
-    inpainter: Inpainter,
+    recipe: Recipe,
     batcher: Batcher,
     config: ServeConfig,
     name: str,
@@ -303,12 +303,12 @@ async def _inpaint(
     pixels = decoded.rgb
     if not hole.any():
         painted = as_uint8(pixels)
-    elif inpainter.hd.applies(*hole.shape) or inpainter.fused:
-        painted = await asyncio.wrap_future(batcher.submit_direct(lambda: inpainter(pixels, hole)))
-    else:
-        sample = await asyncio.to_thread(preprocess, pixels, hole, inpainter.canny)
-        raw = await asyncio.wrap_future(batcher.submit(sample))
-        painted = await asyncio.to_thread(inpainter.composite, sample, raw)
+    elif recipe.batchable(*hole.shape):  # prepare here, infer in a batch on the engine thread, finish here
+        prepared = await asyncio.to_thread(recipe.prepare, pixels, hole)
+        raw = await asyncio.wrap_future(batcher.submit(prepared))
+        painted = await asyncio.to_thread(recipe.finish, prepared, raw)
+    else:  # the whole route (high-resolution crops) runs alone on the engine thread
+        painted = await asyncio.wrap_future(batcher.submit_direct(lambda: recipe(pixels, hole)))
     fmt = output_format(Path("out" + suffix))
     body = await asyncio.to_thread(
         encode_bytes, restore_depth(painted, hole, pixels), fmt, config.quality, alpha, config.png_compression

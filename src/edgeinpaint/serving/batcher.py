@@ -1,8 +1,8 @@
-"""Dynamic batching for the server: concurrent requests of one padded size share an engine call.
+"""Dynamic batching for the server: concurrent requests of one batch key (padded size) share an engine call.
 
 Requests are preprocessed (decode, Canny, padding) in the request's own worker thread, then queued
 here; one engine thread takes the oldest request, waits up to ``max_delay`` for more of the same
-padded size (up to ``max_batch``), runs the generators once and hands each request its raw output.
+batch key (up to ``max_batch``), runs the generators once and hands each request its raw output.
 The queue is bounded: a full queue is refused at once (the server answers 503 with Retry-After), so
 memory and latency stay bounded and every accepted request gets its answer.
 """
@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
-from edgeinpaint.core.stages import Sample
+from edgeinpaint.core.stages import Prepared
 
 
 class QueueFull(Exception):  # noqa: N818 - the condition, as the 503 it becomes
@@ -37,7 +37,7 @@ class Batcher:
     """One engine thread serving every request.
 
     Args:
-        run: the engine call, samples of one padded size -> one raw output each (Inpainter.raw).
+        run: the engine call, prepared images of one batch key -> one raw output each (Recipe.infer).
         max_batch: most samples per call (1 = no batching). max_delay: seconds the first request of
             a batch may wait for company. queue_size: most requests waiting.
         on_batch: called with each batch size (metrics).
@@ -45,7 +45,7 @@ class Batcher:
 
     def __init__(
         self,
-        run: Callable[[list[Sample]], list[Any]],
+        run: Callable[[list[Prepared]], list[Any]],
         max_batch: int = 4,
         max_delay: float = 0.005,
         queue_size: int = 64,
@@ -54,19 +54,19 @@ class Batcher:
         self.run, self.max_batch, self.max_delay, self.queue_size = run, max(1, max_batch), max_delay, queue_size
         self.on_batch = on_batch
         self.stats = BatchStats()
-        self._queue: deque[tuple[tuple[int, int], Sample, Future[Any]]] = deque()
+        self._queue: deque[tuple[tuple[int, int], Prepared, Future[Any]]] = deque()
         self._cond = threading.Condition()
         self._stopped = False
         self._thread = threading.Thread(target=self._loop, name="edgeinpaint-engine", daemon=True)
         self._thread.start()
 
-    def submit(self, sample: Sample) -> Future[Any]:
-        """Queue ``sample``; the future gets its raw output.
+    def submit(self, sample: Prepared) -> Future[Any]:
+        """Queue a prepared image; the future gets its raw output.
 
         Raises:
             QueueFull: ``queue_size`` requests are waiting already.
         """
-        return self._put(sample.padded_size, sample)
+        return self._put(sample.batch_key, sample)
 
     def submit_direct(self, job: Callable[[], Any]) -> Future[Any]:
         """Queue ``job`` to run alone on the engine thread (an image the HD strategy applies to)."""

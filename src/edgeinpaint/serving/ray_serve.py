@@ -52,10 +52,10 @@ class Replica:
     ) -> None:
         import httpx
 
-        from edgeinpaint.runtime.inpainter import open_inpainter
+        from edgeinpaint.runtime.inpainter import open_recipe
         from edgeinpaint.serving.app import create_app
 
-        self.inpainter = open_inpainter(source, engine, picture)
+        self.inpainter = open_recipe(source, engine, picture)
         self.app = create_app(self.inpainter, config, info={"ray_replica_pid": os.getpid()})
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://replica")
 
