@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from edgeinpaint.core import specs
-from edgeinpaint.core.atomic import exclusive
+from edgeinpaint.core.atomic import exclusive, write_text
 from edgeinpaint.core.errors import ArtifactError, ExportError, require_torch
 from edgeinpaint.core.hashing import sha256_file
-from edgeinpaint.core.manifest import Manifest, read_manifest
+from edgeinpaint.core.manifest import MANIFEST, Manifest, read_manifest, verify_file
 from edgeinpaint.core.params import FusedRecipe
 from edgeinpaint.core.specs import CANNY_GRAPHS, CannyGraph, CannyVariant
 from edgeinpaint.core.tolerances import CANNY_FP32_F1_FLOOR
@@ -165,6 +166,29 @@ def cached_artifacts(
     if not fused.is_default:
         name += f"-{fused.edge_source.value}-{fused.rounding.value}-m{fused.mask_threshold}"
     root = (cache_dir or default_cache_dir()) / "artifacts" / name
+    stamp = {"exporter": EXPORTER_VERSION, "weights_sha256": digest}
+    if _warm(root, stamp):  # opening a complete cache needs neither torch nor the exporter
+        return root
     config = ExportConfig(weights=Path(weights_path), output=root, fused_recipe=fused)
     export_artifacts(config, progress=progress)
+    write_text(root / CACHE_STAMP, json.dumps({**stamp, "manifest_sha256": sha256_file(root / MANIFEST)}))
     return root
+
+
+#: Written into a cache folder after a complete export: which exporter made it from which weights, and
+#: the manifest it wrote (so a later export into the folder invalidates the stamp).
+CACHE_STAMP = ".edgeinpaint-cache.json"
+
+
+def _warm(root: Path, stamp: dict[str, object]) -> bool:
+    """True when ``root`` holds this exporter's complete export of these weights, every file intact."""
+    try:
+        recorded = json.loads((root / CACHE_STAMP).read_text())
+        if recorded != {**stamp, "manifest_sha256": sha256_file(root / MANIFEST)}:
+            return False
+        manifest = read_manifest(root)
+        for entry in manifest.files:
+            verify_file(root, entry)
+    except (OSError, ValueError, ArtifactError):
+        return False
+    return True
