@@ -111,3 +111,48 @@ def test_the_checks_catch_what_they_claim(tmp_path: Path) -> None:
     assert imports(fake) == {"edgeinpaint.runtime", "edgeinpaint.runtime.workers", "edgeinpaint.core.specs"}
     assert find_cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]
     assert find_cycles({"a": {"b"}, "b": set()}) == []
+
+
+#: Where a picture's recipe is decided: the recipe itself, the HD strategy it calls, and the opener that
+#: picks the three-stage or the fused recipe. The exporter builds the fused model (not a user of recipes).
+DECIDES_THE_RECIPE = {"runtime/recipe.py", "runtime/hd.py", "runtime/inpainter.py"}
+RECIPE_USERS = ("runtime", "serving", "executors", "benchmarks", "diagnostics", "cli.py", "api.py")
+
+
+def recipe_branches(path: Path, root: Path = PACKAGE) -> list[str]:
+    """Conditions in ``path`` that ask "fused?" or "does the HD strategy apply?" (attribute ``fused`` /
+    ``kind`` / ``uint8_io``, a call to ``applies``, ``isinstance`` against a recipe class)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        tests = []
+        if isinstance(node, (ast.If, ast.IfExp, ast.While)):
+            tests.append(node.test)
+        elif isinstance(node, ast.comprehension):
+            tests.extend(node.ifs)
+        for test in tests:
+            for sub in ast.walk(test):
+                asks = (
+                    (isinstance(sub, ast.Attribute) and sub.attr in ("fused", "kind", "uint8_io", "applies"))
+                    or (isinstance(sub, ast.Name) and sub.id in ("Fused", "ThreeStage"))
+                )
+                if asks:
+                    found.append(f"{path.relative_to(root)}:{sub.lineno}")
+    return found
+
+
+def test_only_the_recipe_branches_on_fused_or_hd() -> None:
+    users = [
+        p
+        for p in sorted(PACKAGE.rglob("*.py"))
+        if str(p.relative_to(PACKAGE)).startswith(RECIPE_USERS)
+        and str(p.relative_to(PACKAGE)) not in DECIDES_THE_RECIPE
+    ]
+    assert len(users) > 20  # the rule looks at the real callers
+    offenders = [hit for p in users for hit in recipe_branches(p)]
+    assert offenders == [], f"decide fused/HD inside runtime/recipe.py, not in callers: {offenders}"
+
+
+def test_recipe_branch_check_sees_a_branch(tmp_path: Path) -> None:
+    sample = tmp_path / "caller.py"
+    sample.write_text("def f(r, p, h):\n    return r(p, h) if r.hd.applies(*h.shape) or r.fused else None\n")
+    assert recipe_branches(sample, tmp_path) == ["caller.py:2", "caller.py:2"]
