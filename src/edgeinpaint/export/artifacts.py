@@ -166,7 +166,7 @@ def cached_artifacts(
     if not fused.is_default:
         name += f"-{fused.edge_source.value}-{fused.rounding.value}-m{fused.mask_threshold}"
     root = (cache_dir or default_cache_dir()) / "artifacts" / name
-    stamp = {"exporter": EXPORTER_VERSION, "weights_sha256": digest}
+    stamp: dict[str, object] = {"exporter": EXPORTER_VERSION, "weights_sha256": digest}
     if _warm(root, stamp):  # opening a complete cache needs neither torch nor the exporter
         return root
     config = ExportConfig(weights=Path(weights_path), output=root, fused_recipe=fused)

@@ -22,11 +22,14 @@ class LoadOptions:
         strict: a mask of another size is an error (default: resized with nearest neighbour + warning).
         mask_threshold: a mask pixel whose gray value (0..255) is above this is a hole (0: the
             official test script's ``mask > 0``).
+        max_pixels: images and masks with more pixels are refused from their header (None: PIL's own
+            bomb limit); :class:`~edgeinpaint.core.errors.TooLarge`.
     """
 
     alpha_mask: bool = False
     strict: bool = False
     mask_threshold: int = specs.MASK_THRESHOLD
+    max_pixels: int | None = None
 
 
 @dataclass
@@ -69,17 +72,17 @@ def load_pair(
     Raises:
         EdgeInpaintError: unreadable image/mask, no mask, size mismatch under ``strict``.
     """
-    decoded = decode_image(image, image_data)
+    decoded = decode_image(image, image_data, options.max_pixels)
     warnings: list[str] = []
     if options.alpha_mask:
         if decoded.alpha is None:
-            raise InputError(f"{image}: --mask alpha but the image has no alpha channel")
+            raise InputError(f"{image}: the hole comes from the alpha channel but the image has no alpha channel")
         hole = np.asarray(decoded.alpha < 128)
     else:
         if mask is None:
             stem = PurePosixPath(str(image)).stem
             raise EdgeInpaintError(f"{image}: no mask with stem {stem!r} in the mask directory")
-        hole = decode_mask(mask, mask_data, threshold=options.mask_threshold, notes=warnings)
+        hole = decode_mask(mask, mask_data, options.max_pixels, options.mask_threshold, notes=warnings)
         if hole.shape != decoded.size:
             found = f"{hole.shape[1]}x{hole.shape[0]}"
             wanted = f"{decoded.size[1]}x{decoded.size[0]}"

@@ -26,8 +26,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 # FastAPI reads the handlers' annotations (``from __future__ import annotations`` makes them
 # strings), so these names must be module globals, not imports inside create_app.
 from fastapi import FastAPI, Form, Request, UploadFile
@@ -37,17 +35,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from edgeinpaint import __version__
-from edgeinpaint.core.errors import EdgeInpaintError, InputError, TooLarge
+from edgeinpaint.core.errors import EdgeInpaintError, TooLarge
 from edgeinpaint.core.images import (
     IMAGE_SUFFIXES,
-    decode_image,
-    decode_mask,
     encode_bytes,
     output_format,
     restore_depth,
 )
 from edgeinpaint.core.specs import MASK_THRESHOLD
 from edgeinpaint.core.stages import as_uint8
+from edgeinpaint.runtime.loading import LoadOptions, load_pair
 from edgeinpaint.runtime.recipe import Recipe
 from edgeinpaint.serving.batcher import Batcher, QueueFull
 from edgeinpaint.serving.guard import Guard
@@ -226,9 +223,7 @@ def create_app(recipe: Recipe, config: ServeConfig | None = None, info: dict[str
             raise _Reject(504, f"no answer within {config.timeout_s:.0f} s") from None
         except TooLarge as exc:
             raise _Reject(413, str(exc)) from None
-        except InputError as exc:
-            raise _Reject(422, str(exc)) from None
-        except EdgeInpaintError as exc:
+        except EdgeInpaintError as exc:  # bad input, named
             raise _Reject(422, str(exc)) from None
         requests.labels("ok").inc()
         latency.observe(time.perf_counter() - t0)
@@ -287,19 +282,11 @@ async def _inpaint(
 ) -> tuple[bytes, str]:
     """Decode and preprocess in a worker thread, the generators on the engine thread, composite and encode
     in a worker thread: the picture ``run`` makes for this pair."""
-    decoded = await asyncio.to_thread(decode_image, Path(name), image_bytes, config.max_pixels)
-    if mask_bytes is None:
-        if decoded.alpha is None:
-            raise InputError(f"{name}: mask_mode=alpha but the image has no alpha channel")
-        hole, alpha = np.asarray(decoded.alpha < 128), None
-    else:
-        hole = await asyncio.to_thread(decode_mask, Path("mask"), mask_bytes, config.max_pixels, config.mask_threshold)
-        if hole.shape != decoded.size:
-            raise InputError(
-                f"mask is {hole.shape[1]}x{hole.shape[0]} but image {name} is {decoded.size[1]}x{decoded.size[0]}; "
-                "expected the same size"
-            )
-        alpha = decoded.alpha
+    # run's loader: the same decoding, mask rule, alpha and size checks (a mask of another size is refused
+    # here, where run resizes it with a warning: a request gets no warnings back).
+    load = LoadOptions(mask_bytes is None, True, config.mask_threshold, config.max_pixels)
+    loaded = await asyncio.to_thread(load_pair, name, "mask", load, image_bytes, mask_bytes)
+    decoded, hole, alpha = loaded.decoded, loaded.hole, loaded.alpha
     pixels = decoded.rgb
     if not hole.any():
         painted = as_uint8(pixels)
