@@ -28,12 +28,12 @@ from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
-from edgeinpaint import __version__
 from edgeinpaint.core import specs
 from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
 from edgeinpaint.core.params import Blend, Rounding
 from edgeinpaint.core.presets import PictureRecipe, Preset
 from edgeinpaint.core.text import printable
+from edgeinpaint.core.version import __version__
 from edgeinpaint.runtime.hd import HDStrategy
 from edgeinpaint.serving.triton.repository import TritonBackend
 

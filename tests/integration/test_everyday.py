@@ -115,7 +115,7 @@ def test_version_and_serve_on_a_busy_port(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from edgeinpaint import __version__
+    from edgeinpaint.core.version import __version__
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"edgeinpaint {__version__}"

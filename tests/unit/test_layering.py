@@ -14,7 +14,6 @@ PACKAGE = Path(__file__).parents[2] / "src" / "edgeinpaint"
 
 #: Layer of each top-level part of the package; a module may import only its own layer or lower ones.
 LAYERS = {
-    "__init__": 0,
     "core": 0,
     "canny": 1,
     "models": 1,
@@ -27,7 +26,9 @@ LAYERS = {
     "serving": 5,
     "executors": 5,
     "diagnostics": 5,
+    "api": 5,
     "cli": 6,
+    "__init__": 7,  # the package's face: re-exports the Python API (lazily)
 }
 
 
@@ -131,10 +132,16 @@ def recipe_branches(path: Path, root: Path = PACKAGE) -> list[str]:
             tests.extend(node.ifs)
         for test in tests:
             for sub in ast.walk(test):
-                asks = (
-                    (isinstance(sub, ast.Attribute) and sub.attr in ("fused", "kind", "uint8_io", "applies"))
-                    or (isinstance(sub, ast.Name) and sub.id in ("Fused", "ThreeStage"))
+                dtype = (
+                    isinstance(sub, ast.Attribute)
+                    and isinstance(sub.value, ast.Attribute)
+                    and sub.value.attr == "dtype"
                 )
+                asks = (
+                    isinstance(sub, ast.Attribute)
+                    and sub.attr in ("fused", "kind", "uint8_io", "applies")
+                    and not dtype
+                ) or (isinstance(sub, ast.Name) and sub.id in ("Fused", "ThreeStage"))
                 if asks:
                     found.append(f"{path.relative_to(root)}:{sub.lineno}")
     return found

@@ -74,8 +74,7 @@ def main(
         "crop (hard boxes)": HDConfig(strategy=HDStrategy.CROP, overlap=0),
     }
     inpainters = {
-        name: open_recipe(ModelSource(weights=weights), picture=PictureOptions(hd=hd))
-        for name, hd in configs.items()
+        name: open_recipe(ModelSource(weights=weights), picture=PictureOptions(hd=hd)) for name, hd in configs.items()
     }
     pictures = {name: inp(rgb, hole) for name, inp in inpainters.items()}  # warm-up
     times: dict[str, list[float]] = {name: [] for name in configs}

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint import __version__
 from edgeinpaint.benchmarks.timing import Stats, measure, peak_rss_mb, rss_mb
 from edgeinpaint.core import specs
 from edgeinpaint.core.errors import EdgeInpaintError
 from edgeinpaint.core.manifest import read_manifest
 from edgeinpaint.core.stages import Sample
+from edgeinpaint.core.version import __version__
 
 Row = dict[str, Any]
 

@@ -193,14 +193,23 @@ def decode_mask(
         gray = np.asarray(img.convert("L"), dtype=np.float64)
     else:
         gray = rgb_to_gray(np.asarray(img.convert("RGB"), dtype=np.float64))
+    return hole_from_gray(gray, threshold, str(path), notes)
+
+
+def hole_from_gray(gray: np.ndarray, threshold: int, name: str, notes: list[str] | None = None) -> np.ndarray:
+    """The mask rule: gray (H, W) on the 8-bit scale (0..255) -> (H, W) bool, True = hole (> ``threshold``).
+
+    A mask of only 0 and 1 is read as 1 = hole, with a note; ``notes`` (when given) gets the warnings of
+    :func:`mask_notes`, each prefixed with ``name``.
+    """
     hole = np.asarray(gray > threshold)
     if not hole.any() and gray.max() > 0 and np.isin(gray, (0.0, 1.0)).all():
         # A 0/1 mask (numpy and segmentation tools write them): 1 is the hole, not "almost black".
         hole = gray == 1.0
         if notes is not None:
-            notes.append(f"{path}: mask holds only 0 and 1; read as 1 = hole (white = hole is the usual rule)")
+            notes.append(f"{name}: mask holds only 0 and 1; read as 1 = hole (white = hole is the usual rule)")
     if notes is not None:
-        notes.extend(f"{path}: {note}" for note in mask_notes(gray, hole, threshold))
+        notes.extend(f"{name}: {note}" for note in mask_notes(gray, hole, threshold))
     return hole
 
 

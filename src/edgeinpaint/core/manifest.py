@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from edgeinpaint import __version__
 from edgeinpaint.core.atomic import write_text
 from edgeinpaint.core.errors import ArtifactError, WeightsError
 from edgeinpaint.core.hashing import sha256_file
 from edgeinpaint.core.params import Blend, CannyParams
+from edgeinpaint.core.version import __version__
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1

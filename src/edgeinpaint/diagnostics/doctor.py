@@ -22,12 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint import __version__
 from edgeinpaint.core.cpu import cpu_features, cpu_model
 from edgeinpaint.core.device import INSTALL_HINT, cuda_probe
 from edgeinpaint.core.errors import EdgeInpaintError
 from edgeinpaint.core.specs import Backend, Precision
 from edgeinpaint.core.tolerances import BACKEND_FP32_FLOOR_DB, FLOORS_DB
+from edgeinpaint.core.version import __version__
 
 #: What to install for each missing piece (shown next to the gap).
 FIXES = {

@@ -34,7 +34,6 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from edgeinpaint import __version__
 from edgeinpaint.core.errors import EdgeInpaintError, TooLarge
 from edgeinpaint.core.images import (
     IMAGE_SUFFIXES,
@@ -44,6 +43,7 @@ from edgeinpaint.core.images import (
 )
 from edgeinpaint.core.specs import MASK_THRESHOLD
 from edgeinpaint.core.stages import as_uint8
+from edgeinpaint.core.version import __version__
 from edgeinpaint.runtime.loading import LoadOptions, load_pair
 from edgeinpaint.runtime.recipe import Recipe
 from edgeinpaint.serving.batcher import Batcher, QueueFull

@@ -33,12 +33,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edgeinpaint import __version__
 from edgeinpaint.core.atomic import new_run_tag, write_text
 from edgeinpaint.core.errors import ExportError
 from edgeinpaint.core.manifest import ArtifactFile, Manifest, read_manifest, verify_file
 from edgeinpaint.core.sidecar import EngineSidecar, ShapeProfile, read_engine
 from edgeinpaint.core.specs import Precision
+from edgeinpaint.core.version import __version__
 from edgeinpaint.serving.triton.schema import (
     ENSEMBLE,
     PYTHON_MODELS,

@@ -19,9 +19,7 @@ from edgeinpaint.core.errors import ExportError
 
 def source_tree() -> Path | None:
     """The checkout this package runs from (``src`` layout, pyproject.toml), or None (installed from a wheel)."""
-    import edgeinpaint
-
-    root = Path(edgeinpaint.__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[4]  # src/edgeinpaint/serving/triton/wheel.py -> the checkout
     return root if (root / "pyproject.toml").is_file() and (root / "src" / "edgeinpaint").is_dir() else None
 
 
