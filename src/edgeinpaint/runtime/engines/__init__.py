@@ -9,65 +9,17 @@ is skipped with its reason, and the next one is tried.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from types import TracebackType
+from dataclasses import dataclass
+from typing import Any
 
 from edgeinpaint.core.engine import Engine
 from edgeinpaint.core.errors import DependencyError, EdgeInpaintError
-from edgeinpaint.core.manifest import Manifest
-from edgeinpaint.core.specs import Backend, Precision
+from edgeinpaint.core.specs import Backend
+from edgeinpaint.runtime.engines.base import EngineRequest, Generators
 
-
-@dataclass(frozen=True)
-class EngineRequest:
-    """What to open.
-
-    Attributes:
-        artifacts: artifacts directory (ONNX backends); manifest: its parsed manifest.
-        weights: weights file (the torch backend, which runs the PyTorch modules).
-        precision: which exported variant. threads: CPU threads (None = all cores).
-        cuda_graph: native TensorRT: capture and replay CUDA graphs per shape.
-    """
-
-    artifacts: Path | None = None
-    manifest: Manifest | None = None
-    weights: Path | None = None
-    precision: Precision = Precision.FP32
-    threads: int | None = None
-    cuda_graph: bool = False
-
-
-@dataclass
-class Generators:
-    """The engines of one backend: both generators, or the fused single-file model; closes them (idempotent).
-
-    Attributes:
-        edge / inpaint: the generators (None in fused mode). fused: the fused model (image + mask
-            in, picture + raw output out; export/fused.py), or None.
-    """
-
-    edge: Engine | None
-    inpaint: Engine | None
-    backend: Backend
-    why: str = ""
-    fused: Engine | None = None
-    closed: bool = field(default=False, repr=False)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            for engine in (self.edge, self.inpaint, self.fused):
-                if engine is not None:
-                    engine.close()
-
-    def __enter__(self) -> Generators:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+__all__ = ["AUTO_ORDER", "TABLE", "BackendEntry", "EngineRequest", "Generators", "open_engines"]
 
 
 @dataclass(frozen=True)
@@ -88,163 +40,64 @@ class BackendEntry:
     open_fused: Callable[[EngineRequest], Engine] | None = None
 
 
-def _have(*modules: str) -> bool:
-    try:
-        return all(importlib.util.find_spec(m) is not None for m in modules)
-    except (ImportError, ValueError):  # a broken or blocked install counts as absent
-        return False
+def _lazy(module: str, function: str, *bound: object) -> Callable[[EngineRequest], Any]:
+    """``edgeinpaint.runtime.engines.<module>.<function>(*bound, request)``, imported at the first call: a
+    backend's libraries load only when that backend is asked about or used."""
 
+    def call(request: EngineRequest) -> Any:
+        return getattr(importlib.import_module(f"{__name__}.{module}"), function)(*bound, request)
 
-def _ort_unavailable(provider: str) -> Callable[[EngineRequest], str | None]:
-    def check(request: EngineRequest) -> str | None:
-        from edgeinpaint.runtime.engines.onnxruntime import provider_loads
-
-        if request.precision is Precision.BF16:
-            return "bf16 is an inference precision of OpenVINO (CPU) and torch-cuda, not of ONNX Runtime"
-        return provider_loads(provider)
-
-    return check
-
-
-def _openvino_unavailable(request: EngineRequest) -> str | None:
-    from edgeinpaint.runtime.engines.openvino import unavailable
-
-    return unavailable(request)
-
-
-def _open_openvino(request: EngineRequest) -> tuple[Engine, Engine]:
-    from edgeinpaint.runtime.engines.openvino import open_generators
-
-    return open_generators(request)
-
-
-def _open_openvino_fused(request: EngineRequest) -> Engine:
-    from edgeinpaint.runtime.engines.openvino import open_fused
-
-    return open_fused(request)
-
-
-def _open_ort(backend: Backend) -> Callable[[EngineRequest], tuple[Engine, Engine]]:
-    def open_(request: EngineRequest) -> tuple[Engine, Engine]:
-        from edgeinpaint.runtime.engines.onnxruntime import open_generators
-
-        return open_generators(backend, request)
-
-    return open_
-
-
-def _open_ort_fused(backend: Backend) -> Callable[[EngineRequest], Engine]:
-    def open_(request: EngineRequest) -> Engine:
-        from edgeinpaint.runtime.engines.onnxruntime import open_fused
-
-        return open_fused(backend, request)
-
-    return open_
-
-
-def _open_tensorrt_fused(request: EngineRequest) -> Engine:
-    from edgeinpaint.runtime.engines.tensorrt import open_fused
-
-    return open_fused(request)
-
-
-def _tensorrt_unavailable(request: EngineRequest) -> str | None:
-    if not _have("tensorrt", "cuda"):
-        return "tensorrt / cuda-python not installed"
-    from edgeinpaint.runtime.engines.tensorrt import engines_missing
-
-    return engines_missing(request)
-
-
-def _open_tensorrt(request: EngineRequest) -> tuple[Engine, Engine]:
-    from edgeinpaint.runtime.engines.tensorrt import open_generators
-
-    return open_generators(request)
-
-
-def _torch_unavailable(request: EngineRequest) -> str | None:
-    if not _have("torch"):
-        return "torch not installed (pip install torch==2.13.0 then pip install -e '.[torch]')"
-    if request.weights is None:
-        return "needs --weights (it runs the PyTorch modules, not the exported ONNX)"
-    if request.precision is not Precision.FP32:
-        return f"the CPU reference runs fp32 only, not {request.precision.value} (torch-cuda runs fp16 and bf16)"
-    return None
-
-
-def _open_torch(request: EngineRequest) -> tuple[Engine, Engine]:
-    from edgeinpaint.runtime.engines.torch import open_generators
-
-    return open_generators(request, "cpu")
-
-
-def _torch_cuda_unavailable(request: EngineRequest) -> str | None:
-    if not _have("torch"):
-        return "torch not installed (a CUDA build from pytorch.org, then pip install -e '.[torch]')"
-    import torch
-
-    if not torch.cuda.is_available():
-        return f"torch {torch.__version__} sees no CUDA device" + ("" if torch.version.cuda else " (a CPU build)")
-    if request.weights is None:
-        return "needs --weights (it runs the PyTorch modules, not the exported ONNX)"
-    if request.precision is Precision.INT8:
-        return "int8 runs on the ONNX backends (Q/DQ graphs); torch-cuda runs fp32, fp16 and bf16"
-    if request.precision is Precision.BF16 and torch.cuda.get_device_capability()[0] < 8:
-        return "this GPU has no native BF16 (compute capability < 8.0); use fp16"
-    return None
-
-
-def _open_torch_cuda(request: EngineRequest) -> tuple[Engine, Engine]:
-    from edgeinpaint.runtime.engines.torch import open_generators
-
-    return open_generators(request, "cuda")
+    return call
 
 
 TABLE: dict[Backend, BackendEntry] = {
     Backend.TENSORRT: BackendEntry(
         Backend.TENSORRT,
-        _tensorrt_unavailable,
-        _open_tensorrt,
+        _lazy("tensorrt", "unavailable"),
+        _lazy("tensorrt", "open_generators"),
         "native TensorRT engines (fastest on NVIDIA GPUs)",
-        open_fused=_open_tensorrt_fused,
+        open_fused=_lazy("tensorrt", "open_fused"),
     ),
-    Backend.ONNXRUNTIME_TENSORRT: BackendEntry(
-        Backend.ONNXRUNTIME_TENSORRT,
-        _ort_unavailable("TensorrtExecutionProvider"),
-        _open_ort(Backend.ONNXRUNTIME_TENSORRT),
-        "ONNX Runtime's TensorRT execution provider",
-        open_fused=_open_ort_fused(Backend.ONNXRUNTIME_TENSORRT),
-    ),
-    Backend.ONNXRUNTIME_CUDA: BackendEntry(
-        Backend.ONNXRUNTIME_CUDA,
-        _ort_unavailable("CUDAExecutionProvider"),
-        _open_ort(Backend.ONNXRUNTIME_CUDA),
-        "ONNX Runtime on CUDA",
-        open_fused=_open_ort_fused(Backend.ONNXRUNTIME_CUDA),
-    ),
+    **{
+        backend: BackendEntry(
+            backend,
+            _lazy("onnxruntime", "unavailable", backend),
+            _lazy("onnxruntime", "open_generators", backend),
+            note,
+            open_fused=_lazy("onnxruntime", "open_fused", backend),
+        )
+        for backend, note in (
+            (Backend.ONNXRUNTIME_TENSORRT, "ONNX Runtime's TensorRT execution provider"),
+            (Backend.ONNXRUNTIME_CUDA, "ONNX Runtime on CUDA"),
+        )
+    },
     Backend.OPENVINO: BackendEntry(
         Backend.OPENVINO,
-        _openvino_unavailable,
-        _open_openvino,
+        _lazy("openvino", "unavailable"),
+        _lazy("openvino", "open_generators"),
         # Measured (docs/performance.md, CPU engines): FP32 1.10-1.19x ONNX Runtime for paper-width weights
         # (AVX-512 and AVX2 machines), 0.82-1.13x for the 16-channel demo weights; BF16 (BF16 CPUs) 1.4-2.1x.
         "OpenVINO, CPU: 1.2x ONNX Runtime at paper width; about even on the small demo weights",
-        open_fused=_open_openvino_fused,
+        open_fused=_lazy("openvino", "open_fused"),
     ),
     Backend.ONNXRUNTIME: BackendEntry(
         Backend.ONNXRUNTIME,
-        _ort_unavailable("CPUExecutionProvider"),
-        _open_ort(Backend.ONNXRUNTIME),
+        _lazy("onnxruntime", "unavailable", Backend.ONNXRUNTIME),
+        _lazy("onnxruntime", "open_generators", Backend.ONNXRUNTIME),
         "ONNX Runtime on the CPU",
-        open_fused=_open_ort_fused(Backend.ONNXRUNTIME),
+        open_fused=_lazy("onnxruntime", "open_fused", Backend.ONNXRUNTIME),
     ),
     Backend.TORCH: BackendEntry(
-        Backend.TORCH, _torch_unavailable, _open_torch, "PyTorch eager on the CPU (the reference)", needs_weights=True
+        Backend.TORCH,
+        _lazy("torch", "unavailable", "cpu"),
+        _lazy("torch", "open_generators", "cpu"),
+        "PyTorch eager on the CPU (the reference)",
+        needs_weights=True,
     ),
     Backend.TORCH_CUDA: BackendEntry(
         Backend.TORCH_CUDA,
-        _torch_cuda_unavailable,
-        _open_torch_cuda,
+        _lazy("torch", "unavailable", "cuda"),
+        _lazy("torch", "open_generators", "cuda"),
         "PyTorch on CUDA (autocast, channels_last, CUDA graphs with --cuda-graph)",
         needs_weights=True,
     ),

@@ -11,7 +11,8 @@ from edgeinpaint.core.errors import ArtifactError
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.onnxruntime import OnnxRuntimeEngine, Provider
 from edgeinpaint.core.sidecar import ShapeProfile
-from edgeinpaint.core.specs import Backend
+from edgeinpaint.core.specs import Backend, Precision
+from edgeinpaint.runtime.engines.base import EngineRequest
 
 #: ONNX Runtime execution providers per ORT backend, in priority order.
 ORT_PROVIDERS = {
@@ -89,11 +90,15 @@ def ort_provider_options(
     return providers
 
 
-def open_generators(backend: Backend, request: object) -> tuple[Engine, Engine]:
-    """Both generators of ``request.precision`` from the (sha256-verified) artifacts."""
-    from edgeinpaint.runtime.engines import EngineRequest
+def unavailable(backend: Backend, request: EngineRequest) -> str | None:
+    """None when ``backend``'s first provider really loads here (a session is opened), else why not."""
+    if request.precision is Precision.BF16:
+        return "bf16 is an inference precision of OpenVINO (CPU) and torch-cuda, not of ONNX Runtime"
+    return provider_loads(ORT_PROVIDERS[backend][0])
 
-    assert isinstance(request, EngineRequest)
+
+def open_generators(backend: Backend, request: EngineRequest) -> tuple[Engine, Engine]:
+    """Both generators of ``request.precision`` from the (sha256-verified) artifacts."""
     if request.artifacts is None:
         raise ArtifactError(f"--backend {backend.value} runs exported ONNX: give --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)
@@ -106,11 +111,8 @@ def open_generators(backend: Backend, request: object) -> tuple[Engine, Engine]:
     return engines[0], engines[1]
 
 
-def open_fused(backend: Backend, request: object) -> Engine:
+def open_fused(backend: Backend, request: EngineRequest) -> Engine:
     """The fused single-file model of ``request.precision`` (export/fused.py) on ``backend``'s providers."""
-    from edgeinpaint.runtime.engines import EngineRequest
-
-    assert isinstance(request, EngineRequest)
     if request.artifacts is None:
         raise ArtifactError(f"--backend {backend.value} runs exported ONNX: give --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)

@@ -8,7 +8,6 @@ refused, never emulated or downgraded.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from edgeinpaint.core.cpu import has_bf16
 from edgeinpaint.core.engine import Engine
@@ -17,9 +16,10 @@ from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.openvino import OpenVinoEngine
 from edgeinpaint.core.specs import Precision
 from edgeinpaint.core.tolerances import FUSED_MAX_LEVELS
+from edgeinpaint.runtime.engines.base import EngineRequest
 
 
-def unavailable(request: Any) -> str | None:
+def unavailable(request: EngineRequest) -> str | None:
     """None when OpenVINO can run ``request.precision`` on this CPU, else why not."""
     import importlib.util
 
@@ -64,7 +64,7 @@ def model_cache(onnx_sha256: str) -> Path | None:
     return folder if _writable(folder) else None
 
 
-def open_generators(request: Any) -> tuple[Engine, Engine]:
+def open_generators(request: EngineRequest) -> tuple[Engine, Engine]:
     if request.artifacts is None:
         raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)
@@ -76,7 +76,7 @@ def open_generators(request: Any) -> tuple[Engine, Engine]:
     return engines[0], engines[1]
 
 
-def open_fused(request: Any) -> Engine:
+def open_fused(request: EngineRequest) -> Engine:
     if request.artifacts is None:
         raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
     manifest = request.manifest or read_manifest(request.artifacts)

@@ -36,6 +36,7 @@ from edgeinpaint.core.engine import Engine, EngineBase
 from edgeinpaint.core.errors import ArtifactError, DependencyError, EdgeInpaintError, EngineFailure, InputError
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.sidecar import profile_problem
+from edgeinpaint.runtime.engines.base import EngineRequest
 
 
 def _check(result: Any) -> Any:
@@ -236,8 +237,16 @@ def _engine_path(artifacts: Path, onnx_file: str) -> Path:
     return artifacts / onnx_file.replace(".onnx", ".engine")
 
 
-def engines_missing(request: Any) -> str | None:
-    """None when both generators' engines of ``request.precision`` exist with their sidecars, else why not."""
+def unavailable(request: EngineRequest) -> str | None:
+    """None when TensorRT, cuda-python and a GPU are here and both generators' engines of ``request.precision``
+    exist with their sidecars, else why not."""
+    import importlib.util
+
+    try:
+        if importlib.util.find_spec("tensorrt") is None or importlib.util.find_spec("cuda") is None:
+            return "tensorrt / cuda-python not installed"
+    except (ImportError, ValueError):  # a broken or blocked install counts as absent
+        return "tensorrt / cuda-python not installed"
     from edgeinpaint.core.device import tensorrt_available
 
     if not tensorrt_available():
@@ -262,7 +271,7 @@ def rebuild_command(manifest: Any, artifacts: Path, precision: str) -> str:
     )
 
 
-def open_generators(request: Any) -> tuple[Engine, Engine]:
+def open_generators(request: EngineRequest) -> tuple[Engine, Engine]:
     """Both generators' engines, each checked against its ONNX file's sha256 and this machine."""
     if request.artifacts is None:
         raise ArtifactError("--backend tensorrt needs --artifacts or --weights")
@@ -286,7 +295,7 @@ def open_generators(request: Any) -> tuple[Engine, Engine]:
     return engines[0], engines[1]
 
 
-def open_fused(request: Any) -> Engine:  # pragma: no cover - needs an NVIDIA GPU
+def open_fused(request: EngineRequest) -> Engine:  # pragma: no cover - needs an NVIDIA GPU
     """The fused model's engine: Canny, both generators and the composites in one engine, so a batch
     is one upload (image + mask) and one download (picture + raw output), nothing in between."""
     if request.artifacts is None:

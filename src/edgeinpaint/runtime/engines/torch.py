@@ -23,6 +23,7 @@ import numpy as np
 
 from edgeinpaint.core import specs
 from edgeinpaint.core.engine import Engine, EngineBase
+from edgeinpaint.runtime.engines.base import EngineRequest
 
 
 class TorchEngine(EngineBase):
@@ -113,18 +114,47 @@ class TorchEngine(EngineBase):
         del self.module
 
 
-def open_generators(request: Any, device: str = "cpu") -> tuple[Engine, Engine]:
+def unavailable(device: str, request: EngineRequest) -> str | None:
+    """None when PyTorch can run ``request`` on ``device`` ("cpu": the FP32 reference; "cuda"), else why not."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        if device == "cpu":
+            return "torch not installed (pip install torch==2.13.0 then pip install -e '.[torch]')"
+        return "torch not installed (a CUDA build from pytorch.org, then pip install -e '.[torch]')"
+    if device == "cpu":
+        if request.weights is None:
+            return "needs --weights (it runs the PyTorch modules, not the exported ONNX)"
+        if request.precision is not specs.Precision.FP32:
+            return f"the CPU reference runs fp32 only, not {request.precision.value} (torch-cuda runs fp16 and bf16)"
+        return None
+    import torch
+
+    if not torch.cuda.is_available():
+        return f"torch {torch.__version__} sees no CUDA device" + ("" if torch.version.cuda else " (a CPU build)")
+    if request.weights is None:
+        return "needs --weights (it runs the PyTorch modules, not the exported ONNX)"
+    if request.precision is specs.Precision.INT8:
+        return "int8 runs on the ONNX backends (Q/DQ graphs); torch-cuda runs fp32, fp16 and bf16"
+    if request.precision is specs.Precision.BF16 and torch.cuda.get_device_capability()[0] < 8:
+        return "this GPU has no native BF16 (compute capability < 8.0); use fp16"
+    return None
+
+
+def open_generators(device: str, request: EngineRequest) -> tuple[Engine, Engine]:
     """Both generators from ``request.weights`` as PyTorch modules.
 
     Args:
         device: "cpu" (the FP32 reference) or "cuda" (FP16/BF16 autocast for ``precision`` fp16/bf16,
             channels_last, CUDA graphs with ``cuda_graph``).
     """
-    from edgeinpaint.core.errors import require_torch
+    from edgeinpaint.core.errors import WeightsError, require_torch
 
     require_torch()
     from edgeinpaint.weights.format import load_weights
 
+    if request.weights is None:
+        raise WeightsError("the torch backends run the PyTorch modules: give --weights")
     weights = load_weights(request.weights)
     cuda = device.startswith("cuda")
     # The precision asked for, never another: fp16 is float16, bf16 is bfloat16, fp32 is no autocast.

@@ -1,0 +1,60 @@
+"""What the engine modules share: the typed request to open engines and the opened generators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.manifest import Manifest
+from edgeinpaint.core.specs import Backend, Precision
+
+
+@dataclass(frozen=True)
+class EngineRequest:
+    """What to open.
+
+    Attributes:
+        artifacts: artifacts directory (ONNX backends); manifest: its parsed manifest.
+        weights: weights file (the torch backend, which runs the PyTorch modules).
+        precision: which exported variant. threads: CPU threads (None = all cores).
+        cuda_graph: native TensorRT: capture and replay CUDA graphs per shape.
+    """
+
+    artifacts: Path | None = None
+    manifest: Manifest | None = None
+    weights: Path | None = None
+    precision: Precision = Precision.FP32
+    threads: int | None = None
+    cuda_graph: bool = False
+
+
+@dataclass
+class Generators:
+    """The engines of one backend: both generators, or the fused single-file model; closes them (idempotent).
+
+    Attributes:
+        edge / inpaint: the generators (None in fused mode). fused: the fused model (image + mask
+            in, picture + raw output out; export/fused.py), or None.
+    """
+
+    edge: Engine | None
+    inpaint: Engine | None
+    backend: Backend
+    why: str = ""
+    fused: Engine | None = None
+    closed: bool = field(default=False, repr=False)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            for engine in (self.edge, self.inpaint, self.fused):
+                if engine is not None:
+                    engine.close()
+
+    def __enter__(self) -> Generators:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
