@@ -22,6 +22,7 @@ from typing import Any, Union, overload
 
 import numpy as np
 
+from edgeinpaint.core.engine import Closing
 from edgeinpaint.core.errors import InputError, TooLarge
 from edgeinpaint.core.images import decode_image, decode_mask, encode_image, hole_from_gray, restore_depth, rgb_to_gray
 from edgeinpaint.core.params import Blend, Rounding
@@ -39,7 +40,7 @@ ImageLike = Union[np.ndarray, "Any", str, Path]
 MaskLike = Union[np.ndarray, "Any", str, Path]
 
 
-class Inpainter:
+class Inpainter(Closing):
     """A model opened once: weights (exported into the cache on first use) or an artifacts folder.
 
     Args:
@@ -151,12 +152,6 @@ class Inpainter:
 
     def close(self) -> None:
         self.recipe.close()
-
-    def __enter__(self) -> Inpainter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def save(picture: Any, path: str | Path, quality: int = 95) -> None:

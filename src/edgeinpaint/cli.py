@@ -28,6 +28,7 @@ from rich.progress import ProgressColumn, Task
 from rich.table import Table
 from rich.text import Text
 
+from edgeinpaint.calibration.qdq import CalibrationMethod
 from edgeinpaint.core import specs
 from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
 from edgeinpaint.core.params import Blend, Rounding
@@ -67,14 +68,6 @@ app.add_typer(weights_app, name="weights")
 console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class CalibrationMethod(str, enum.Enum):
-    """How INT8 activation ranges are calibrated (ONNX Runtime's CalibrationMethod)."""
-
-    PERCENTILE = "percentile"
-    ENTROPY = "entropy"
-    MINMAX = "minmax"
 
 
 class FusedIO(str, enum.Enum):
@@ -438,7 +431,7 @@ def export(
         calibration=calibration,
         calibration_masks=calibration_masks,
         calibration_size=calibration_size,
-        calibration_method=calibration_method.value,
+        calibration_method=calibration_method,
         fused_uint8=fused_io is FusedIO.UINT8,
         fused_recipe=FusedRecipe(recipe.edge_source, recipe.rounding, recipe.mask_threshold),
         engine=engine,
@@ -490,7 +483,7 @@ def calibrate(
         calibration=calibration,
         calibration_masks=calibration_masks,
         calibration_size=calibration_size,
-        calibration_method=calibration_method.value,
+        calibration_method=calibration_method,
         engine=False,
     )
     manifest = export_artifacts(config, progress=_note)  # FP32 (incremental)

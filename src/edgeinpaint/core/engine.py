@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from edgeinpaint.core.errors import InputError
+
+SelfT = TypeVar("SelfT", bound="Closing")
 
 
 class Engine(Protocol):
@@ -29,7 +31,20 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-class EngineBase:
+class Closing:
+    """A context manager that calls ``close()`` on exit (engines, generators, recipes, the Python API)."""
+
+    def close(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def __enter__(self: SelfT) -> SelfT:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+class EngineBase(Closing):
     """Lifecycle and input checks shared by every engine class.
 
     Subclasses set ``input_names`` / ``output_names`` and implement ``_run`` and ``_release``.
@@ -57,12 +72,6 @@ class EngineBase:
         if not self._closed:
             self._closed = True
             self._release()
-
-    def __enter__(self) -> EngineBase:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
 
 
 def check_feeds(names: tuple[str, ...], feeds: Mapping[str, np.ndarray]) -> None:

@@ -74,10 +74,6 @@ def plan_pairs(input_uri: str, mask_uri: str | None, output_uri: str, output_suf
     return _plan_storage(input_uri, mask_uri, output_uri, output_suffix)
 
 
-def _absolute(path: Path | None) -> str | None:
-    return None if path is None else str(path.absolute())
-
-
 def _plan_storage(input_uri: str, mask_uri: str | None, output_uri: str, output_suffix: str | None) -> PairPlan:
     src, out = place(input_uri), place(output_uri)
     same_store = src.fs.type_name == out.fs.type_name

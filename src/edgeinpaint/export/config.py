@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edgeinpaint.calibration.qdq import CalibrationMethod
 from edgeinpaint.core import specs
 from edgeinpaint.core.params import FusedRecipe
 
@@ -21,7 +22,7 @@ class ExportConfig:
         calibration: image directory for INT8 calibration and accuracy checks.
         calibration_masks: mask directory paired with it (None = generated free-form masks).
         calibration_size: number of calibration images.
-        calibration_method: entropy | minmax | percentile.
+        calibration_method: calibration/qdq.py :class:`CalibrationMethod`.
         fused_uint8: fused model with uint8 NHWC I/O (else float32 NCHW).
         fused_recipe: edge source, 8-bit rounding and the uint8 mask rule baked into the fused model
             (``--preset official``: raw edges, truncation, mask > 0).
@@ -38,7 +39,7 @@ class ExportConfig:
     calibration: Path | None = None
     calibration_masks: Path | None = None
     calibration_size: int = 32
-    calibration_method: str = "percentile"
+    calibration_method: CalibrationMethod = CalibrationMethod.PERCENTILE
     fused_uint8: bool = True
     fused_recipe: FusedRecipe = field(default_factory=FusedRecipe)
     engine: bool | None = None

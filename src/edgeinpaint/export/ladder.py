@@ -82,7 +82,7 @@ def export_ladder(config: ExportConfig, weights: Weights, ctx: ExportContext) ->
             from edgeinpaint.calibration.sources import CalibrationSource
 
             digest = CalibrationSource(config.calibration, config.calibration_masks, config.calibration_size).digest()
-            options.update({"calibration": digest, "method": config.calibration_method})
+            options.update({"calibration": digest, "method": config.calibration_method.value})
         if precision == "fp16":
             from edgeinpaint.export.precision import FP16_KEEP_FP32
 
@@ -180,8 +180,8 @@ def _build_variant(
         cache_dir = output / "calibration"
         cache_dir.mkdir(exist_ok=True)
         for role in GENERATORS:
-            ctx.progress(f"{files[role]}: calibrating on {len(samples)} images ({config.calibration_method})")
-            cache = cache_dir / f"{role}.{options['calibration']}.{config.calibration_method}.json"
+            ctx.progress(f"{files[role]}: calibrating on {len(samples)} images ({config.calibration_method.value})")
+            cache = cache_dir / f"{role}.{options['calibration']}.{config.calibration_method.value}.json"
             tool = quantize_int8(
                 verify_file(output, manifest.require(role, "fp32")),
                 tmp[role],
@@ -248,7 +248,7 @@ def calibrate_only(
     digest = source.digest()
     cache_dir = output / "calibration"
     cache_dir.mkdir(exist_ok=True)
-    caches = {r: cache_dir / f"{r}.{digest}.{config.calibration_method}.json" for r in GENERATORS}
+    caches = {r: cache_dir / f"{r}.{digest}.{config.calibration_method.value}.json" for r in GENERATORS}
     missing = [r for r, c in caches.items() if not c.is_file()]
     if missing:
         samples = _samples(config, weights)
@@ -259,7 +259,7 @@ def calibrate_only(
         }
         with tempfile.TemporaryDirectory(dir=output) as tmp:
             for role in missing:
-                progress(f"{role}: calibrating on {len(samples)} images ({config.calibration_method})")
+                progress(f"{role}: calibrating on {len(samples)} images ({config.calibration_method.value})")
                 fp32_path = verify_file(output, manifest.require(role, "fp32"))
                 quantize_int8(
                     fp32_path, Path(tmp) / f"{role}.onnx", feeds[role], config.calibration_method, cache=caches[role]

@@ -30,6 +30,7 @@ import numpy as np
 from edgeinpaint.canny.stage import CannySpec, make_canny
 from edgeinpaint.core import specs
 from edgeinpaint.core.blend import blend as blend_into
+from edgeinpaint.core.engine import Closing
 from edgeinpaint.core.errors import InputError
 from edgeinpaint.core.images import pad_amounts, to_uint8
 from edgeinpaint.core.params import Blend, Rounding
@@ -103,7 +104,7 @@ class Finisher:
         return blend_into(raw, rgb8, hole, self.blend, self.rounding)
 
 
-class Recipe(ABC):
+class Recipe(Closing, ABC):
     """Both networks and the stages around them, opened once (runtime/inpainter.py ``open_recipe``).
 
     Args:
@@ -193,12 +194,6 @@ class Recipe(ABC):
 
     def close(self) -> None:
         self.generators.close()
-
-    def __enter__(self) -> Recipe:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class ThreeStage(Recipe):

@@ -373,22 +373,12 @@ def run_pipeline(
     for sig in previous:
         signal.signal(sig, on_term)  # a closed terminal (SIGHUP) stops the run like SIGTERM
     try:
-        for _ in range(n_readers):
-            procs.append(
-                ctx.Process(
-                    target=reader_main,
-                    args=(shared, todo, free_in, ready_in, load, inpainter.preparer),
-                    daemon=True,
-                )
-            )
-        for _ in range(n_writers):
-            procs.append(
-                ctx.Process(
-                    target=writer_main,
-                    args=(shared, ready_out, free_out, results, write, inpainter.finisher),
-                    daemon=True,
-                )
-            )
+        # Readers run the recipe's prepare, writers its finish (both picklable; the engines stay here).
+        for count, target, args in (
+            (n_readers, reader_main, (shared, todo, free_in, ready_in, load, inpainter.preparer)),
+            (n_writers, writer_main, (shared, ready_out, free_out, results, write, inpainter.finisher)),
+        ):
+            procs.extend(ctx.Process(target=target, args=args, daemon=True) for _ in range(count))
         for p in procs:
             p.start()
         for i in routes.ring:

@@ -87,20 +87,15 @@ TABLE: dict[Backend, BackendEntry] = {
         "ONNX Runtime on the CPU",
         open_fused=_lazy("onnxruntime", "open_fused", Backend.ONNXRUNTIME),
     ),
-    Backend.TORCH: BackendEntry(
-        Backend.TORCH,
-        _lazy("torch", "unavailable", "cpu"),
-        _lazy("torch", "open_generators", "cpu"),
-        "PyTorch eager on the CPU (the reference)",
-        needs_weights=True,
-    ),
-    Backend.TORCH_CUDA: BackendEntry(
-        Backend.TORCH_CUDA,
-        _lazy("torch", "unavailable", "cuda"),
-        _lazy("torch", "open_generators", "cuda"),
-        "PyTorch on CUDA (autocast, channels_last, CUDA graphs with --cuda-graph)",
-        needs_weights=True,
-    ),
+    **{
+        backend: BackendEntry(
+            backend, _lazy("torch", "unavailable", device), _lazy("torch", "open_generators", device), note, True
+        )
+        for backend, device, note in (
+            (Backend.TORCH, "cpu", "PyTorch eager on the CPU (the reference)"),
+            (Backend.TORCH_CUDA, "cuda", "PyTorch on CUDA (autocast, channels_last, CUDA graphs with --cuda-graph)"),
+        )
+    },
 }
 AUTO_ORDER = (
     Backend.TENSORRT,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
-from edgeinpaint.core.engine import Engine
+from edgeinpaint.core.engine import Closing, Engine
 from edgeinpaint.core.manifest import Manifest
 from edgeinpaint.core.specs import Backend, Precision
 
@@ -31,7 +31,7 @@ class EngineRequest:
 
 
 @dataclass
-class Generators:
+class Generators(Closing):
     """The engines of one backend: both generators, or the fused single-file model; closes them (idempotent).
 
     Attributes:
@@ -53,8 +53,10 @@ class Generators:
                 if engine is not None:
                     engine.close()
 
-    def __enter__(self) -> Generators:
-        return self
 
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
+def installed(*modules: str) -> bool:
+    """True when every module can be imported here (a broken or blocked install counts as absent)."""
+    try:
+        return all(importlib.util.find_spec(m) is not None for m in modules)
+    except (ImportError, ValueError):
+        return False

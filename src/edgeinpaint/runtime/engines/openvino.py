@@ -16,14 +16,12 @@ from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.openvino import OpenVinoEngine
 from edgeinpaint.core.specs import Precision
 from edgeinpaint.core.tolerances import FUSED_MAX_LEVELS
-from edgeinpaint.runtime.engines.base import EngineRequest
+from edgeinpaint.runtime.engines.base import EngineRequest, installed
 
 
 def unavailable(request: EngineRequest) -> str | None:
     """None when OpenVINO can run ``request.precision`` on this CPU, else why not."""
-    import importlib.util
-
-    if importlib.util.find_spec("openvino") is None:
+    if not installed("openvino"):
         return "openvino not installed (pip install 'edgeinpaint[cpu]', or -e '.[cpu]' from a clone)"
     if request.precision is Precision.BF16 and not has_bf16():
         return "this CPU has no native BF16 (AVX512_BF16 or AMX); bf16 is refused, not emulated"

@@ -36,7 +36,7 @@ from edgeinpaint.core.engine import Engine, EngineBase
 from edgeinpaint.core.errors import ArtifactError, DependencyError, EdgeInpaintError, EngineFailure, InputError
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.sidecar import profile_problem
-from edgeinpaint.runtime.engines.base import EngineRequest
+from edgeinpaint.runtime.engines.base import EngineRequest, installed
 
 
 def _check(result: Any) -> Any:
@@ -240,12 +240,7 @@ def _engine_path(artifacts: Path, onnx_file: str) -> Path:
 def unavailable(request: EngineRequest) -> str | None:
     """None when TensorRT, cuda-python and a GPU are here and both generators' engines of ``request.precision``
     exist with their sidecars, else why not."""
-    import importlib.util
-
-    try:
-        if importlib.util.find_spec("tensorrt") is None or importlib.util.find_spec("cuda") is None:
-            return "tensorrt / cuda-python not installed"
-    except (ImportError, ValueError):  # a broken or blocked install counts as absent
+    if not installed("tensorrt", "cuda"):
         return "tensorrt / cuda-python not installed"
     from edgeinpaint.core.device import tensorrt_available
 

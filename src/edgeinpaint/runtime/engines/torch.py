@@ -23,7 +23,7 @@ import numpy as np
 
 from edgeinpaint.core import specs
 from edgeinpaint.core.engine import Engine, EngineBase
-from edgeinpaint.runtime.engines.base import EngineRequest
+from edgeinpaint.runtime.engines.base import EngineRequest, installed
 
 
 class TorchEngine(EngineBase):
@@ -116,9 +116,7 @@ class TorchEngine(EngineBase):
 
 def unavailable(device: str, request: EngineRequest) -> str | None:
     """None when PyTorch can run ``request`` on ``device`` ("cpu": the FP32 reference; "cuda"), else why not."""
-    import importlib.util
-
-    if importlib.util.find_spec("torch") is None:
+    if not installed("torch"):
         if device == "cpu":
             return "torch not installed (pip install torch==2.13.0 then pip install -e '.[torch]')"
         return "torch not installed (a CUDA build from pytorch.org, then pip install -e '.[torch]')"
