@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edgeinpaint.core.fused_io import as_unit_float
 from edgeinpaint.core.images import to_uint8
 from edgeinpaint.core.params import Blend, Rounding
 
@@ -114,5 +115,4 @@ def finish_fused(
     """
     if Blend(mode) is Blend.PASTE:
         return output
-    raw_f = raw.astype(np.float32) / 255.0 if raw.dtype == np.uint8 else raw.astype(np.float32)
-    return blend(raw_f, rgb8, hole, mode, rounding)
+    return blend(as_unit_float(raw), rgb8, hole, mode, rounding)

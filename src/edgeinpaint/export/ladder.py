@@ -18,7 +18,7 @@ import numpy as np
 from edgeinpaint.core import specs
 from edgeinpaint.core.engine import Engine
 from edgeinpaint.core.errors import ExportError
-from edgeinpaint.core.images import to_uint8
+from edgeinpaint.core.fused_io import fused_feeds, fused_output
 from edgeinpaint.core.manifest import Manifest, verify_file
 from edgeinpaint.core.onnxruntime import OnnxRuntimeEngine
 from edgeinpaint.core.params import Rounding
@@ -279,18 +279,11 @@ def fused_picture(
     """
     from edgeinpaint.core.blend import finish_fused
 
-    if uint8_io:
-        out, raw = session.run(  # type: ignore[attr-defined]
-            None, {"image": sample.rgb8[None], "mask": (sample.hole * 255).astype(np.uint8)[None, ..., None]}
-        )
-        return finish_fused(out[0], raw[0], sample.rgb8, sample.hole, blend, rounding)  # type: ignore[arg-type]
-    feeds = {
-        "image": (sample.rgb8 / 255.0).astype(np.float32).transpose(2, 0, 1)[None],
-        "mask": sample.hole[None, None].astype(np.float32),
-    }
-    out, raw = session.run(None, feeds)  # type: ignore[attr-defined]
-    out8 = to_uint8(out[0].transpose(1, 2, 0), rounding)
-    return finish_fused(out8, raw[0].transpose(1, 2, 0), sample.rgb8, sample.hole, blend, rounding)  # type: ignore[arg-type]
+    names = ("output", "raw")
+    outputs = session.run(None, fused_feeds([sample.rgb8], [sample.hole], uint8_io))  # type: ignore[attr-defined]
+    got = dict(zip(names, outputs, strict=True))
+    out, raw = (fused_output(got, name, uint8_io, rounding)[0] for name in names)
+    return finish_fused(out, raw, sample.rgb8, sample.hole, blend, rounding)  # type: ignore[arg-type]
 
 
 def _given(edges: np.ndarray, gray: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -300,14 +293,7 @@ def _given(edges: np.ndarray, gray: np.ndarray, known: np.ndarray) -> np.ndarray
 
 def _fused_front(front: object, rgb8: np.ndarray, hole: np.ndarray, uint8_io: bool) -> tuple[np.ndarray, np.ndarray]:
     """(H, W) float32 gray and (H, W) bool edges of the fused model's own front end."""
-    if uint8_io:
-        feeds = {"image": rgb8[None], "mask": (hole * 255).astype(np.uint8)[None, ..., None]}
-    else:
-        feeds = {
-            "image": (rgb8 / 255.0).astype(np.float32).transpose(2, 0, 1)[None],
-            "mask": hole[None, None].astype(np.float32),
-        }
-    gray, edges = front.run(None, feeds)  # type: ignore[attr-defined]
+    gray, edges = front.run(None, fused_feeds([rgb8], [hole], uint8_io))  # type: ignore[attr-defined]
     return gray[0, 0], np.asarray(edges[0, 0] > 0.5)
 
 

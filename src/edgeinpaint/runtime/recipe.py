@@ -32,7 +32,8 @@ from edgeinpaint.core import specs
 from edgeinpaint.core.blend import blend as blend_into
 from edgeinpaint.core.engine import Closing
 from edgeinpaint.core.errors import InputError
-from edgeinpaint.core.images import pad_amounts, to_uint8
+from edgeinpaint.core.fused_io import as_unit_float, fused_feeds, fused_output
+from edgeinpaint.core.images import pad_amounts
 from edgeinpaint.core.params import Blend, Rounding
 from edgeinpaint.core.stages import CannyFn, Prepared, Sample, as_uint8, crop_output, infer, preprocess
 from edgeinpaint.runtime.engines import Generators
@@ -230,19 +231,12 @@ class Fused(Recipe):
         For a paste composite that is the graph's ``output`` (quantized inside the graph as exported:
         rounded, or truncated by the official preset), returned as float32 v / 255, which the finisher's
         rounding maps back to v exactly (both roundings, all 256 values; core/images.py ``to_uint8``).
-        For a Poisson composite it is ``raw``, the generator's rounded output, which the finisher blends.
+        For a Poisson composite it is ``raw``, the generator's rounded output, which the finisher blends
+        (core/blend.py ``finish_fused`` makes the same pictures from both outputs).
         """
         engine = self.generators.fused
         assert engine is not None
         name = "output" if self.blend is Blend.PASTE else "raw"
-        if self.uint8_io:
-            image = np.stack([p.rgb8 for p in prepared])
-            mask = (np.stack([p.hole for p in prepared]) * np.uint8(255))[..., None]
-            got = np.asarray(engine.run({"image": image, "mask": mask})[name])
-            return [got[i].astype(np.float32) / np.float32(255.0) for i in range(len(prepared))]
-        image = np.stack([p.rgb8.transpose(2, 0, 1) for p in prepared]).astype(np.float32) / 255.0
-        mask = np.stack([p.hole for p in prepared])[:, None].astype(np.float32)
-        got = np.asarray(engine.run({"image": image, "mask": mask})[name]).transpose(0, 2, 3, 1)
-        if name == "output":  # the float model's picture is quantized here, with the recipe's rounding
-            got = to_uint8(got, self.rounding).astype(np.float32) / np.float32(255.0)
-        return [np.ascontiguousarray(got[i], dtype=np.float32) for i in range(len(prepared))]
+        feeds = fused_feeds([p.rgb8 for p in prepared], [p.hole for p in prepared], self.uint8_io)
+        got = fused_output(engine.run(feeds), name, self.uint8_io, self.rounding)
+        return [as_unit_float(got[i]) for i in range(len(prepared))]
