@@ -25,8 +25,8 @@ import numpy as np
 from edgeinpaint.core.engine import Closing
 from edgeinpaint.core.errors import InputError, TooLarge
 from edgeinpaint.core.images import decode_image, decode_mask, encode_image, hole_from_gray, restore_depth, rgb_to_gray
-from edgeinpaint.core.params import Blend, Rounding
-from edgeinpaint.core.presets import Preset, resolve
+from edgeinpaint.core.params import Rounding
+from edgeinpaint.core.presets import BlendChoice, Preset, picture_recipe
 from edgeinpaint.core.specs import MIN_SIDE, Backend, CannyVariant, EdgeSource, Precision
 from edgeinpaint.runtime.hd import HDConfig, HDStrategy
 from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
@@ -71,20 +71,20 @@ class Inpainter(Closing):
         hd_trigger: int = 1024,
         canny: CannyVariant | str | None = None,
         edge_source: EdgeSource | str | None = None,
-        blend: Blend | str | None = None,
+        blend: BlendChoice | str | None = None,
         to_8bit: Rounding | str | None = None,
         mask_threshold: int | None = None,
         threads: int | None = None,
         max_pixels: int | None = 16_000_000,
         progress: Callable[[str], None] | None = None,
     ) -> None:
-        recipe = resolve(
+        recipe = picture_recipe(
             _choice(Preset, preset, "preset"),
-            mask_threshold=mask_threshold,
-            canny=_choice(CannyVariant, canny, "canny") if canny is not None else None,
-            edge_source=_choice(EdgeSource, edge_source, "edge_source") if edge_source is not None else None,
-            blend=_choice(Blend, blend, "blend") if blend is not None else None,
-            rounding=_choice(Rounding, to_8bit, "to_8bit") if to_8bit is not None else None,
+            mask_threshold,
+            _choice(CannyVariant, canny, "canny") if canny is not None else None,
+            _choice(EdgeSource, edge_source, "edge_source") if edge_source is not None else None,
+            _choice(BlendChoice, blend, "blend") if blend is not None else None,
+            _choice(Rounding, to_8bit, "to_8bit") if to_8bit is not None else None,
         )
         self.load = LoadOptions(strict=True, mask_threshold=recipe.mask_threshold, max_pixels=max_pixels)
         self.recipe: Recipe = open_recipe(

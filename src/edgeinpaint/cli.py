@@ -7,8 +7,6 @@ exit 1, with no traceback.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import enum
 import functools
 import importlib
 import importlib.util
@@ -31,12 +29,16 @@ from rich.text import Text
 from edgeinpaint.calibration.qdq import CalibrationMethod
 from edgeinpaint.core import specs
 from edgeinpaint.core.errors import EdgeInpaintError, EngineFailure
-from edgeinpaint.core.params import Blend, Rounding
-from edgeinpaint.core.presets import PictureRecipe, Preset
+from edgeinpaint.core.params import Rounding
+from edgeinpaint.core.presets import BlendChoice, Preset, picture_recipe
 from edgeinpaint.core.text import printable
 from edgeinpaint.core.version import __version__
+from edgeinpaint.executors import Executor
+from edgeinpaint.export.config import FusedIO
 from edgeinpaint.runtime.hd import HDStrategy
 from edgeinpaint.serving.triton.repository import TritonBackend
+from edgeinpaint.trainer.config import Stage
+from edgeinpaint.trainer.metrics import Baseline
 
 app = typer.Typer(
     help="Fast, faithful, deployable EdgeConnect inpainting.",
@@ -70,22 +72,6 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class FusedIO(str, enum.Enum):
-    """The fused model's I/O: NHWC uint8 (hosts need no pre/post) or NCHW float."""
-
-    UINT8 = "uint8"
-    FLOAT = "float"
-
-
-class Stage(str, enum.Enum):
-    """Training stages of the paper."""
-
-    EDGE = "edge"
-    INPAINT = "inpaint"
-    EDGE_INPAINT = "edge-inpaint"
-    JOINT = "joint"
-
-
 def _check_calibration(precision: specs.Precision, calibration: Path | None, masks: Path | None) -> None:
     """Calibration options are checked before any export work starts."""
     if precision is specs.Precision.INT8 and calibration is None:
@@ -98,25 +84,6 @@ def _check_calibration(precision: specs.Precision, calibration: Path | None, mas
             raise EdgeInpaintError(f"{option} {path}: not found; expected an image folder or file")
 
 
-class Baseline(str, enum.Enum):
-    """evaluate --baseline: OpenCV's Telea / Navier-Stokes, or harmonic interpolation."""
-
-    TELEA = "telea"
-    NS = "ns"
-    HARMONIC = "harmonic"
-
-
-class BlendChoice(str, enum.Enum):
-    """--blend: the weights' own composite (auto) or an override."""
-
-    AUTO = "auto"
-    PASTE = "paste"
-    POISSON = "poisson"
-
-    def resolve(self) -> Blend | None:
-        return None if self is BlendChoice.AUTO else Blend(self.value)
-
-
 def _preset_help() -> str:
     from edgeinpaint.core.presets import PRESETS, describe
 
@@ -127,6 +94,14 @@ def _preset_help() -> str:
     )
 
 
+# Options shared by run, serve and evaluate: declared once, the same names, defaults and help everywhere.
+WEIGHTS_OPTION = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache.")
+ARTIFACTS_OPTION = typer.Option(None, help="Artifacts directory from `edgeinpaint export`.")
+BACKEND_OPTION = typer.Option(
+    specs.Backend.AUTO, help="Inference backend (auto: the fastest that opens here, and it says which)."
+)
+PRECISION_OPTION = typer.Option(specs.Precision.FP32, help="Precision to run (auto never changes it).")
+THREADS_OPTION = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores).")
 PRESET_OPTION = typer.Option(Preset.PAPER, help=_preset_help())
 MASK_THRESHOLD_OPTION = typer.Option(
     None, min=0, max=254, help="A mask pixel whose gray value (0-255) is above this is a hole (default: the preset's)."
@@ -137,34 +112,6 @@ TO_8BIT_OPTION = typer.Option(
 EDGE_SOURCE_OPTION = typer.Option(
     None, help="Edges for the inpaint generator: composite (the paper) or raw (test.py); default: the preset's."
 )
-
-
-def _recipe(
-    preset: Preset,
-    mask_threshold: int | None = None,
-    canny: specs.CannyVariant | None = None,
-    edge_source: specs.EdgeSource | None = None,
-    blend: BlendChoice | None = None,
-    to_8bit: Rounding | None = None,
-) -> PictureRecipe:
-    """The preset's picture options with the explicitly given ones in their place (core/presets.py)."""
-    from edgeinpaint.core.presets import resolve
-
-    explicit_blend = None if blend is None else blend.resolve()
-    recipe = resolve(
-        preset, mask_threshold=mask_threshold, canny=canny, edge_source=edge_source, blend=explicit_blend,
-        rounding=to_8bit,
-    )  # fmt: skip
-    if blend is BlendChoice.AUTO:  # explicitly the weights' own composite, whatever the preset says
-        recipe = dataclasses.replace(recipe, blend=None)
-    return recipe
-
-
-class Executor(str, enum.Enum):
-    """run --executor: this machine (in-process or the shared-memory pipeline) or a Ray cluster."""
-
-    LOCAL = "local"
-    RAY = "ray"
 
 
 def say(label: str, style: str, message: object, console_: Console | None = None) -> None:
@@ -418,7 +365,7 @@ def export(
     from edgeinpaint.export.config import ExportConfig
     from edgeinpaint.weights.registry import resolve_weights
 
-    recipe = _recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
+    recipe = picture_recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
     _check_calibration(precision, calibration, calibration_masks)  # before any work
     parse_shapes(shapes)  # fail on a bad spec before any work
     if engine:
@@ -511,12 +458,10 @@ def run(
     output: str = typer.Option(
         "outputs", "--output", "-o", help="Output directory (not an input or mask folder); a URI with --executor ray."
     ),
-    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
-    artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
-    backend: specs.Backend = typer.Option(
-        specs.Backend.AUTO, help="Inference backend (auto: the fastest that opens here, and it says which)."
-    ),
-    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run (auto never changes it)."),
+    weights: str | None = WEIGHTS_OPTION,
+    artifacts: Path | None = ARTIFACTS_OPTION,
+    backend: specs.Backend = BACKEND_OPTION,
+    precision: specs.Precision = PRECISION_OPTION,
     preset: Preset = PRESET_OPTION,
     mask_threshold: int | None = MASK_THRESHOLD_OPTION,
     to_8bit: Rounding | None = TO_8BIT_OPTION,
@@ -527,7 +472,7 @@ def run(
         "(float64 graph, edges identical to skimage), tensorrt (the TensorRT-parsable float32 graph) "
         "or reference (skimage); default: the preset's.",
     ),
-    threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores)."),
+    threads: int | None = THREADS_OPTION,
     batch_size: int = typer.Option(1, min=1, help="Images of one padded size per engine call."),
     workers: int = typer.Option(
         2, min=1, help="Reader processes (writers: half as many) of the shared-memory pipeline."
@@ -596,110 +541,110 @@ def run(
     ),
 ) -> None:
     """Inpaint images with masks; finishes every good file and exits 1 if any failed."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    from edgeinpaint.core.images import IMAGE_SUFFIXES
-    from edgeinpaint.runtime.batch import RunConfig, RunEvents, run_batch, write_report
+    from edgeinpaint.runtime.batch import RunConfig
     from edgeinpaint.runtime.hd import HDConfig
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
     from edgeinpaint.runtime.loading import LoadOptions
     from edgeinpaint.runtime.pipeline import WriteOptions
 
-    suffix = None
-    if format is not None:
-        suffix = "." + format.lower().lstrip(".")
-        if suffix not in IMAGE_SUFFIXES:
-            raise EdgeInpaintError(
-                f"--format {format!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}"
-            )
     if mask is None and not (pairs and executor is Executor.RAY):
         raise EdgeInpaintError("--mask is required: a mask file, a folder of masks, or the word 'alpha'")
     if input is None and pairs is None:
         raise EdgeInpaintError("--input is required (or, with --executor ray, --pairs FILE)")
-    alpha = mask == "alpha"
-    ray_run = executor is Executor.RAY
-    recipe = _recipe(preset, mask_threshold, canny, edge_source, blend, to_8bit)
+    recipe = picture_recipe(preset, mask_threshold, canny, edge_source, blend, to_8bit)
+    hd = HDConfig(strategy=hd_strategy, trigger=hd_trigger, resize_limit=resize_limit)
     config = RunConfig(
         input=input,  # strings: run_batch refuses URIs by their scheme, which Path() would mangle
-        mask=None if alpha else mask,
+        mask=None if mask == "alpha" else mask,
         output=output,
         pairs=pairs,
-        output_suffix=suffix,
+        output_suffix=_output_suffix(format),
         source=ModelSource(weights=weights, artifacts=artifacts),
         engine=EngineOptions(backend, precision, threads, cuda_graph, recipe.canny, fused),
-        picture=PictureOptions(
-            recipe.edge_source,
-            HDConfig(strategy=hd_strategy, trigger=hd_trigger, resize_limit=resize_limit),
-            recipe.blend,
-            recipe.rounding,
-        ),
-        load=LoadOptions(alpha_mask=alpha, strict=strict, mask_threshold=recipe.mask_threshold),
+        picture=PictureOptions(recipe.edge_source, hd, recipe.blend, recipe.rounding),
+        load=LoadOptions(alpha_mask=mask == "alpha", strict=strict, mask_threshold=recipe.mask_threshold),
         write=WriteOptions(quality=quality, skip_existing=skip_existing, png_compression=png_compression),
         in_process=in_process,
         workers=workers,
         batch_size=batch_size,
         max_memory=int(max_memory * (1 << 30)),
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-    ) as progress:
-        task = progress.add_task("inpainting", total=None)
+    ray_options = None
+    if executor is Executor.RAY:
+        from edgeinpaint.executors.ray_data import RayOptions
 
-        counts = {"done": 0, "failed": 0}
+        ray_options = RayOptions(
+            ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus, rows_per_block=ray_rows_per_block
+        )
+    summary = _run_with_progress(config, ray_options)
+    _finish_run(summary, output, report, {"preset": preset.value, "picture": recipe.to_json()})
+
+
+def _output_suffix(format: str | None) -> str | None:
+    """``--format`` as a suffix (".png"), refused unless it is one the README lists."""
+    from edgeinpaint.core.images import IMAGE_SUFFIXES
+
+    if format is None:
+        return None
+    suffix = "." + format.lower().lstrip(".")
+    if suffix not in IMAGE_SUFFIXES:
+        raise EdgeInpaintError(
+            f"--format {format!r}: expected one of {', '.join(sorted(s[1:] for s in IMAGE_SUFFIXES))}"
+        )
+    return suffix
+
+
+def _run_with_progress(config: Any, ray_options: Any) -> Any:
+    """Run ``config`` locally (or on Ray with ``ray_options``) behind a progress bar; the run's summary."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from edgeinpaint.runtime.batch import RunEvents, run_batch
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), RateColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err_console) as progress:
+        task = progress.add_task("inpainting", total=None)
+        failures: list[str] = []
         clock: list[float] = []
-        label: list[str] = ["inpainting"]
 
         def started(total: int, mode: str) -> None:
             # The mode on its own line: a long description would wrap the bar at 80 columns.
             say("running:", "dim", mode, progress.console)
-            progress.update(task, total=total, description=label[0])
+            progress.update(task, total=total)
             clock[:] = [time.perf_counter()]  # the rate counts from here
 
         def done(_name: str, error: str | None) -> None:
             # Failures are listed once, at the end; here only counted.
-            counts["failed" if error else "done"] += 1
+            failures.extend([error] if error else [])
             clock.append(time.perf_counter())
             # Images per second since the run started (not between the first and the last result: results
             # that arrive in a burst, as Ray's blocks do, made that 56,031.8/s), once a second has passed.
             elapsed = clock[-1] - clock[0]
             rate = (len(clock) - 1) / elapsed if elapsed >= 1.0 else None
-            failed = f", {counts['failed']} failed" if counts["failed"] else ""
-            progress.update(task, advance=1, rate=rate, description=label[0] + failed)
+            failed = f", {len(failures)} failed" if failures else ""
+            progress.update(task, advance=1, rate=rate, description="inpainting" + failed)
 
-        def message(text: str) -> None:
-            say("", "", text, progress.console)
+        events = RunEvents(started, done, lambda text: say("", "", text, progress.console))
+        if ray_options is None:
+            return run_batch(config, events).summary
+        from edgeinpaint.executors.ray_data import run_on_ray
 
-        events = RunEvents(started, done, message)
-        figures = None
-        if ray_run:
-            from edgeinpaint.executors.ray_data import RayOptions, run_on_ray
+        outcome, figures = run_on_ray(config, ray_options, events)
+    say("", "dim", figures.describe(len(outcome.summary.done)), console)
+    return outcome.summary
 
-            options = RayOptions(
-                ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus, rows_per_block=ray_rows_per_block
-            )
-            outcome, figures = run_on_ray(config, options, events)
-        else:
-            outcome = run_batch(config, events)
-    summary = outcome.summary
-    if figures is not None:
-        say("", "dim", figures.describe(len(summary.done)), console)
+
+def _finish_run(summary: Any, output: str, report: Path | None, meta: dict[str, Any]) -> None:
+    """Warnings, the counts, the report file and every failure; exit 1 if a file (or the report) failed."""
+    from edgeinpaint.runtime.batch import write_report
+
     for _rel, text in summary.warnings:
         say("warning:", "yellow", text)
-    say(
-        "",
-        "",
-        f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} -> {output}",
-        console,
-    )
+    counts = f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)}"
+    say("", "", f"{counts} -> {output}", console)
     report_failed = False
     if report is not None:
         try:
-            write_report(summary, report, {"preset": preset.value, "picture": recipe.to_json()})
+            write_report(summary, report, meta)
         except OSError as exc:
             say("error:", "bold red", f"{report}: cannot write the report ({exc.strerror or exc})")
             report_failed = True
@@ -733,15 +678,15 @@ class RateColumn(ProgressColumn):
 @app.command()
 @user_errors
 def serve(
-    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache."),
-    artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`."),
-    backend: specs.Backend = typer.Option(specs.Backend.AUTO, help="Inference backend."),
-    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run."),
+    weights: str | None = WEIGHTS_OPTION,
+    artifacts: Path | None = ARTIFACTS_OPTION,
+    backend: specs.Backend = BACKEND_OPTION,
+    precision: specs.Precision = PRECISION_OPTION,
     preset: Preset = PRESET_OPTION,
     mask_threshold: int | None = MASK_THRESHOLD_OPTION,
     to_8bit: Rounding | None = TO_8BIT_OPTION,
     edge_source: specs.EdgeSource | None = EDGE_SOURCE_OPTION,
-    threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores)."),
+    threads: int | None = THREADS_OPTION,
     host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default; 0.0.0.0 exposes it)."),
     port: int = typer.Option(8000, min=0, max=65535, help="Port."),
     max_batch: int = typer.Option(4, min=1, help="Requests of one padded size batched per engine call (1: off)."),
@@ -783,7 +728,7 @@ def serve(
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
 
     source = ModelSource(weights=weights, artifacts=artifacts)
-    recipe = _recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
+    recipe = picture_recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
     engine_options = EngineOptions(backend=backend, precision=precision, threads=threads, canny=recipe.canny)
     picture = PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding)
     from edgeinpaint.serving.guard import host_names
@@ -1031,15 +976,13 @@ def train(
 def evaluate(
     input: Path = typer.Option(..., "--input", "-i", help="Ground-truth images (file or directory)."),
     mask: Path = typer.Option(..., "--mask", "-m", help="Hole masks (file or directory paired by stem)."),
-    weights: str | None = typer.Option(None, help="Weights file or bundled name (default: the demo weights)."),
-    artifacts: Path | None = typer.Option(
-        None, help="Artifacts directory from `edgeinpaint export` (no torch needed) instead of --weights."
-    ),
+    weights: str | None = WEIGHTS_OPTION,
+    artifacts: Path | None = ARTIFACTS_OPTION,
     baseline: list[Baseline] | None = typer.Option(
         None, help="Baseline(s) in the same run: telea, ns (OpenCV), harmonic (Poisson composite of a flat output)."
     ),
     report: Path | None = typer.Option(None, help="Write results (.json with per-image rows, or .csv summary)."),
-    threads: int | None = typer.Option(None, min=1, help="CPU threads."),
+    threads: int | None = THREADS_OPTION,
     blend: BlendChoice | None = typer.Option(
         None,
         help="Composite: paste (the paper), poisson (gradient-domain), or auto (the weights' choice; default unless "
@@ -1067,7 +1010,7 @@ def evaluate(
 
     if report is not None and report.suffix.lower() not in (".json", ".csv"):  # before any work
         raise EdgeInpaintError(f"--report {report}: expected a .json (per-image rows) or .csv (summary) file")
-    recipe = _recipe(preset, mask_threshold, None, edge_source, blend, to_8bit)
+    recipe = picture_recipe(preset, mask_threshold, None, edge_source, blend, to_8bit)
     pairs, failed = [], []
     for job in pair_images(input, mask):
         try:  # the same loading as `run`; a bad pair is reported and the rest evaluated

@@ -23,6 +23,7 @@ warns), and masks paired by file name rather than by sorted index.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, replace
 
@@ -107,3 +108,34 @@ def describe(preset: Preset) -> str:
         f"{preset.value}: mask > {r.mask_threshold}, canny {r.canny.value}, edges {r.edge_source.value}, "
         f"{blend} composite, {r.rounding.value}"
     )
+
+
+class BlendChoice(str, enum.Enum):
+    """--blend: the weights' own composite (auto) or an override."""
+
+    AUTO = "auto"
+    PASTE = "paste"
+    POISSON = "poisson"
+
+    def resolve(self) -> Blend | None:
+        return None if self is BlendChoice.AUTO else Blend(self.value)
+
+
+def picture_recipe(
+    preset: Preset,
+    mask_threshold: int | None = None,
+    canny: CannyVariant | None = None,
+    edge_source: EdgeSource | None = None,
+    blend: BlendChoice | None = None,
+    to_8bit: Rounding | None = None,
+) -> PictureRecipe:
+    """The preset's picture options with the explicitly given ones in their place; ``blend`` auto is
+    explicitly the weights' own composite, whatever the preset says."""
+    explicit_blend = None if blend is None else blend.resolve()
+    recipe = resolve(
+        preset, mask_threshold=mask_threshold, canny=canny, edge_source=edge_source, blend=explicit_blend,
+        rounding=to_8bit,
+    )  # fmt: skip
+    if blend is BlendChoice.AUTO:
+        recipe = dataclasses.replace(recipe, blend=None)
+    return recipe

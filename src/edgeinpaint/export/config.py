@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,3 +47,10 @@ class ExportConfig:
     shapes: str | None = None
     workspace_gib: float = 4.0
     optimization_level: int = 3
+
+
+class FusedIO(str, enum.Enum):
+    """The fused model's I/O: NHWC uint8 (hosts need no pre/post) or NCHW float."""
+
+    UINT8 = "uint8"
+    FLOAT = "float"

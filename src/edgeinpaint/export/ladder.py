@@ -29,6 +29,7 @@ from edgeinpaint.weights.format import Weights
 
 if TYPE_CHECKING:
     from edgeinpaint.core.stages import Sample
+    from edgeinpaint.export.accuracy import VariantAccuracy
     from edgeinpaint.export.config import ExportConfig
 
 GENERATORS = ("edge_generator", "inpaint_generator")
@@ -135,15 +136,21 @@ def _measure_bf16(ctx: ExportContext, samples: list[Sample], weights: Weights) -
         role: OpenVinoEngine(verify_file(ctx.output, e), specs.Precision.BF16) for role, e in entries.items()
     }
     accuracy = measure(samples, fp32, variant, weights.blend)
-    floor = FLOORS_DB["bf16"]
-    ctx.progress(f"bf16 (OpenVINO): composited PSNR vs FP32 {accuracy.psnr:.2f} dB (floor {floor} dB)")
-    if (stage := accuracy.failing_stage(floor)) is not None:
-        raise ExportError(
-            f"bf16 below its accuracy floor: {accuracy.psnr:.2f} dB < {floor} dB vs FP32; "
-            f"the {stage} loses the most ({accuracy.stage_psnr[stage]:.2f} dB alone)"
-        )
+    _hold_floor(ctx, "bf16 (OpenVINO)", accuracy, "bf16")
     for entry in entries.values():
         entry.accuracy["bf16_openvino"] = {**accuracy.to_json(), "samples": len(samples)}  # type: ignore[assignment]
+
+
+def _hold_floor(ctx: ExportContext, what: str, accuracy: VariantAccuracy, precision: str) -> None:
+    """The one accuracy-floor check (core/tolerances.py ``FLOORS_DB``): a progress line, then an ExportError
+    naming the stage that loses the most when the composited PSNR vs FP32 is below the floor."""
+    floor = FLOORS_DB[precision]
+    ctx.progress(f"{what}: composited PSNR vs FP32 {accuracy.psnr:.2f} dB (floor {floor} dB)")
+    if (stage := accuracy.failing_stage(floor)) is not None:
+        raise ExportError(
+            f"{what} below its accuracy floor: {accuracy.psnr:.2f} dB < {floor} dB vs FP32; "
+            f"the {stage} loses the most ({accuracy.stage_psnr[stage]:.2f} dB alone)"
+        )
 
 
 def _build_variant(
@@ -193,13 +200,7 @@ def _build_variant(
         check_graph(tmp[role], files[role])
     variant: dict[str, Engine] = {role: OnnxRuntimeEngine(tmp[role]) for role in GENERATORS}
     accuracy = measure(samples, fp32, variant, weights.blend)
-    floor = FLOORS_DB[precision]
-    ctx.progress(f"{precision}: composited PSNR vs FP32 {accuracy.psnr:.2f} dB (floor {floor} dB)")
-    if (stage := accuracy.failing_stage(floor)) is not None:
-        raise ExportError(
-            f"{precision} export below its accuracy floor: {accuracy.psnr:.2f} dB < {floor} dB vs FP32; "
-            f"the {stage} loses the most ({accuracy.stage_psnr[stage]:.2f} dB alone)"
-        )
+    _hold_floor(ctx, precision, accuracy, precision)
     record: dict[str, object] = {**accuracy.to_json(), "samples": len(samples), "tool": tool}
     if importlib.util.find_spec("openvino") is not None:
         # The same file on OpenVINO (its INT8 kernels round differently): same floor, recorded beside.
@@ -209,12 +210,7 @@ def _build_variant(
             role: OpenVinoEngine(tmp[role], specs.Precision(precision)) for role in GENERATORS
         }
         ov = measure(samples, fp32, ov_variant, weights.blend)
-        ctx.progress(f"{precision} on OpenVINO: composited PSNR vs FP32 {ov.psnr:.2f} dB (floor {floor} dB)")
-        if (stage := ov.failing_stage(floor)) is not None:
-            raise ExportError(
-                f"{precision} on OpenVINO below its accuracy floor: {ov.psnr:.2f} dB < {floor} dB vs FP32; "
-                f"the {stage} loses the most ({ov.stage_psnr[stage]:.2f} dB alone)"
-            )
+        _hold_floor(ctx, f"{precision} on OpenVINO", ov, precision)
         record["openvino"] = ov.to_json()
     return {
         files[role]: Built(

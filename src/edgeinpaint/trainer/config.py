@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -231,3 +232,12 @@ def option_help() -> list[tuple[str, str, str]]:
     return [
         (f.name, repr(getattr(defaults, f.name)), FIELD_HELP.get(f.name, "")) for f in dataclasses.fields(TrainConfig)
     ]
+
+
+class Stage(str, enum.Enum):
+    """Training stages of the paper."""
+
+    EDGE = "edge"
+    INPAINT = "inpaint"
+    EDGE_INPAINT = "edge-inpaint"
+    JOINT = "joint"

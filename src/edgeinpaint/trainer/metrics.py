@@ -13,6 +13,7 @@ Definitions (stated because EdgeConnect's own scripts differ from standard tools
 from __future__ import annotations
 
 import csv
+import enum
 import io
 import json
 from collections.abc import Callable, Sequence
@@ -165,3 +166,11 @@ def evaluate_methods(
         truth_feats = np.concatenate(feats.pop("<truth>"))
         ev.fid = {m: frechet_distance(np.concatenate(f), truth_feats) for m, f in feats.items()}
     return ev
+
+
+class Baseline(str, enum.Enum):
+    """evaluate --baseline: OpenCV's Telea / Navier-Stokes, or harmonic interpolation."""
+
+    TELEA = "telea"
+    NS = "ns"
+    HARMONIC = "harmonic"
