@@ -362,23 +362,20 @@ def export(
     from edgeinpaint.core.params import FusedRecipe
     from edgeinpaint.core.sidecar import parse_shapes
     from edgeinpaint.export.artifacts import export_artifacts
-    from edgeinpaint.export.config import ExportConfig
-    from edgeinpaint.weights.registry import resolve_weights
 
     recipe = picture_recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
-    _check_calibration(precision, calibration, calibration_masks)  # before any work
     parse_shapes(shapes)  # fail on a bad spec before any work
     if engine:
         current_device()  # clear error now when TensorRT or the GPU is missing
-    config = ExportConfig(
-        weights=resolve_weights(weights),
-        output=output,
+    config = _export_config(
+        weights,
+        output,
+        calibration,
+        calibration_masks,
+        calibration_size,
+        calibration_method,
         opset=opset,
         precision=precision,
-        calibration=calibration,
-        calibration_masks=calibration_masks,
-        calibration_size=calibration_size,
-        calibration_method=calibration_method,
         fused_uint8=fused_io is FusedIO.UINT8,
         fused_recipe=FusedRecipe(recipe.edge_source, recipe.rounding, recipe.mask_threshold),
         engine=engine,
@@ -404,6 +401,26 @@ def export(
         )
 
 
+def _export_config(
+    weights: str,
+    output: Path,
+    calibration: Path | None,
+    masks: Path | None,
+    size: int,
+    method: CalibrationMethod,
+    **options: Any,
+) -> Any:
+    """The ExportConfig of export and calibrate (the weights resolved, the calibration options checked)."""
+    from edgeinpaint.export.config import ExportConfig
+    from edgeinpaint.weights.registry import resolve_weights
+
+    _check_calibration(options.get("precision", specs.Precision.INT8), calibration, masks)  # before any work
+    return ExportConfig(
+        weights=resolve_weights(weights), output=output, calibration=calibration, calibration_masks=masks,
+        calibration_size=size, calibration_method=method, **options,
+    )  # fmt: skip
+
+
 @app.command()
 @user_errors
 def calibrate(
@@ -418,20 +435,11 @@ def calibrate(
 ) -> None:
     """Calibrate INT8 ranges only; cached by data hash and reused by `export --precision int8`."""
     from edgeinpaint.export.artifacts import export_artifacts
-    from edgeinpaint.export.config import ExportConfig
     from edgeinpaint.export.ladder import calibrate_only
     from edgeinpaint.weights.format import load_weights
-    from edgeinpaint.weights.registry import resolve_weights
 
-    _check_calibration(specs.Precision.INT8, calibration, calibration_masks)
-    config = ExportConfig(
-        weights=resolve_weights(weights),
-        output=output,
-        calibration=calibration,
-        calibration_masks=calibration_masks,
-        calibration_size=calibration_size,
-        calibration_method=calibration_method,
-        engine=False,
+    config = _export_config(
+        weights, output, calibration, calibration_masks, calibration_size, calibration_method, engine=False
     )
     manifest = export_artifacts(config, progress=_note)  # FP32 (incremental)
     for cache in calibrate_only(config, load_weights(config.weights), output, manifest, _note):

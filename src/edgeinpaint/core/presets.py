@@ -23,7 +23,6 @@ warns), and masks paired by file name rather than by sorted index.
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 from dataclasses import dataclass, replace
 
@@ -36,6 +35,17 @@ class Preset(str, enum.Enum):
 
     PAPER = "paper"
     OFFICIAL = "official"
+
+
+class BlendChoice(str, enum.Enum):
+    """--blend: the weights' own composite (auto) or an override."""
+
+    AUTO = "auto"
+    PASTE = "paste"
+    POISSON = "poisson"
+
+    def resolve(self) -> Blend | None:
+        return None if self is BlendChoice.AUTO else Blend(self.value)
 
 
 @dataclass(frozen=True)
@@ -79,27 +89,6 @@ PRESETS: dict[Preset, PictureRecipe] = {
 }
 
 
-def resolve(
-    preset: Preset,
-    *,
-    mask_threshold: int | None = None,
-    canny: CannyVariant | None = None,
-    edge_source: EdgeSource | None = None,
-    blend: Blend | None = None,
-    rounding: Rounding | None = None,
-) -> PictureRecipe:
-    """``preset``'s recipe with every explicitly given option (not None) in its place."""
-    base = PRESETS[preset]
-    return replace(
-        base,
-        mask_threshold=base.mask_threshold if mask_threshold is None else mask_threshold,
-        canny=canny or base.canny,
-        edge_source=edge_source or base.edge_source,
-        blend=blend or base.blend,
-        rounding=rounding or base.rounding,
-    )
-
-
 def describe(preset: Preset) -> str:
     """One line for ``--help``: what the preset sets."""
     r = PRESETS[preset]
@@ -110,17 +99,6 @@ def describe(preset: Preset) -> str:
     )
 
 
-class BlendChoice(str, enum.Enum):
-    """--blend: the weights' own composite (auto) or an override."""
-
-    AUTO = "auto"
-    PASTE = "paste"
-    POISSON = "poisson"
-
-    def resolve(self) -> Blend | None:
-        return None if self is BlendChoice.AUTO else Blend(self.value)
-
-
 def picture_recipe(
     preset: Preset,
     mask_threshold: int | None = None,
@@ -129,13 +107,14 @@ def picture_recipe(
     blend: BlendChoice | None = None,
     to_8bit: Rounding | None = None,
 ) -> PictureRecipe:
-    """The preset's picture options with the explicitly given ones in their place; ``blend`` auto is
+    """``preset``'s recipe with every explicitly given option (not None) in its place; ``blend`` auto is
     explicitly the weights' own composite, whatever the preset says."""
-    explicit_blend = None if blend is None else blend.resolve()
-    recipe = resolve(
-        preset, mask_threshold=mask_threshold, canny=canny, edge_source=edge_source, blend=explicit_blend,
-        rounding=to_8bit,
-    )  # fmt: skip
-    if blend is BlendChoice.AUTO:
-        recipe = dataclasses.replace(recipe, blend=None)
-    return recipe
+    base = PRESETS[preset]
+    return replace(
+        base,
+        mask_threshold=base.mask_threshold if mask_threshold is None else mask_threshold,
+        canny=canny or base.canny,
+        edge_source=edge_source or base.edge_source,
+        blend=base.blend if blend is None else blend.resolve(),
+        rounding=to_8bit or base.rounding,
+    )

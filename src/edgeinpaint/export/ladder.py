@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -63,40 +64,119 @@ class _Samples:
         return self._samples
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What a rung's converter gets: where to write, what to read, and the samples to calibrate on."""
+
+    config: ExportConfig
+    ctx: ExportContext
+    files: dict[str, str]  # role -> the variant's file name
+    tmp: dict[str, Path]  # role -> where to write it
+    samples: list[Sample]
+    fp32: dict[str, Engine]
+    options: dict[str, object]
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One precision of the export ladder: what it builds, from what, and how it is checked.
+
+    Attributes:
+        precision: the ``--precision`` value; its floor is ``FLOORS_DB[precision]`` (fp32 has none).
+        files: whose generator files the fused model and the engines are built from (bf16 is an
+            inference precision of the FP32 files).
+        convert: writes the variant's generators from the FP32 files and returns the tool used (None:
+            nothing to build). Every converted file passes TensorRT's parser rules, then the floor on
+            ONNX Runtime and, where installed, on OpenVINO.
+        options: what identifies a build (reuse needs the same), from the export's options.
+        check: a precision that builds nothing but is checked (bf16 on OpenVINO against FP32).
+    """
+
+    precision: str
+    files: str
+    convert: Callable[[_Job], str] | None = None
+    options: Callable[[ExportConfig], dict[str, object]] = lambda _config: {}
+    check: Callable[[ExportContext, list[Sample], Weights], None] | None = None
+
+
+def _fp16_options(_config: ExportConfig) -> dict[str, object]:
+    from edgeinpaint.export.precision import FP16_KEEP_FP32
+
+    return {"keep_fp32": list(FP16_KEEP_FP32)}
+
+
+def _to_fp16(job: _Job) -> str:
+    from edgeinpaint.export.precision import FP16_KEEP_FP32, to_fp16
+
+    for role in GENERATORS:
+        job.ctx.progress(f"{job.files[role]}: converting to FP16 (kept in FP32: {', '.join(FP16_KEEP_FP32)})")
+        to_fp16(verify_file(job.ctx.output, job.ctx.manifest.require(role, "fp32")), job.tmp[role])
+    return "onnxruntime.transformers.float16"
+
+
+def _int8_options(config: ExportConfig) -> dict[str, object]:
+    if config.calibration is None:
+        raise ExportError(
+            "INT8 export needs calibration images: pass --calibration DIR (and --calibration-masks DIR), "
+            "photos like the ones you will inpaint"
+        )
+    from edgeinpaint.calibration.sources import CalibrationSource
+
+    digest = CalibrationSource(config.calibration, config.calibration_masks, config.calibration_size).digest()
+    return {"calibration": digest, "method": config.calibration_method.value}
+
+
+def _to_int8(job: _Job) -> str:
+    from edgeinpaint.calibration.qdq import quantize_int8
+    from edgeinpaint.calibration.sources import edge_feeds, inpaint_feeds
+
+    method = job.config.calibration_method
+    feeds = {
+        "edge_generator": edge_feeds(job.samples),
+        "inpaint_generator": inpaint_feeds(job.samples, job.fp32["edge_generator"]),
+    }
+    cache_dir = job.ctx.output / "calibration"
+    cache_dir.mkdir(exist_ok=True)
+    tool = ""
+    for role in GENERATORS:
+        job.ctx.progress(f"{job.files[role]}: calibrating on {len(job.samples)} images ({method.value})")
+        cache = cache_dir / f"{role}.{job.options['calibration']}.{method.value}.json"
+        fp32 = verify_file(job.ctx.output, job.ctx.manifest.require(role, "fp32"))
+        tool = quantize_int8(fp32, job.tmp[role], feeds[role], method, cache=cache)
+    return tool
+
+
+#: The ladder: one row per ``--precision``.
+LADDER = {
+    rung.precision: rung
+    for rung in (
+        Rung("fp32", "fp32"),
+        Rung("fp16", "fp16", _to_fp16, _fp16_options),
+        Rung("int8", "int8", _to_int8, _int8_options),
+        # BF16 is an inference precision of the FP32 graphs (OpenVINO on BF16 CPUs): measured, recorded on
+        # the FP32 entries; the fused model and engines are the FP32 ones.
+        Rung("bf16", "fp32", check=lambda ctx, samples, weights: _measure_bf16(ctx, samples, weights)),
+    )
+}
+
+
 def export_ladder(config: ExportConfig, weights: Weights, ctx: ExportContext) -> None:
-    """Add the requested precision's generators, the fused model and (optionally) engines."""
-    precision = specs.Precision(config.precision).value
+    """Add the requested precision's generators (its :data:`LADDER` row), the fused model and (optionally) engines."""
+    rung = LADDER[specs.Precision(config.precision).value]
     samples = _Samples(config, weights)
-    if precision == "bf16":
-        # BF16 is an inference precision of the FP32 graphs (OpenVINO on BF16 CPUs): measured here,
-        # recorded on the FP32 entries; the fused model and engines are the FP32 ones.
-        _measure_bf16(ctx, samples.get(), weights)
-        precision = "fp32"
-    elif precision != "fp32":
-        options: dict[str, object] = {"opset": config.opset, "precision": precision}
-        if precision == "int8":
-            if config.calibration is None:
-                raise ExportError(
-                    "INT8 export needs calibration images: pass --calibration DIR (and --calibration-masks DIR), "
-                    "photos like the ones you will inpaint"
-                )
-            from edgeinpaint.calibration.sources import CalibrationSource
-
-            digest = CalibrationSource(config.calibration, config.calibration_masks, config.calibration_size).digest()
-            options.update({"calibration": digest, "method": config.calibration_method.value})
-        if precision == "fp16":
-            from edgeinpaint.export.precision import FP16_KEEP_FP32
-
-            options["keep_fp32"] = list(FP16_KEEP_FP32)
-        files = {role: f"{role}.{precision}.onnx" for role in GENERATORS}
+    if rung.check is not None:
+        rung.check(ctx, samples.get(), weights)
+    if rung.convert is not None:
+        options = {"opset": config.opset, "precision": rung.precision, **rung.options(config)}
+        files = {role: f"{role}.{rung.precision}.onnx" for role in GENERATORS}
         produce(
             ctx,
             list(files.values()),
             options,
-            lambda temps: _build_variant(config, precision, files, temps, ctx, samples.get(), weights, options),
-            what=f"{precision} generators",
+            lambda temps: _build_variant(rung, config, files, temps, ctx, samples.get(), weights, options),
+            what=f"{rung.precision} generators",
         )
-
+    precision = rung.files
     fused_file = f"edgeinpaint.{precision}.onnx"
     fused_options: dict[str, object] = {
         "opset": config.opset,
@@ -154,8 +234,8 @@ def _hold_floor(ctx: ExportContext, what: str, accuracy: VariantAccuracy, precis
 
 
 def _build_variant(
+    rung: Rung,
     config: ExportConfig,
-    precision: str,
     files: dict[str, str],
     temps: dict[str, Path],
     ctx: ExportContext,
@@ -163,39 +243,15 @@ def _build_variant(
     weights: Weights,
     options: dict[str, object],
 ) -> dict[str, Built]:
+    """Convert (the rung's converter), then check: TensorRT's parser rules and the floor on each CPU backend."""
     from edgeinpaint.export.accuracy import measure
     from edgeinpaint.export.onnx import GRAPHS
 
-    output, manifest = ctx.output, ctx.manifest
-    fp32 = _engines(output, manifest, "fp32")
+    assert rung.convert is not None
+    precision = rung.precision
+    fp32 = _engines(ctx.output, ctx.manifest, "fp32")
     tmp = {role: temps[files[role]] for role in GENERATORS}
-    tool = "onnxruntime.transformers.float16"
-    if precision == "fp16":
-        from edgeinpaint.export.precision import FP16_KEEP_FP32, to_fp16
-
-        for role in GENERATORS:
-            ctx.progress(f"{files[role]}: converting to FP16 (kept in FP32: {', '.join(FP16_KEEP_FP32)})")
-            to_fp16(verify_file(output, manifest.require(role, "fp32")), tmp[role])
-    else:
-        from edgeinpaint.calibration.qdq import quantize_int8
-        from edgeinpaint.calibration.sources import edge_feeds, inpaint_feeds
-
-        feeds = {
-            "edge_generator": edge_feeds(samples),
-            "inpaint_generator": inpaint_feeds(samples, fp32["edge_generator"]),
-        }
-        cache_dir = output / "calibration"
-        cache_dir.mkdir(exist_ok=True)
-        for role in GENERATORS:
-            ctx.progress(f"{files[role]}: calibrating on {len(samples)} images ({config.calibration_method.value})")
-            cache = cache_dir / f"{role}.{options['calibration']}.{config.calibration_method.value}.json"
-            tool = quantize_int8(
-                verify_file(output, manifest.require(role, "fp32")),
-                tmp[role],
-                feeds[role],
-                config.calibration_method,
-                cache=cache,
-            )
+    tool = rung.convert(_Job(config, ctx, files, tmp, samples, fp32, options))
     for role in GENERATORS:  # TensorRT's parser rules before anything else sees the files
         check_graph(tmp[role], files[role])
     variant: dict[str, Engine] = {role: OnnxRuntimeEngine(tmp[role]) for role in GENERATORS}
