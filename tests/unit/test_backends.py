@@ -98,3 +98,37 @@ def test_tensorrt_ep_caches_live_in_the_artifacts_with_explicit_profiles(tmp_pat
     assert options["trt_profile_max_shapes"] == "image:8x3x2048x2048,edges:8x1x2048x2048,mask:8x1x2048x2048"
     assert [p[0] for p in providers] == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert providers[0][1]["trt_engine_cache_path"] == str(tmp_path / "trt_ep_cache")  # type: ignore[index]
+
+
+def test_tensorrt_ep_gets_the_precision_flags_of_its_graphs(tmp_path: Path) -> None:
+    """TensorRT 10 (what ORT's TensorRT EP links) builds weakly typed networks: FP16 kernels need
+    trt_fp16_enable, Q/DQ graphs need trt_int8_enable ("int8 is not configured" otherwise)."""
+    from edgeinpaint.core.specs import Precision
+
+    def flags(precision: Precision) -> dict[str, str]:
+        options = ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path, precision=precision)[0][1]
+        return {k: v for k, v in options.items() if k in ("trt_fp16_enable", "trt_int8_enable")}  # type: ignore[union-attr]
+
+    assert flags(Precision.FP32) == {}
+    assert flags(Precision.FP16) == {"trt_fp16_enable": "True"}
+    assert flags(Precision.INT8) == {"trt_fp16_enable": "True", "trt_int8_enable": "True"}
+
+
+def test_gpu_providers_preload_the_pip_installed_cuda_libraries(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """onnxruntime.preload_dlls() runs before a CUDA / TensorRT session (the nvidia-* wheels' libraries are
+    not on the loader's path otherwise); a CPU session never loads them."""
+    import onnxruntime
+
+    from edgeinpaint.runtime.engines import onnxruntime as ort_engines
+
+    calls: list[str] = []
+    monkeypatch.setattr(onnxruntime, "preload_dlls", lambda *a, **k: calls.append("preload"), raising=False)
+    ort_engines.load_gpu_libraries.cache_clear()
+    ort_provider_options(Backend.ONNXRUNTIME, tmp_path)
+    assert calls == []
+    ort_provider_options(Backend.ONNXRUNTIME_CUDA, tmp_path)
+    ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path)
+    assert calls == ["preload", "preload"]  # once per flavour (cached)
+    ort_engines.load_gpu_libraries.cache_clear()

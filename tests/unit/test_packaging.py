@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import re
+import tomllib
 from pathlib import Path
 
-import tomllib
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -21,21 +20,37 @@ def test_base_install_has_no_onnxruntime_to_collide_with_the_gpu_build() -> None
     assert "onnxruntime" in reqs(PYPROJECT["optional-dependencies"]["cpu"])
 
 
+#: Facts read from the released wheels with `python scripts/check_gpu_extras.py --wheels` (pip's dry-run
+#: report for METADATA, readelf for the provider libraries' NEEDED entries), 2026-12: the CUDA major each
+#: onnxruntime-gpu release is built for, and the TensorRT major its TensorRT provider links (libnvinfer.so.N).
+ORT_GPU_RELEASES = ["1.24.4", "1.25.1", "1.26.0", "1.27.0", "1.28.0", "1.29.0", "1.30.0", "1.31.0", "1.31.1"]
+
+
+def ort_cuda_major(version: str) -> int:
+    return 12 if Version(version) < Version("1.27") else 13
+
+
+ORT_TRT_PROVIDER_LINKS_TENSORRT = 10  # 1.26.0, 1.27.0, 1.31.1 read; every release up to 1.31.1
+
+
 def test_gpu_extras_pin_versions_that_work_together() -> None:
     extras = PYPROJECT["optional-dependencies"]
-    for name in ("cuda12", "cuda13", "gpu"):
+    assert extras["gpu"] == extras["cuda12"]  # the previous name
+    python = Requirement("python" + PYPROJECT["requires-python"]).specifier
+    assert python.contains("3.11") and not python.contains("3.10")  # onnxruntime-gpu >= 1.26 (and tomllib)
+    for name, major in (("cuda12", 12), ("cuda13", 13)):
         r = reqs(extras[name])
-        assert "onnxruntime" not in r and "onnxruntime-gpu" in r, name
+        assert "onnxruntime" not in r and {"cuda", "cudnn"} <= r["onnxruntime-gpu"].extras, name
+        allowed = [v for v in ORT_GPU_RELEASES if r["onnxruntime-gpu"].specifier.contains(v)]
+        assert allowed and {ort_cuda_major(v) for v in allowed} == {major}, (name, allowed)
+        assert max(Version(v) for v in allowed) <= Version("1.31.1"), "a newer ORT: re-read its TensorRT provider"
         trt = next(v for k, v in r.items() if k.startswith("tensorrt"))
-        # TensorRT 11 is allowed only where ONNX Runtime's TensorRT EP supports it (ORT >= 1.27).
-        if trt.specifier.contains(Version("11.0")):
-            assert not r["onnxruntime-gpu"].specifier.contains(Version("1.26")), name
-    # CUDA 12 drivers: cuda-python 13 needs R580+ and reports "no CUDA device" on older drivers.
-    for name in ("cuda12", "gpu"):
-        cp = reqs(extras[name])["cuda-python"]
-        assert not cp.specifier.contains(Version("13.0")) and cp.specifier.contains(Version("12.9"))
-        assert re.search(r"cu12", " ".join(extras[name]))
-    assert reqs(extras["cuda13"])["cuda-python"].specifier.contains(Version("13.4"))
+        assert trt.name == f"tensorrt-cu{major}"
+        assert trt.specifier.contains("10.13.3.9") and not trt.specifier.contains("11.0.0.114"), name
+        assert ORT_TRT_PROVIDER_LINKS_TENSORRT == 10
+        cuda_python = r["cuda-python"]
+        assert not cuda_python.specifier.contains("12.6.0"), "cuda-python 12.6.0 has no cuda.bindings"
+        assert {int(v.split(".")[0]) for v in ("12.9.10", "13.4.4") if cuda_python.specifier.contains(v)} == {major}
 
 
 def test_get_photos_splits_by_picture_and_holds_out_the_model_cards_set(tmp_path: Path) -> None:

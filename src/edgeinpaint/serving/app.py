@@ -219,7 +219,7 @@ def create_app(recipe: Recipe, config: ServeConfig | None = None, info: dict[str
             )
         except QueueFull:
             raise _Reject(503, "the server is busy: queue full", {"Retry-After": "1"}) from None
-        except (TimeoutError, asyncio.TimeoutError):  # distinct classes before Python 3.11
+        except TimeoutError:  # distinct classes before Python 3.11
             raise _Reject(504, f"no answer within {config.timeout_s:.0f} s") from None
         except TooLarge as exc:
             raise _Reject(413, str(exc)) from None

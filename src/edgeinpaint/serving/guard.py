@@ -154,7 +154,7 @@ class Guard:
                 return {"type": "http.disconnect"}
             try:
                 message = await asyncio.wait_for(receive(), self.body_timeout)
-            except (TimeoutError, asyncio.TimeoutError):
+            except TimeoutError:
                 return await refuse(408, f"request body: nothing received for {self.body_timeout:.0f} s")
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))

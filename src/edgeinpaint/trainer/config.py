@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from edgeinpaint.core.errors import EdgeInpaintError
 from edgeinpaint.core.params import Blend

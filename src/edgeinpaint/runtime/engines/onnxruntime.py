@@ -23,6 +23,27 @@ ORT_PROVIDERS = {
 
 
 @functools.cache
+def load_gpu_libraries(tensorrt: bool) -> None:
+    """Load the CUDA / cuDNN (and TensorRT) libraries pip installed, before a GPU provider is created.
+
+    The provider libraries find their NEEDED sonames (libcudart, libcudnn, libnvinfer) only once these
+    are loaded: ``onnxruntime.preload_dlls()`` (ORT >= 1.21; it loads the nvidia-* wheels that
+    ``onnxruntime-gpu[cuda,cudnn]`` installs, and coexists with PyTorch's: microsoft/onnxruntime#23744)
+    and, for the TensorRT provider, ``import tensorrt_libs`` (the tensorrt-cu1x wheels' libnvinfer).
+    Either may be absent (system CUDA on the library path): then nothing is done here.
+    """
+    import contextlib
+
+    import onnxruntime as ort
+
+    with contextlib.suppress(Exception):  # missing wheels: the provider reports what it cannot load
+        ort.preload_dlls()
+    if tensorrt:
+        with contextlib.suppress(ImportError):
+            import tensorrt_libs  # noqa: F401
+
+
+@functools.cache
 def provider_loads(name: str) -> str | None:
     """None when execution provider ``name`` really activates on a tiny session, else why not.
 
@@ -35,6 +56,8 @@ def provider_loads(name: str) -> str | None:
 
     if name not in ort.get_available_providers():
         return f"ONNX Runtime has no {name} (providers: {', '.join(ort.get_available_providers())})"
+    if name != "CPUExecutionProvider":
+        load_gpu_libraries(name == "TensorrtExecutionProvider")
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
     graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "probe", [x], [y])
@@ -70,9 +93,19 @@ def trt_profile_options(inputs: list[dict[str, Any]], profile: ShapeProfile) -> 
 
 
 def ort_provider_options(
-    backend: Backend, artifacts: Path, inputs: list[dict[str, Any]] | None = None, profile: ShapeProfile | None = None
+    backend: Backend,
+    artifacts: Path,
+    inputs: list[dict[str, Any]] | None = None,
+    profile: ShapeProfile | None = None,
+    precision: Precision = Precision.FP32,
 ) -> list[Provider]:
-    """Providers with options; the TensorRT EP keeps its engine and timing caches in the artifacts dir."""
+    """Providers with options; the TensorRT EP keeps its engine and timing caches in the artifacts dir.
+
+    The TensorRT EP builds weakly typed networks with TensorRT 10 (the version it links): FP16 tensors
+    get FP16 kernels only with ``trt_fp16_enable``, and Q/DQ graphs are refused ("int8 is not configured")
+    without ``trt_int8_enable`` (ONNX Runtime docs, TensorRT Execution Provider options; TensorRT 10
+    docs, "Explicit Quantization": weakly typed networks need the INT8 flag).
+    """
     providers: list[Provider] = []
     for name in ORT_PROVIDERS[backend]:
         options: dict[str, str] = {}
@@ -86,7 +119,13 @@ def ort_provider_options(
             }
             if inputs:
                 options.update(trt_profile_options(inputs, profile or ShapeProfile()))
+            if precision in (Precision.FP16, Precision.INT8):
+                options["trt_fp16_enable"] = "True"  # INT8 graphs keep some layers in float: FP16 there
+            if precision is Precision.INT8:
+                options["trt_int8_enable"] = "True"
         providers.append((name, options))
+    if backend is not Backend.ONNXRUNTIME:
+        load_gpu_libraries(backend is Backend.ONNXRUNTIME_TENSORRT)
     return providers
 
 
@@ -106,7 +145,7 @@ def open_generators(backend: Backend, request: EngineRequest) -> tuple[Engine, E
     for role in ("edge_generator", "inpaint_generator"):
         entry = manifest.require(role, request.precision.value)
         path = verify_file(request.artifacts, entry)
-        providers = ort_provider_options(backend, request.artifacts, entry.inputs)
+        providers = ort_provider_options(backend, request.artifacts, entry.inputs, precision=request.precision)
         engines.append(OnnxRuntimeEngine(path, providers=providers, threads=request.threads))
     return engines[0], engines[1]
 
@@ -120,4 +159,8 @@ def open_fused(backend: Backend, request: EngineRequest) -> Engine:
     path = verify_file(request.artifacts, entry)
     # The fused model's image/mask inputs are NHWC uint8 or NCHW float: no TensorRT EP profile from
     # the NCHW generator specs here (the EP then builds per shape, cached in the artifacts).
-    return OnnxRuntimeEngine(path, providers=ort_provider_options(backend, request.artifacts), threads=request.threads)
+    return OnnxRuntimeEngine(
+        path,
+        providers=ort_provider_options(backend, request.artifacts, precision=request.precision),
+        threads=request.threads,
+    )
