@@ -47,6 +47,7 @@ class FakeCuda:
         self.capturing: list[Any] | None = None
         self.capture_mode: str | None = None
         self.graphs_destroyed = 0
+        self.captures = 0
         self.execs_destroyed = 0
         self.streams: list[int] = []
 
@@ -88,6 +89,7 @@ class FakeCuda:
 
     def cudaStreamBeginCapture(self, s: int, mode: str) -> tuple[int]:
         self.capturing, self.capture_mode = [], mode
+        self.captures += 1
         return (0,)
 
     def cudaStreamEndCapture(self, s: int) -> tuple[int, list[Any]]:
@@ -131,7 +133,7 @@ class FakeContext:
 
     def execute_async_v3(self, stream: int) -> bool:
         if self.fail_in_capture and self.cuda.capturing is not None:
-            raise RuntimeError("capture not supported for this engine")
+            return False  # what TensorRT does under a capture it cannot take (no exception)
         shape, x_ptr, y_ptr = self.shape, self.addr["x"], self.addr["y"]
         n = int(np.prod(shape))
 
@@ -147,8 +149,8 @@ class FakeContext:
 class FakeEngine:
     num_io_tensors = 2
 
-    def __init__(self, cuda: FakeCuda, fail_in_capture: bool) -> None:
-        self.cuda, self.fail = cuda, fail_in_capture
+    def __init__(self, cuda: FakeCuda, fail_in_capture: bool, no_context: bool = False) -> None:
+        self.cuda, self.fail, self.no_context = cuda, fail_in_capture, no_context
 
     def get_tensor_name(self, i: int) -> str:
         return ("x", "y")[i]
@@ -162,14 +164,16 @@ class FakeEngine:
     def get_tensor_profile_shape(self, name: str, index: int) -> tuple[tuple[int, ...], ...]:
         return PROFILE
 
-    def create_execution_context(self) -> FakeContext:
+    def create_execution_context(self) -> FakeContext | None:
+        if self.no_context:
+            return None  # TensorRT's answer when it cannot (out of device memory), not an exception
         return FakeContext(self.cuda, self.fail)
 
 
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     cuda = FakeCuda()
-    state = {"fail_in_capture": False}
+    state = {"fail_in_capture": False, "no_context": False}
     trt = types.ModuleType("tensorrt")
     trt.Logger = type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None})  # type: ignore[attr-defined]
     trt.TensorIOMode = types.SimpleNamespace(INPUT="in", OUTPUT="out")  # type: ignore[attr-defined]
@@ -180,7 +184,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
             pass
 
         def deserialize_cuda_engine(self, data: bytes) -> FakeEngine:
-            return FakeEngine(cuda, state["fail_in_capture"])
+            return FakeEngine(cuda, state["fail_in_capture"], state["no_context"])
 
     trt.Runtime = Runtime  # type: ignore[attr-defined]
     bindings = types.ModuleType("cuda.bindings")
@@ -248,11 +252,22 @@ def test_cuda_graph_replay_matches_eager_and_is_destroyed(fake: Any) -> None:
         engine.run({"x": np.zeros((1, 1, 8, 8), np.float32)})
 
 
-def test_a_failing_capture_ends_capture_and_falls_back(fake: Any) -> None:
+def test_a_refused_capture_keeps_the_result_and_falls_back(fake: Any) -> None:
+    """execute_async_v3 returns False under a capture TensorRT cannot take: the call's eager result stands,
+    the stream is not left capturing, the returned graph is destroyed, and the shape runs eagerly after."""
     fake.state["fail_in_capture"] = True
     engine = open_engine(fake, cuda_graph=True)
     x = np.ones((1, 1, 8, 8), np.float32)
-    with pytest.raises(RuntimeError, match="capture not supported"):
-        engine.run({"x": x})
-    assert fake.cuda.capturing is None  # the stream is not left capturing
-    assert np.array_equal(engine.run({"x": x})["y"], 2 * x + 1)  # that shape now runs eagerly
+    assert np.array_equal(engine.run({"x": x})["y"], 2 * x + 1)
+    assert fake.cuda.capturing is None and fake.cuda.graphs_destroyed == 1
+    assert np.array_equal(engine.run({"x": 3 * x})["y"], 6 * x + 1)
+    assert fake.cuda.captures == 1  # never tried again for that shape
+    assert engine.stats.uploads == 2 and engine.stats.downloads == 2  # the aborted recording is not traffic
+
+
+def test_no_execution_context_is_a_clear_error(fake: Any) -> None:
+    from edgeinpaint.core.errors import EngineFailure
+
+    fake.state["no_context"] = True
+    with pytest.raises(EngineFailure, match="could not create an execution context"):
+        open_engine(fake)

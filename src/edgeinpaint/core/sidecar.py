@@ -165,13 +165,20 @@ def read_engine(engine_path: Path, artifacts: Path, rebuild: str) -> tuple[bytes
 
 
 def engine_cache_key(
-    onnx_sha256: str, precision: str, profile: ShapeProfile, workspace_gib: float, level: int, device: Device
+    onnx_sha256: str,
+    precision: str,
+    profile: ShapeProfile,
+    workspace_gib: float,
+    level: int,
+    device: Device,
+    tf32: bool = True,
 ) -> str:
     """Key of one engine build: any change of input, option, TensorRT version or GPU rebuilds it."""
-    payload = json.dumps(
-        [onnx_sha256, precision, profile.to_json(), workspace_gib, level, device.tensorrt, device.compute_capability],
-        sort_keys=True,
-    )
+    fields: list[object] = [onnx_sha256, precision, profile.to_json(), workspace_gib, level, device.tensorrt]
+    fields.append(device.compute_capability)
+    if not tf32:  # keys of engines built with TF32 (the default) are unchanged
+        fields.append("no-tf32")
+    payload = json.dumps(fields, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

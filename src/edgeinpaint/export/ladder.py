@@ -502,8 +502,9 @@ def _build_engines(
         layout = "NHWC" if entry.role == "fused" and config.fused_uint8 else "NCHW"
         inputs = {str(i["name"]): (int(i["shape"][3 if layout == "NHWC" else 1]), layout) for i in entry.inputs}  # type: ignore[index]
         engine = output / entry.file.replace(".onnx", ".engine")
+        tf32 = entry.role not in ("canny", "fused")  # Canny's thresholds need true FP32 (build_engine)
         key = engine_cache_key(
-            entry.sha256, entry.precision, profile, config.workspace_gib, config.optimization_level, device
+            entry.sha256, entry.precision, profile, config.workspace_gib, config.optimization_level, device, tf32
         )
         if engine_up_to_date(engine, key):  # same ONNX, options, TensorRT version and GPU
             progress(f"{engine.name}: up to date")
@@ -519,4 +520,5 @@ def _build_engines(
             config.workspace_gib,
             config.optimization_level,
             device,
+            tf32,
         )

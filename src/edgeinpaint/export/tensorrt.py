@@ -44,11 +44,15 @@ def build_engine(
     workspace_gib: float = 4.0,
     optimization_level: int = 3,
     device: Device | None = None,
+    tf32: bool = True,
 ) -> EngineSidecar:  # pragma: no cover - needs TensorRT and a GPU
     """Build and serialize one strongly typed engine plus its sidecar.
 
     Args:
         inputs: input name -> (channels, layout "NCHW" or "NHWC").
+        tf32: allow TF32 for FP32 convolutions and matmuls (TensorRT's default on Ampere and later). Off for
+            graphs with Canny inside: TF32 rounds the inputs to 10-bit mantissas, which moves gradient
+            magnitudes across the hysteresis thresholds and flips edges.
     """
     import tensorrt as trt
 
@@ -66,19 +70,24 @@ def build_engine(
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     config.builder_optimization_level = optimization_level
+    if not tf32 and hasattr(trt.BuilderFlag, "TF32"):
+        config.clear_flag(trt.BuilderFlag.TF32)
     trt_profile = builder.create_optimization_profile()
     for name, (channels, layout) in inputs.items():
         trt_profile.set_shape(name, *profile.dims(channels, layout))
     config.add_optimization_profile(trt_profile)
     cache_path = engine_path.parent / timing_cache_name(device)
     cache = config.create_timing_cache(cache_path.read_bytes() if cache_path.is_file() else b"")
-    config.set_timing_cache(cache, ignore_mismatch=False)
+    if not config.set_timing_cache(cache, ignore_mismatch=False):  # a cache from another TensorRT or GPU
+        config.set_timing_cache(config.create_timing_cache(b""), ignore_mismatch=False)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ExportError(f"{onnx_path}: TensorRT engine build failed (see the TensorRT log above)")
     plan = bytes(serialized)
     write_bytes(engine_path, plan)
-    write_bytes(cache_path, bytes(config.get_timing_cache().serialize()))
+    timing = config.get_timing_cache()  # None when TensorRT kept none
+    if timing is not None:
+        write_bytes(cache_path, bytes(timing.serialize()))
     sidecar = EngineSidecar(
         engine=engine_path.name,
         onnx=onnx_path.name,
@@ -88,7 +97,7 @@ def build_engine(
         profile=profile.to_json(),
         workspace_gib=workspace_gib,
         optimization_level=optimization_level,
-        cache_key=engine_cache_key(onnx_sha256, precision, profile, workspace_gib, optimization_level, device),
+        cache_key=engine_cache_key(onnx_sha256, precision, profile, workspace_gib, optimization_level, device, tf32),
         engine_sha256=hashlib.sha256(plan).hexdigest(),
     )
     write_text(engine_path.with_suffix(".engine.json"), json.dumps(sidecar.to_json(), indent=2))

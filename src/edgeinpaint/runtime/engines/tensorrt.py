@@ -25,6 +25,7 @@ once at the profile maximum). The traps, each handled here:
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,6 +96,11 @@ class TensorRTEngine(EngineBase):
         if self.engine is None:
             raise ArtifactError(f"{engine_path}: TensorRT could not deserialize the engine. Rebuild it with: {rebuild}")
         self.context = self.engine.create_execution_context()
+        if self.context is None:  # TensorRT returns None (and logs why) when it cannot, e.g. out of device memory
+            raise EngineFailure(
+                f"{engine_path.name}: TensorRT could not create an execution context (out of GPU memory? "
+                "another process may hold it; a smaller --shapes profile needs less)"
+            )
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         self.input_names = tuple(n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT)
         self.output_names = tuple(n for n in names if n not in self.input_names)
@@ -156,7 +162,7 @@ class TensorRTEngine(EngineBase):
         if self.cuda_graph and key not in self._no_graph:
             self._launch_graph(key, shapes, out_shapes)
         else:
-            self._enqueue(shapes, out_shapes)
+            self._eager(shapes, out_shapes)
         _check(cudart.cudaStreamSynchronize(self.stream))
         self.stats.calls += 1
         return {
@@ -164,7 +170,10 @@ class TensorRTEngine(EngineBase):
             for n in self.output_names
         }
 
-    def _enqueue(self, shapes: Mapping[str, tuple[int, ...]], out_shapes: Mapping[str, tuple[int, ...]]) -> None:
+    def _enqueue(self, shapes: Mapping[str, tuple[int, ...]], out_shapes: Mapping[str, tuple[int, ...]]) -> bool:
+        """Copy in, execute, copy out on the stream. False when TensorRT refuses to enqueue: under stream
+        capture that means this engine cannot be captured (``execute_async_v3`` returns False, as trtexec's
+        --useCudaGraph fallback expects), otherwise the execution failed."""
         cudart = self.cudart
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         for name in self.input_names:
@@ -174,13 +183,18 @@ class TensorRTEngine(EngineBase):
             self.stats.uploads += 1
             self.stats.upload_bytes += nbytes
         if not self.context.execute_async_v3(self.stream):
-            raise EngineFailure(f"{self.path.name}: TensorRT execution failed (see the TensorRT log)")
+            return False
         for name in self.output_names:
             device, host_ptr, _ = self._buffers[name]
             nbytes = int(np.prod(out_shapes[name])) * self.dtypes[name].itemsize
             _check(cudart.cudaMemcpyAsync(host_ptr, device, nbytes, d2h, self.stream))
             self.stats.downloads += 1
             self.stats.download_bytes += nbytes
+        return True
+
+    def _eager(self, shapes: Mapping[str, tuple[int, ...]], out_shapes: Mapping[str, tuple[int, ...]]) -> None:
+        if not self._enqueue(shapes, out_shapes):
+            raise EngineFailure(f"{self.path.name}: TensorRT execution failed (see the TensorRT log)")
 
     def _launch_graph(
         self,
@@ -188,28 +202,28 @@ class TensorRTEngine(EngineBase):
         shapes: Mapping[str, tuple[int, ...]],
         out_shapes: Mapping[str, tuple[int, ...]],
     ) -> None:
+        """Replay this shape's CUDA graph; the first call runs eagerly (its outputs are this call's), then
+        records one. A capture TensorRT refuses leaves this call's eager result in place and the shape runs
+        eagerly from then on (the graph the capture returned, if any, is destroyed)."""
         cudart = self.cudart
         if key not in self._graphs:
-            self._enqueue(shapes, out_shapes)  # the first run also initialises TensorRT's lazy state
+            self._eager(shapes, out_shapes)  # the first run also initialises TensorRT's lazy state
             _check(cudart.cudaStreamSynchronize(self.stream))
+            counted = dataclasses.replace(self.stats)  # the recording is not traffic: the replays count
             mode = cudart.cudaStreamCaptureMode.cudaStreamCaptureModeThreadLocal
             _check(cudart.cudaStreamBeginCapture(self.stream, mode))
+            captured = False
             try:
-                self._enqueue(shapes, out_shapes)
-            except BaseException:
-                cudart.cudaStreamEndCapture(self.stream)  # never leave the stream capturing
+                captured = self._enqueue(shapes, out_shapes)
+            finally:
+                err, graph = cudart.cudaStreamEndCapture(self.stream)[:2]  # never leave the stream capturing
+                self.stats = counted
+            if not captured or int(err) != 0 or graph is None:
+                if graph is not None:
+                    cudart.cudaGraphDestroy(graph)
                 self._no_graph.add(key)
-                raise
-            graph = _check(cudart.cudaStreamEndCapture(self.stream))
-            # The captured copies ran only as a recording: undo their count, the replay counts them.
-            self.stats.uploads -= len(self.input_names)
-            self.stats.downloads -= len(self.output_names)
-            self.stats.upload_bytes -= sum(int(np.prod(shapes[n])) * self.dtypes[n].itemsize for n in self.input_names)
-            self.stats.download_bytes -= sum(
-                int(np.prod(out_shapes[n])) * self.dtypes[n].itemsize for n in self.output_names
-            )
+                return
             self._graphs[key] = (graph, _check(cudart.cudaGraphInstantiate(graph, 0)))
-            # The first call's eager run already produced this call's outputs.
             return
         _check(cudart.cudaGraphLaunch(self._graphs[key][1], self.stream))
         self.stats.uploads += len(self.input_names)
