@@ -27,10 +27,14 @@ class _Fake:
         self.closed += 1
 
 
-def _entry(backend: Backend, unavailable: str | None = None, fails: bool = False) -> BackendEntry:
+def _entry(
+    backend: Backend, unavailable: str | None = None, fails: bool = False, crashes: bool = False
+) -> BackendEntry:
     def open_(_r: EngineRequest) -> tuple[_Fake, _Fake]:
         if fails:
             raise DependencyError(f"{backend.value} listed but does not load")
+        if crashes:  # what an execution provider or TensorRT raises when it cannot open (not a DependencyError)
+            raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected")
         return _Fake(), _Fake()
 
     return BackendEntry(backend, lambda _r: unavailable, open_, backend.value)  # type: ignore[arg-type]
@@ -66,6 +70,16 @@ def test_auto_falls_through_a_provider_that_is_listed_but_does_not_load(table: d
     got = open_engines(Backend.AUTO, EngineRequest())
     assert got.backend is Backend.ONNXRUNTIME
     assert "did not open: onnxruntime-tensorrt: onnxruntime-tensorrt listed but does not load" in got.why
+
+
+def test_auto_falls_through_an_engine_that_fails_to_open(table: dict[Backend, BackendEntry]) -> None:
+    table[Backend.TENSORRT] = _entry(Backend.TENSORRT, crashes=True)
+    for backend in (Backend.ONNXRUNTIME_TENSORRT, Backend.ONNXRUNTIME_CUDA, Backend.TORCH_CUDA, Backend.OPENVINO):
+        table[backend] = _entry(backend, "not here")
+    table[Backend.ONNXRUNTIME] = _entry(Backend.ONNXRUNTIME)
+    got = open_engines(Backend.AUTO, EngineRequest())
+    assert got.backend is Backend.ONNXRUNTIME
+    assert "did not open: tensorrt: RuntimeError: CUDA failure 100" in got.why
 
 
 def test_unavailable_explicit_backend_is_a_clear_error(table: dict[Backend, BackendEntry]) -> None:

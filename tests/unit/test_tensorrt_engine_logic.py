@@ -271,3 +271,33 @@ def test_no_execution_context_is_a_clear_error(fake: Any) -> None:
     fake.state["no_context"] = True
     with pytest.raises(EngineFailure, match="could not create an execution context"):
         open_engine(fake)
+
+
+def test_cuda_graphs_are_bounded_and_evicted_ones_destroyed(fake: Any) -> None:
+    """Crops make nearly every shape new: the engine keeps the most recently used graphs (core/engine.py
+    MAX_GRAPHS) and destroys the ones it evicts; results stay exact."""
+    from edgeinpaint.core.engine import MAX_GRAPHS
+
+    engine = open_engine(fake, cuda_graph=True)
+    for height in range(4, 17):  # 13 shapes
+        for _ in range(2):  # capture, then replay
+            x = np.random.default_rng(height).random((1, 1, height, 8), dtype=np.float32)
+            assert np.array_equal(engine.run({"x": x})["y"], 2 * x + 1)
+    assert len(engine._graphs) == MAX_GRAPHS
+    assert fake.cuda.graphs_destroyed == fake.cuda.execs_destroyed == 13 - MAX_GRAPHS
+    engine.close()
+    assert fake.cuda.graphs_destroyed == 13
+
+
+def test_graph_cache_keeps_the_most_recently_used() -> None:
+    from edgeinpaint.core.engine import GraphCache
+
+    released: list[str] = []
+    cache: GraphCache[str] = GraphCache(2, released.append)
+    cache.put("a", "A")
+    cache.put("b", "B")
+    assert cache.get("a") == "A"  # a is now the most recent
+    cache.put("c", "C")
+    assert released == ["B"] and "a" in cache and "c" in cache
+    cache.clear()
+    assert sorted(released) == ["A", "B", "C"] and len(cache) == 0

@@ -6,15 +6,21 @@ if/elif chain; every engine is a context manager whose ``close`` may be called a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
 from types import TracebackType
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import numpy as np
 
 from edgeinpaint.core.errors import InputError
 
 SelfT = TypeVar("SelfT", bound="Closing")
+V = TypeVar("V")
+
+#: CUDA graphs kept per engine: each holds its own copy of the activations, and the HD strategy's crops
+#: make nearly every shape new, so an unbounded cache grows with the number of distinct crops.
+MAX_GRAPHS = 8
 
 
 class Engine(Protocol):
@@ -91,3 +97,35 @@ def check_feeds(names: tuple[str, ...], feeds: Mapping[str, np.ndarray]) -> None
             batch = shape[0]
         elif shape[0] != batch:
             raise InputError(f"engine input {name!r}: batch {shape[0]}, other inputs have {batch}")
+
+
+class GraphCache(Generic[V]):
+    """The ``limit`` most recently used CUDA graphs by input shapes; an evicted one is released (``release``).
+
+    Args:
+        limit: graphs kept (>= 1). release: frees one (destroys the graph and its executable).
+    """
+
+    def __init__(self, limit: int = MAX_GRAPHS, release: Callable[[V], None] = lambda _v: None) -> None:
+        self.limit, self.release = max(1, limit), release
+        self._items: OrderedDict[Hashable, V] = OrderedDict()
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._items
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: Hashable) -> V:
+        self._items.move_to_end(key)
+        return self._items[key]
+
+    def put(self, key: Hashable, value: V) -> None:
+        self._items[key] = value
+        while len(self._items) > self.limit:
+            _key, old = self._items.popitem(last=False)
+            self.release(old)
+
+    def clear(self) -> None:
+        while self._items:
+            self.release(self._items.popitem()[1])

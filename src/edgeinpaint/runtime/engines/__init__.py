@@ -142,6 +142,11 @@ def open_engines(backend: Backend, request: EngineRequest, fused: bool = False) 
             except DependencyError as exc:  # listed but does not load: fall through to the next
                 failed.append(f"{candidate.value}: {exc}")
                 continue
+            except EdgeInpaintError:  # the artifacts lack the variant: the same for every backend
+                raise
+            except Exception as exc:  # an engine or execution provider that fails to open (EngineFailure, ORT)
+                failed.append(f"{candidate.value}: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}")
+                continue
             if failed:
                 opened.why += f"; did not open: {'; '.join(failed)}"
             if unavailable:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from edgeinpaint.core.engine import Engine, EngineBase
+from edgeinpaint.core.engine import Engine, EngineBase, GraphCache
 from edgeinpaint.core.errors import ArtifactError, DependencyError, EdgeInpaintError, EngineFailure, InputError
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.sidecar import profile_problem
@@ -111,7 +111,7 @@ class TensorRTEngine(EngineBase):
         }
         self.stream = _check(cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking))
         self.cuda_graph = cuda_graph
-        self._graphs: dict[tuple[tuple[int, ...], ...], tuple[Any, Any]] = {}
+        self._graphs: GraphCache[tuple[Any, Any]] = GraphCache(release=self._destroy_graph)
         self._no_graph: set[tuple[tuple[int, ...], ...]] = set()
         self._buffers: dict[str, tuple[int, int, np.ndarray]] = {}
         self._allocate_at_profile_max()
@@ -223,9 +223,9 @@ class TensorRTEngine(EngineBase):
                     cudart.cudaGraphDestroy(graph)
                 self._no_graph.add(key)
                 return
-            self._graphs[key] = (graph, _check(cudart.cudaGraphInstantiate(graph, 0)))
+            self._graphs.put(key, (graph, _check(cudart.cudaGraphInstantiate(graph, 0))))
             return
-        _check(cudart.cudaGraphLaunch(self._graphs[key][1], self.stream))
+        _check(cudart.cudaGraphLaunch(self._graphs.get(key)[1], self.stream))
         self.stats.uploads += len(self.input_names)
         self.stats.downloads += len(self.output_names)
         self.stats.upload_bytes += sum(int(np.prod(shapes[n])) * self.dtypes[n].itemsize for n in self.input_names)
@@ -233,11 +233,13 @@ class TensorRTEngine(EngineBase):
             int(np.prod(out_shapes[n])) * self.dtypes[n].itemsize for n in self.output_names
         )
 
+    def _destroy_graph(self, graph_and_exec: tuple[Any, Any]) -> None:
+        graph, graph_exec = graph_and_exec
+        self.cudart.cudaGraphExecDestroy(graph_exec)
+        self.cudart.cudaGraphDestroy(graph)
+
     def _release(self) -> None:
         cudart = self.cudart
-        for graph, graph_exec in self._graphs.values():
-            cudart.cudaGraphExecDestroy(graph_exec)
-            cudart.cudaGraphDestroy(graph)
         self._graphs.clear()
         for device, host_ptr, _ in self._buffers.values():
             cudart.cudaFree(device)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from edgeinpaint.core import specs
-from edgeinpaint.core.engine import Engine, EngineBase
+from edgeinpaint.core.engine import Engine, EngineBase, GraphCache
 from edgeinpaint.runtime.engines.base import EngineRequest, installed
 
 
@@ -62,7 +62,7 @@ class TorchEngine(EngineBase):
         self.cuda_graph = cuda_graph and self.device.type == "cuda"
         self.input_names = input_names
         self.output_names = output_names
-        self._graphs: dict[tuple[tuple[int, ...], ...], tuple[Any, list[Any], Any]] = {}
+        self._graphs: GraphCache[tuple[Any, list[Any], Any]] = GraphCache()  # bounded: crops make many shapes
 
     def _forward(self, args: list[Any]) -> Any:
         torch = self.torch
@@ -102,8 +102,8 @@ class TorchEngine(EngineBase):
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
                 out = self._forward(static)
-            self._graphs[key] = (graph, static, out)
-        graph, static, out = self._graphs[key]
+            self._graphs.put(key, (graph, static, out))
+        graph, static, out = self._graphs.get(key)
         for dst, src in zip(static, self._inputs(feeds), strict=True):
             dst.copy_(src)
         graph.replay()
