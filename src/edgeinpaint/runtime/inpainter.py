@@ -20,7 +20,7 @@ from edgeinpaint.core.params import Blend, FusedRecipe, Rounding
 from edgeinpaint.core.specs import CANNY_GRAPHS, Backend, CannyVariant, Precision
 from edgeinpaint.runtime.engines import EngineRequest, open_engines
 from edgeinpaint.runtime.hd import HDConfig
-from edgeinpaint.runtime.recipe import Finisher, Fused, Preparer, Recipe, ThreeStage
+from edgeinpaint.runtime.recipe import Finisher, Fused, OnDevice, Preparer, Recipe, ThreeStage
 
 
 @dataclass(frozen=True)
@@ -147,8 +147,12 @@ def open_recipe(
         blend = manifest.blend
     if progress is not None and engine.backend is Backend.AUTO:
         progress(generators.why)
-    preparer = Preparer(None if engine.fused else spec, engine.threads)
+    # torch-cuda runs the whole recipe on the device (OnDevice): Canny there too, so no host Canny stage.
+    on_device = generators.backend is Backend.TORCH_CUDA and not engine.fused  # auto may pick it too
+    preparer = Preparer(None if engine.fused or on_device else spec, engine.threads)
     finisher = Finisher(picture.blend or blend, picture.rounding)
+    if on_device:
+        return OnDevice(generators, preparer, finisher, picture.hd, picture.edge_source, canny=spec.params)
     if engine.fused:
         return Fused(generators, preparer, finisher, picture.hd, picture.edge_source, uint8_io=fused_uint8)
     return ThreeStage(generators, preparer, finisher, picture.hd, picture.edge_source)

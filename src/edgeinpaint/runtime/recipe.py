@@ -240,3 +240,64 @@ class Fused(Recipe):
         feeds = fused_feeds([p.rgb8 for p in prepared], [p.hole for p in prepared], self.uint8_io)
         got = fused_output(engine.run(feeds), name, self.uint8_io, self.rounding)
         return [as_unit_float(got[i]) for i in range(len(prepared))]
+
+
+class OnDevice(Recipe):
+    """The whole recipe on the torch device (``--backend torch-cuda``): the fused model's arithmetic as
+    torch ops, for users without TensorRT.
+
+    Per batch the pixels and the hole go up as one uint8 tensor and the picture (or, for the Poisson
+    composite, the raw output) comes down as one: gray, Canny (canny/torch_canny.py, the float32 graph's
+    arithmetic), padding, both generators, the edge composite and the paste composite run on the device.
+
+    Args:
+        canny: the weights' Canny settings. mask_threshold: the hole rule of the uint8 mask upload.
+    """
+
+    kind = "on-device"
+
+    def __init__(self, *args: Any, canny: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.canny_params = canny
+        edge, inpaint = self.generators.edge, self.generators.inpaint
+        if not (hasattr(edge, "module") and hasattr(inpaint, "module")):
+            raise InputError("the on-device recipe runs PyTorch modules (--backend torch-cuda)")
+        self.edge: Any = edge  # TorchEngine: its module, device and autocast (runtime/engines/torch.py)
+        self.inpaint: Any = inpaint
+
+    def _infer(self, prepared: Sequence[Prepared]) -> list[np.ndarray]:
+        import torch
+
+        from edgeinpaint.canny.torch_canny import canny_torch
+
+        device = self.edge.device
+        h, w = prepared[0].size
+        packed = np.concatenate([np.stack([p.rgb8 for p in prepared]), np.stack([p.hole for p in prepared])[..., None]
+                                 * np.uint8(255)], axis=3)  # fmt: skip
+        with torch.inference_mode():
+            up = torch.from_numpy(packed).to(device, non_blocking=True)  # the one upload
+            image = up[..., :3].permute(0, 3, 1, 2).float() / 255.0
+            hole = (up[..., 3:].permute(0, 3, 1, 2).float() > 127.0).float()
+            known = 1.0 - hole
+            coeffs = torch.tensor(specs.GRAY_COEFFS, dtype=torch.float32, device=device).reshape(1, 3, 1, 1)
+            gray = torch.nn.functional.conv2d(image, coeffs)  # as the fused graph: a 1x1 convolution
+            edges = canny_torch(gray, known, self.canny_params)
+            ph, pw = pad_amounts(h, w)
+
+            def pad(x: Any) -> Any:
+                return torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x
+
+            p_image, p_gray, p_edges, p_hole = pad(image), pad(gray), pad(edges), pad(hole)
+            pred = self.edge._forward([p_gray, p_edges, p_hole]).float()
+            guide = pred * p_hole + p_edges * (1 - p_hole) if self.edge_source is specs.EdgeSource.COMPOSITE else pred
+            raw = self.inpaint._forward([p_image, guide, p_hole]).float()[:, :, :h, :w]
+            if self.blend is Blend.PASTE:  # the picture, quantized as the fused graph does
+                value, rounding = raw * hole + image * known, self.rounding
+            else:  # the raw output for the Poisson composite on the host, always rounded
+                value, rounding = raw, Rounding.ROUND
+            scaled = value * 255.0
+            scaled = torch.floor(scaled) if rounding is Rounding.TRUNCATE else torch.round(scaled)
+            down = (
+                scaled.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+            )  # the one download
+        return [as_unit_float(down[i]) for i in range(len(prepared))]
