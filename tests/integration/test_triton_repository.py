@@ -171,6 +171,14 @@ def test_tensorrt_needs_engines_and_names_plans_by_compute_capability(tmp_path: 
     assert list(plan.dynamic_batching.preferred_batch_size) == [2, 4]  # the engine profile's opt, then max_batch
     trt = parse_pbtxt(tmp_path / "both" / "edgeinpaint_trt" / "config.pbtxt")
     assert trt.ensemble_scheduling.step[1].model_name == "edgeinpaint_fused_trt"
+    # Triton refuses a plan model whose max_batch_size exceeds the engine's profile: so do export and the checker.
+    with pytest.raises(ExportError, match=r"--max-batch 16 exceeds the engine's profile \(batch up to 8\)"):
+        write_repository(art, tmp_path / "big", TritonOptions(backend=TritonBackend.BOTH, max_batch=16))
+    config = tmp_path / "both" / "edgeinpaint_fused_trt" / "config.pbtxt"
+    config.write_text(config.read_text().replace("max_batch_size: 4", "max_batch_size: 16"))
+    with pytest.raises(TritonSchemaError, match=r"max_batch_size 16 exceeds model_9.0.plan's profile"):
+        check_repository(tmp_path / "both", art)
+    config.write_text(config.read_text().replace("max_batch_size: 16", "max_batch_size: 4"))
     (tmp_path / "both" / "edgeinpaint_fused_trt" / "1" / "model_9.0.plan").unlink()
     with pytest.raises(TritonSchemaError, match=re.escape("cc_model_filenames['9.0'] = 'model_9.0.plan'")):
         check_repository(tmp_path / "both", art)

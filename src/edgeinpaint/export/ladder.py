@@ -493,16 +493,14 @@ def _build_engines(
 
     profile = parse_shapes(config.shapes)
     device = current_device()
-    # The float32 Canny graph too: TensorRT has no float64 ("CUDA Canny").
-    from edgeinpaint.core.specs import CANNY_GRAPHS, CannyVariant
-
-    canny_tag = CANNY_GRAPHS[CannyVariant.TENSORRT].tag
-    targets = [manifest.require("canny", canny_tag), *(manifest.require(r, precision) for r in (*GENERATORS, "fused"))]
+    # The generators and the fused model (whose Canny is the float32 graph, on the device). No standalone Canny
+    # engine: nothing would open it (the three-engine route runs Canny on the host).
+    targets = [manifest.require(r, precision) for r in (*GENERATORS, "fused")]
     for entry in targets:
         layout = "NHWC" if entry.role == "fused" and config.fused_uint8 else "NCHW"
         inputs = {str(i["name"]): (int(i["shape"][3 if layout == "NHWC" else 1]), layout) for i in entry.inputs}  # type: ignore[index]
         engine = output / entry.file.replace(".onnx", ".engine")
-        tf32 = entry.role not in ("canny", "fused")  # Canny's thresholds need true FP32 (build_engine)
+        tf32 = entry.role != "fused"  # the fused model's Canny thresholds need true FP32 (build_engine)
         key = engine_cache_key(
             entry.sha256, entry.precision, profile, config.workspace_gib, config.optimization_level, device, tf32
         )

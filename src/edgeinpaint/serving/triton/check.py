@@ -8,7 +8,8 @@ axis of every tensor is the batch axis and is left out of ``dims``; an ensemble'
 
 - onnxruntime models (and python models that run a ``model.onnx``): names, data types, ranks and
   fixed sizes against the ONNX graph's inputs and outputs; a dynamic first axis when batching;
-- tensorrt plans: every ``cc_model_filenames`` file exists, and its I/O against the ONNX file the
+- tensorrt plans: every ``cc_model_filenames`` file exists, ``max_batch_size`` is within its profile, and its I/O
+  against the ONNX file the
   engine was built from (its sidecar names it) when the artifacts folder is given;
 - our python models: against their declared contract (``PYTHON_MODELS``);
 - ensembles: every step's model exists, every model input is mapped, every tensor a step reads is
@@ -112,6 +113,12 @@ def _check_plan(where: Path, config: Any, folder: Path, artifacts: Path | None) 
         if not plan.is_file():
             raise TritonSchemaError(f"{where}: cc_model_filenames[{cc!r}] = {name!r}, but {plan} is missing")
         sidecar = plan.with_name(plan.name + ".json")
+        if sidecar.is_file():  # Triton refuses a max_batch_size above the plan's profile
+            batch = json.loads(sidecar.read_text()).get("profile", {}).get("batch")
+            if batch and config.max_batch_size > int(batch[2]):
+                raise TritonSchemaError(
+                    f"{where}: max_batch_size {config.max_batch_size} exceeds {name}'s profile (batch up to {batch[2]})"
+                )
         if artifacts is not None and sidecar.is_file():
             source = json.loads(sidecar.read_text())["onnx"]
             _check_network(where, config, artifacts / Path(source).name, f"{Path(source).name} (the plan's source)")

@@ -203,6 +203,16 @@ def _engine(artifacts: Path, entry: ArtifactFile) -> tuple[bytes, EngineSidecar]
     return read_engine(engine, artifacts, "edgeinpaint export --engine (on the GPU machine)")
 
 
+def _fits_batch(sidecar: EngineSidecar, options: TritonOptions, file: str) -> None:
+    """Triton refuses a tensorrt_plan model whose max_batch_size exceeds the plan's profile: refuse it here."""
+    profile = _profile(sidecar)
+    if profile is not None and options.max_batch > profile.batch.max:
+        raise ExportError(
+            f"{file}: --max-batch {options.max_batch} exceeds the engine's profile (batch up to {profile.batch.max}); "
+            f"lower --max-batch or rebuild the engine with a larger batch in --shapes"
+        )
+
+
 def _template(name: str) -> str:
     return resources.files("edgeinpaint.serving.triton").joinpath(f"models/{name}.py").read_text()
 
@@ -343,6 +353,7 @@ def _write(artifacts: Path, manifest: Manifest, fused: ArtifactFile, work: Path,
                     )
                 continue
             plan, sidecar = found
+            _fits_batch(sidecar, options, entry.file)
             trt = f"{model}_trt"
             (work / trt / "1").mkdir(parents=True, exist_ok=True)
             cc = sidecar.device.compute_capability
