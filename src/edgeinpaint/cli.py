@@ -237,6 +237,9 @@ def doctor(
         console.print(table)
         for detail, which in details.items():
             say(f"{', '.join(which)}:", "dim", detail, console)
+        times = [c.composite_ms for c in checks if c.composite_ms is not None]
+        if times:  # img/s counts the networks; the composite runs on the host, timed apart
+            say("composite:", "dim", f"{min(times):.1f}-{max(times):.1f} ms per image on the host", console)
     for problem in report.problems:
         say("fix:", "yellow", problem)
     if not report.ok:

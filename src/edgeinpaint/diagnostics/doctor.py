@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -151,19 +150,24 @@ class Check:
     status: str
     detail: str = ""
     transfers: dict[str, int] | None = None
+    composite_ms: float | None = None
 
 
 def selftest(progress: Callable[[str], None] = lambda _m: None, keep: Path | None = None) -> tuple[Report, list[Check]]:
-    """Export the demo weights in every precision, run every available backend x precision, compare to ORT CPU FP32.
+    """Export the demo weights in every precision (engines too where TensorRT and a GPU are), then run every
+    available backend x precision (and ``--fused``, and ``--cuda-graph`` where a backend replays CUDA graphs)
+    and compare its pictures to ONNX Runtime CPU FP32.
 
     Args:
         keep: export into this folder (reused by a later selftest); default a temporary one.
     """
-    from edgeinpaint.calibration.sources import PHOTOS, photo_samples, sample_photo
+    from edgeinpaint.calibration.sources import PHOTOS, sample_photo
     from edgeinpaint.core.errors import require_torch
     from edgeinpaint.export.artifacts import export_artifacts
     from edgeinpaint.export.config import ExportConfig
+    from edgeinpaint.runtime.engines import TABLE
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
+    from edgeinpaint.trainer.masks import MaskSampler
     from edgeinpaint.weights.registry import resolve_weights
 
     report = diagnose()
@@ -178,19 +182,27 @@ def selftest(progress: Callable[[str], None] = lambda _m: None, keep: Path | Non
 
         for name in PHOTOS:
             Image.fromarray(sample_photo(name, 128)).save(calib / f"{name}.png")
-        for precision in (Precision.FP16, Precision.INT8):
+        for precision in (Precision.FP32, Precision.FP16, Precision.INT8):  # FP32 too: its engines
             progress(f"export {precision.value} (demo weights)")
             export_artifacts(
                 ExportConfig(weights=weights, output=out, precision=precision, calibration=calib), progress=progress
             )
-        reference = open_recipe(ModelSource(artifacts=out), EngineOptions(backend=Backend.ONNXRUNTIME))
-        samples = photo_samples(reference.canny, 3, 256, seed=5)
-        truth = reference.batch(samples)
-        reference.close()
+        sampler = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.35))
+        rng = np.random.default_rng(5)
+        pairs = [(sample_photo(name, 256), sampler.sample(rng, 256, 256)) for name in PHOTOS[:3]]
+        with open_recipe(ModelSource(artifacts=out), EngineOptions(backend=Backend.ONNXRUNTIME)) as reference:
+            truth = [reference(rgb, hole) for rgb, hole in pairs]
         for backend in backends(Report(), out, weights):
-            for precision in Precision:
-                checks.append(_check(backend, precision, out, weights, samples, truth, progress))
-    report.add("selftest", "photos", f"{len(samples)} bundled photos at 256², holes 10-35%, vs ONNX Runtime CPU FP32")
+            modes: list[dict[str, bool]] = [{}]
+            if TABLE[backend].open_fused is not None:
+                modes.append({"fused": True})
+            if backend in (Backend.TENSORRT, Backend.TORCH_CUDA):
+                modes.append({"cuda_graph": True})
+            for mode in modes:
+                for precision in Precision:
+                    checks.append(_check(backend, precision, mode, out, weights, pairs, truth, progress))
+    report.add("selftest", "photos", f"{len(pairs)} bundled photos at 256², holes 10-35%, vs ONNX Runtime CPU FP32")
+    report.add("selftest", "img/s", "the networks alone (one batch per call); the composite is timed apart")
     report.ok = all(c.status in ("ok", "skipped") for c in checks)
     return report, checks
 
@@ -198,36 +210,51 @@ def selftest(progress: Callable[[str], None] = lambda _m: None, keep: Path | Non
 def _check(
     backend: Backend,
     precision: Precision,
+    mode: dict[str, bool],
     artifacts: Path,
     weights: Path,
-    samples: list[Any],
+    pairs: list[tuple[np.ndarray, np.ndarray]],
     truth: list[np.ndarray],
     progress: Callable[[str], None],
 ) -> Check:
     from edgeinpaint.export.accuracy import psnr8
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
+    label = backend.value + "".join(f" --{k.replace('_', '-')}" for k in mode)
     floor = BACKEND_FP32_FLOOR_DB if precision is Precision.FP32 else FLOORS_DB.get(precision.value)
     source = ModelSource(weights=str(weights)) if _needs_weights(backend) else ModelSource(artifacts=artifacts)
-    progress(f"selftest {backend.value} {precision.value}")
+    progress(f"selftest {label} {precision.value}")
     try:
-        inpainter = open_recipe(source, EngineOptions(backend=backend, precision=precision))
-    except EdgeInpaintError as exc:
-        return Check(backend.value, precision.value, None, floor, None, "skipped", str(exc).splitlines()[0][:160])
+        options = EngineOptions(backend=backend, precision=precision, cuda_graph=mode.get("cuda_graph", False),
+                                fused=mode.get("fused", False))  # fmt: skip
+        recipe = open_recipe(source, options)
+    except EdgeInpaintError as exc:  # not available for this precision or mode: said why
+        return Check(label, precision.value, None, floor, None, "skipped", str(exc).splitlines()[0][:160])
+    except Exception as exc:  # an execution provider or engine that fails to open is a finding, not a crash
+        return Check(label, precision.value, None, floor, None, "FAILED", f"{type(exc).__name__}: {exc}"[:200])
     try:
-        pictures = inpainter.batch(samples)
+        prepared = [recipe.prepare(rgb, hole) for rgb, hole in pairs]
+        raws = [recipe.infer([p])[0] for p in prepared]  # also the warm-up (a graph capture, lazy init)
         t0 = time.perf_counter()
         rounds = 3
         for _ in range(rounds):
-            inpainter.batch(samples)
-        rate = rounds * len(samples) / (time.perf_counter() - t0)
+            for p in prepared:
+                recipe.infer([p])
+        rate = rounds * len(prepared) / (time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        pictures = [recipe.finish(p, r) for p, r in zip(prepared, raws, strict=True)]
+        composite_ms = (time.perf_counter() - t0) * 1e3 / len(prepared)
         psnr = float(np.mean([psnr8(a, b) for a, b in zip(truth, pictures, strict=True)]))
-        stats = getattr(inpainter.generators.edge, "stats", None)
-        transfers = stats.to_json() if stats is not None else None
+        engines = (recipe.generators.edge, recipe.generators.inpaint, recipe.generators.fused)
+        stats = [e.stats.to_json() for e in engines if e is not None and hasattr(e, "stats")]
+        transfers = {k: sum(s[k] for s in stats) for k in stats[0]} if stats else None
+    except Exception as exc:  # a failure while running is reported with the rest of the table
+        return Check(label, precision.value, None, floor, None, "FAILED", f"{type(exc).__name__}: {exc}"[:200])
     finally:
-        inpainter.close()
+        recipe.close()
     status = "ok" if floor is None or psnr >= floor else "FAILED"
-    return Check(backend.value, precision.value, round(psnr, 2), floor, round(rate, 2), status, transfers=transfers)
+    return Check(label, precision.value, round(psnr, 2), floor, round(rate, 2), status, "", transfers,
+                 round(composite_ms, 2))  # fmt: skip
 
 
 def _needs_weights(backend: Backend) -> bool:
