@@ -146,3 +146,11 @@ def test_gpu_providers_preload_the_pip_installed_cuda_libraries(
     ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path)
     assert calls == ["preload", "preload"]  # once per flavour (cached)
     ort_engines.load_gpu_libraries.cache_clear()
+
+
+def test_fused_model_gets_a_tensorrt_ep_profile_in_its_own_layout(tmp_path: Path) -> None:
+    from edgeinpaint.core.sidecar import ShapeProfile
+
+    inputs = [{"name": "image", "shape": ["N", "H", "W", 3]}, {"name": "mask", "shape": ["N", "H", "W", 1]}]
+    options = ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path, inputs, ShapeProfile())[0][1]
+    assert options["trt_profile_max_shapes"] == "image:8x2048x2048x3,mask:8x2048x2048x1"  # type: ignore[index]

@@ -86,7 +86,9 @@ def trt_profile_options(inputs: list[dict[str, Any]], profile: ShapeProfile) -> 
     for key, index in (("min", 0), ("opt", 1), ("max", 2)):
         dims = []
         for spec in inputs:
-            shape = profile.dims(int(spec["shape"][1]))[index]
+            nhwc = not isinstance(spec["shape"][1], int)  # the fused model's uint8 inputs: (N, H, W, C)
+            channels = int(spec["shape"][3] if nhwc else spec["shape"][1])
+            shape = profile.dims(channels, "NHWC" if nhwc else "NCHW")[index]
             dims.append(f"{spec['name']}:{'x'.join(str(d) for d in shape)}")
         out[f"trt_profile_{key}_shapes"] = ",".join(dims)
     return out
@@ -157,10 +159,10 @@ def open_fused(backend: Backend, request: EngineRequest) -> Engine:
     manifest = request.manifest or read_manifest(request.artifacts)
     entry = manifest.require("fused", request.precision.value)
     path = verify_file(request.artifacts, entry)
-    # The fused model's image/mask inputs are NHWC uint8 or NCHW float: no TensorRT EP profile from
-    # the NCHW generator specs here (the EP then builds per shape, cached in the artifacts).
+    # The fused model's image/mask inputs (NHWC uint8 or NCHW float) get their own profile: without one the
+    # EP builds an engine per new image size.
     return OnnxRuntimeEngine(
         path,
-        providers=ort_provider_options(backend, request.artifacts, precision=request.precision),
+        providers=ort_provider_options(backend, request.artifacts, entry.inputs, precision=request.precision),
         threads=request.threads,
     )
