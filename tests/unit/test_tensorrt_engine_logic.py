@@ -301,3 +301,40 @@ def test_graph_cache_keeps_the_most_recently_used() -> None:
     assert released == ["B"] and "a" in cache and "c" in cache
     cache.clear()
     assert sorted(released) == ["A", "B", "C"] and len(cache) == 0
+
+
+def test_generators_share_one_scratch_block(fake: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With TensorRT's USER_MANAGED allocation the two generators (which never run at the same time) get one
+    device block of the larger size, set once per context, freed when the last engine closes."""
+    from edgeinpaint.runtime.engines.tensorrt import SharedScratch, TensorRTEngine
+
+    trt = sys.modules["tensorrt"]
+    trt.ExecutionContextAllocationStrategy = types.SimpleNamespace(USER_MANAGED="user")  # type: ignore[attr-defined]
+    sizes = iter([4096, 16384])
+    strategies: list[Any] = []
+    memory: list[tuple[int, int]] = []
+    original = FakeEngine.create_execution_context
+
+    def create(self: FakeEngine, strategy: Any = None) -> FakeContext | None:
+        strategies.append(strategy)
+        context = original(self)
+        assert context is not None
+        context.set_device_memory = lambda ptr, size: memory.append((ptr, size))  # type: ignore[attr-defined]
+        return context
+
+    monkeypatch.setattr(FakeEngine, "create_execution_context", create)
+    monkeypatch.setattr(FakeEngine, "device_memory_size_v2", property(lambda self: next(sizes)), raising=False)
+    scratch = SharedScratch(fake.cuda)
+    edge = TensorRTEngine(fake.path, "abc", "rebuild", scratch=scratch)
+    inpaint = TensorRTEngine(fake.path, "abc", "rebuild", scratch=scratch)
+    allocated = len(fake.cuda.buffers)
+    x = np.ones((1, 1, 8, 8), np.float32)
+    for engine in (edge, inpaint, edge):
+        assert np.array_equal(engine.run({"x": x})["y"], 2 * x + 1)
+    assert strategies == ["user", "user"] and scratch.size == 16384
+    assert len(fake.cuda.buffers) == allocated + 1  # one block for both
+    assert len(memory) == 2 and memory[0] == memory[1] and memory[0][1] == 16384  # same block, set once each
+    edge.close()
+    assert memory[0][0] not in fake.cuda.freed  # still used by the other engine
+    inpaint.close()
+    assert memory[0][0] in fake.cuda.freed

@@ -64,6 +64,38 @@ class TransferStats:
         return dict(vars(self))
 
 
+class SharedScratch:
+    """One block of device memory for the activations of engines that never run at the same time.
+
+    The two generators run one after the other (each call synchronizes its stream before it returns), so
+    they can share TensorRT's per-context scratch memory: at the default profile each paper-width
+    generator would otherwise hold its own (several GiB at batch 8 x 2048²). Engines register their
+    size when opened; the block (the largest size) is allocated at the first run and freed with the last
+    engine (TensorRT docs, ``ExecutionContextAllocationStrategy.USER_MANAGED``,
+    ``IExecutionContext.set_device_memory``).
+    """
+
+    def __init__(self, cudart: Any) -> None:
+        self.cudart, self.size, self.users = cudart, 0, 0
+        self._ptr: Any = None
+
+    def register(self, size: int) -> None:
+        if self._ptr is not None:
+            raise EngineFailure("scratch memory was allocated before every engine registered its size")
+        self.size, self.users = max(self.size, int(size)), self.users + 1
+
+    def pointer(self) -> int:
+        if self._ptr is None:
+            self._ptr = _check(self.cudart.cudaMalloc(max(1, self.size)))
+        return int(self._ptr)
+
+    def release(self) -> None:
+        self.users -= 1
+        if self.users == 0 and self._ptr is not None:
+            self.cudart.cudaFree(self._ptr)
+            self._ptr = None
+
+
 class TensorRTEngine(EngineBase):
     """A serialized strongly typed engine behind the Engine protocol.
 
@@ -72,9 +104,17 @@ class TensorRTEngine(EngineBase):
         onnx_sha256: the manifest's sha256 of the ONNX file the engine must have been built from.
         rebuild: command shown when the engine does not fit this machine or a shape its profile.
         cuda_graph: capture and replay CUDA graphs per input shape.
+        scratch: device memory shared with engines that never run at the same time (None: its own).
     """
 
-    def __init__(self, engine_path: Path, onnx_sha256: str, rebuild: str, cuda_graph: bool = False) -> None:
+    def __init__(
+        self,
+        engine_path: Path,
+        onnx_sha256: str,
+        rebuild: str,
+        cuda_graph: bool = False,
+        scratch: SharedScratch | None = None,
+    ) -> None:
         try:
             import tensorrt as trt
             from cuda.bindings import runtime as cudart
@@ -95,7 +135,12 @@ class TensorRTEngine(EngineBase):
         self.engine = trt.Runtime(self.logger).deserialize_cuda_engine(plan)
         if self.engine is None:
             raise ArtifactError(f"{engine_path}: TensorRT could not deserialize the engine. Rebuild it with: {rebuild}")
-        self.context = self.engine.create_execution_context()
+        strategies: Any = getattr(trt, "ExecutionContextAllocationStrategy", None)
+        self.scratch = scratch if strategies is not None else None
+        if self.scratch is not None:
+            self.context = self.engine.create_execution_context(strategies.USER_MANAGED)
+        else:
+            self.context = self.engine.create_execution_context()
         if self.context is None:  # TensorRT returns None (and logs why) when it cannot, e.g. out of device memory
             raise EngineFailure(
                 f"{engine_path.name}: TensorRT could not create an execution context (out of GPU memory? "
@@ -115,6 +160,9 @@ class TensorRTEngine(EngineBase):
         self._no_graph: set[tuple[tuple[int, ...], ...]] = set()
         self._buffers: dict[str, tuple[int, int, np.ndarray]] = {}
         self._allocate_at_profile_max()
+        self._scratch_set = False
+        if self.scratch is not None:  # the size at the profile's maximum (TensorRT 10: the _v2 property)
+            self.scratch.register(getattr(self.engine, "device_memory_size_v2", None) or self.engine.device_memory_size)
 
     def _allocate_at_profile_max(self) -> None:
         """One device + one pinned host buffer per I/O tensor, sized for the profile's largest shapes."""
@@ -143,6 +191,9 @@ class TensorRTEngine(EngineBase):
 
     def _run_fitting(self, feeds: Mapping[str, np.ndarray]) -> Mapping[str, np.ndarray]:
         cudart = self.cudart
+        if self.scratch is not None and not self._scratch_set:
+            self.context.set_device_memory(self.scratch.pointer(), self.scratch.size)
+            self._scratch_set = True
         shapes = {n: tuple(int(d) for d in np.shape(feeds[n])) for n in self.input_names}
         for name, shape in shapes.items():
             lo, _opt, hi = self.profile[name]
@@ -245,6 +296,8 @@ class TensorRTEngine(EngineBase):
             cudart.cudaFree(device)
             cudart.cudaFreeHost(host_ptr)
         self._buffers.clear()
+        if self.scratch is not None:
+            self.scratch.release()
         cudart.cudaStreamDestroy(self.stream)
         del self.context, self.engine
 
@@ -290,15 +343,18 @@ def open_generators(request: EngineRequest) -> tuple[Engine, Engine]:
     precision = request.precision.value
     rebuild = rebuild_command(manifest, request.artifacts, precision)
     engines = []
+    try:
+        from cuda.bindings import runtime as cudart
+
+        scratch: SharedScratch | None = SharedScratch(cudart)  # the generators run one after the other
+    except ImportError:  # the engine itself says what to install
+        scratch = None
     for role in ("edge_generator", "inpaint_generator"):
         entry = manifest.require(role, precision)
         verify_file(request.artifacts, entry)
         try:
-            engines.append(
-                TensorRTEngine(
-                    _engine_path(request.artifacts, entry.file), entry.sha256, rebuild, cuda_graph=request.cuda_graph
-                )
-            )
+            path = _engine_path(request.artifacts, entry.file)
+            engines.append(TensorRTEngine(path, entry.sha256, rebuild, cuda_graph=request.cuda_graph, scratch=scratch))
         except EdgeInpaintError:
             for e in engines:
                 e.close()
