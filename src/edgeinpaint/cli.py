@@ -341,7 +341,7 @@ def export(
         None, "--engine/--no-engine", help="Build TensorRT engines (default: when TensorRT and a GPU are present)."
     ),
     shapes: str | None = typer.Option(
-        None, help="TensorRT profile (default batch=1:1:8,height=16:512:2048,width=16:512:2048)."
+        None, help="TensorRT profile (default batch=1:1:4,height=16:512:2048,width=16:512:2048)."
     ),
     workspace: float = typer.Option(4.0, help="TensorRT workspace limit in GiB."),
     optimization_level: int = typer.Option(3, min=0, max=5, help="TensorRT builder optimization level."),

@@ -109,7 +109,7 @@ def test_tensorrt_ep_caches_live_in_the_artifacts_with_explicit_profiles(tmp_pat
     providers = ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path, inputs)
     options = providers[0][1]  # type: ignore[index]
     assert options["trt_profile_min_shapes"] == "image:1x3x16x16,edges:1x1x16x16,mask:1x1x16x16"
-    assert options["trt_profile_max_shapes"] == "image:8x3x2048x2048,edges:8x1x2048x2048,mask:8x1x2048x2048"
+    assert options["trt_profile_max_shapes"] == "image:4x3x2048x2048,edges:4x1x2048x2048,mask:4x1x2048x2048"
     assert [p[0] for p in providers] == ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
     assert providers[0][1]["trt_engine_cache_path"] == str(tmp_path / "trt_ep_cache")  # type: ignore[index]
 
@@ -153,4 +153,4 @@ def test_fused_model_gets_a_tensorrt_ep_profile_in_its_own_layout(tmp_path: Path
 
     inputs = [{"name": "image", "shape": ["N", "H", "W", 3]}, {"name": "mask", "shape": ["N", "H", "W", 1]}]
     options = ort_provider_options(Backend.ONNXRUNTIME_TENSORRT, tmp_path, inputs, ShapeProfile())[0][1]
-    assert options["trt_profile_max_shapes"] == "image:8x2048x2048x3,mask:8x2048x2048x1"  # type: ignore[index]
+    assert options["trt_profile_max_shapes"] == "image:4x2048x2048x3,mask:4x2048x2048x1"  # type: ignore[index]

@@ -31,8 +31,10 @@ class ShapeProfile:
     """Dynamic-axis ranges for one optimization profile (N, H, W; channels come from the graph)."""
 
     # Wide by default: whole images up to the HD trigger and the HD strategy's crop boxes (from a
-    # few dozen pixels) must all fit, or TensorRT refuses the shape (set_input_shape -> False).
-    batch: AxisRange = AxisRange(1, 1, 8)
+    # few dozen pixels) must all fit, or TensorRT refuses the shape (set_input_shape -> False). Batch up
+    # to 4 (the server's default batch): buffers are sized at the profile's maximum, and batch 8 x 2048²
+    # cost a paper-width generator several GiB; larger batches run in chunks, same results.
+    batch: AxisRange = AxisRange(1, 1, 4)
     height: AxisRange = AxisRange(16, 512, 2048)
     width: AxisRange = AxisRange(16, 512, 2048)
 

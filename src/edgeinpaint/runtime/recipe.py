@@ -288,9 +288,9 @@ class OnDevice(Recipe):
                 return torch.nn.functional.pad(x, (0, pw, 0, ph), mode="reflect") if ph or pw else x
 
             p_image, p_gray, p_edges, p_hole = pad(image), pad(gray), pad(edges), pad(hole)
-            pred = self.edge._forward([p_gray, p_edges, p_hole]).float()
+            pred = self.edge.forward_device([p_gray, p_edges, p_hole]).float()  # a CUDA graph with --cuda-graph
             guide = pred * p_hole + p_edges * (1 - p_hole) if self.edge_source is specs.EdgeSource.COMPOSITE else pred
-            raw = self.inpaint._forward([p_image, guide, p_hole]).float()[:, :, :h, :w]
+            raw = self.inpaint.forward_device([p_image, guide, p_hole]).float()[:, :, :h, :w]
             if self.blend is Blend.PASTE:  # the picture, quantized as the fused graph does
                 value, rounding = raw * hole + image * known, self.rounding
             else:  # the raw output for the Poisson composite on the host, always rounded
