@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Union, overload
+from typing import TYPE_CHECKING, Any, Union, overload
 
 import numpy as np
 
@@ -34,10 +34,13 @@ from edgeinpaint.runtime.loading import LoadOptions
 from edgeinpaint.runtime.pipeline import WriteOptions
 from edgeinpaint.runtime.recipe import Recipe
 
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
 #: An image: (H, W, 3) RGB or (H, W) gray numpy array (uint8, or uint16 kept at 16 bits), a PIL image, or a file.
-ImageLike = Union[np.ndarray, "Any", str, Path]
+ImageLike = Union[np.ndarray, "PILImage", str, Path]
 #: A mask: (H, W) bool (True = hole) or uint8 (> the mask threshold = hole, 0/255 as drawn), a PIL image, a file.
-MaskLike = Union[np.ndarray, "Any", str, Path]
+MaskLike = Union[np.ndarray, "PILImage", str, Path]
 
 
 class Inpainter(Closing):
