@@ -240,33 +240,12 @@ def test_cli_help_runs_without_torch_import() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ})
 
 
-NO_TORCH = """
-import sys
-
-
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name == "torch" or name.startswith("torch."):
-            raise ImportError("torch is not installed (blocked by the test)")
-        return None
-
-
-if __name__ == "__main__":
-    sys.meta_path.insert(0, Block())
-    from edgeinpaint.cli import main
-
-    sys.argv = ["edgeinpaint", *sys.argv[1:]]
-    main()
-"""
-
-
 def test_runtime_only_install_runs_without_torch(tiny_artifacts: Path, tmp_path: Path) -> None:
     """A runtime-only install (no torch) runs exported artifacts, in-process and multi-process."""
     import subprocess
     import sys
 
-    script = tmp_path / "no_torch.py"
-    script.write_text(NO_TORCH)
+    script = Path(__file__).with_name("without_torch.py")  # `import torch` fails in that process
     images, masks = tmp_path / "in", tmp_path / "masks"
     write_pair(images, masks, "a", photo("coffee", 64), hole_mask(64, 64))
     for extra in (["--in-process"], ["--pipeline", "--workers", "1"]):

@@ -4,11 +4,8 @@ opening exported artifacts never needs torch, only a cache miss (an export) does
 from __future__ import annotations
 
 import os
-import re
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from tests.conftest import hole_mask, photo
+from tests.integration.serve_process import serve_process
 
 WITHOUT_TORCH = str(Path(__file__).with_name("without_torch.py"))
 
@@ -51,27 +49,10 @@ def test_warm_cache_runs_and_serves_without_torch(tmp_path: Path) -> None:
     assert (tmp_path / "o2" / "r.png").read_bytes() == expected
 
     argv = [sys.executable, WITHOUT_TORCH, "serve", "--port", "0", "--weights", "demo", "--backend", "onnxruntime"]
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        deadline, port = time.time() + 120, None
-        while port is None and time.time() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            found = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
-            port = int(found.group(1)) if found else None
-        assert port, "serve did not start without torch"
+    with serve_process(argv, env) as port:
         files = {
             "image": ("r.png", (tmp_path / "i" / "r.png").read_bytes()),
             "mask": ("m.png", (tmp_path / "m" / "r.png").read_bytes()),
         }
         answer = httpx.post(f"http://127.0.0.1:{port}/v1/inpaint", files=files, timeout=60)
         assert answer.status_code == 200 and answer.content == expected
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()

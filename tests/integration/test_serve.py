@@ -338,37 +338,13 @@ def test_ray_front_checks_headers_and_budget_before_reading_the_body(tiny_artifa
 @contextmanager
 def serve_cli(artifacts: Path, *extra: str) -> Iterator[int]:
     """`edgeinpaint serve` as a real process on a free port (the hardened uvicorn of serving/server.py)."""
-    import re
-    import signal
-    import subprocess
     import sys
 
+    from tests.integration.serve_process import serve_process
+
     argv = [sys.executable, "-m", "edgeinpaint.cli", "serve", "--port", "0", "--artifacts", str(artifacts), *extra]
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        deadline, port = time.time() + 120, None
-        while port is None and time.time() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            found = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
-            port = int(found.group(1)) if found else None
-        assert port, "serve did not start"
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+    with serve_process(argv) as port:
         yield port
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.communicate(timeout=60)
-        except Exception:
-            proc.kill()
-            proc.communicate()
 
 
 def read_answer(sock: socket.socket) -> bytes:

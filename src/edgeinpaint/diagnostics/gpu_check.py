@@ -280,7 +280,7 @@ def _tensorrt(out: Path, cpu: bool, progress: Callable[[str], None]) -> dict[str
     from edgeinpaint.runtime.engines.base import installed
 
     if cpu or not installed("tensorrt"):
-        return {"status_note": "skipped", "facts": {"tensorrt": "not installed here (or --cpu)"}}
+        return {"facts": {"tensorrt": "skipped: not installed here (or --cpu)"}}
     from edgeinpaint.diagnostics.doctor import selftest
 
     _report, checks = selftest(progress, keep=out / "selftest")

@@ -34,7 +34,7 @@ from edgeinpaint.core.engine import Closing
 from edgeinpaint.core.errors import InputError
 from edgeinpaint.core.fused_io import as_unit_float, fused_feeds, fused_output
 from edgeinpaint.core.images import pad_amounts
-from edgeinpaint.core.params import Blend, Rounding
+from edgeinpaint.core.params import Blend, CannyParams, Rounding
 from edgeinpaint.core.stages import CannyFn, Prepared, Sample, as_uint8, crop_output, infer, preprocess
 from edgeinpaint.runtime.engines import Generators
 from edgeinpaint.runtime.hd import HDConfig, inpaint_hd
@@ -256,7 +256,7 @@ class OnDevice(Recipe):
 
     kind = "on-device"
 
-    def __init__(self, *args: Any, canny: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, canny: CannyParams, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.canny_params = canny
         edge, inpaint = self.generators.edge, self.generators.inpaint
