@@ -17,6 +17,7 @@ are the library's own types (:class:`~edgeinpaint.core.errors.EdgeInpaintError` 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union, overload
 
@@ -26,7 +27,7 @@ from edgeinpaint.core.engine import Closing
 from edgeinpaint.core.errors import InputError, TooLarge
 from edgeinpaint.core.images import decode_image, decode_mask, encode_image, hole_from_gray, restore_depth, rgb_to_gray
 from edgeinpaint.core.params import Rounding
-from edgeinpaint.core.presets import BlendChoice, Preset, picture_recipe
+from edgeinpaint.core.presets import BlendChoice, PictureRecipe, Preset, picture_recipe
 from edgeinpaint.core.specs import MIN_SIDE, Backend, CannyVariant, EdgeSource, Precision
 from edgeinpaint.runtime.hd import HDConfig, HDStrategy
 from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
@@ -43,6 +44,68 @@ ImageLike = Union[np.ndarray, "PILImage", str, Path]
 MaskLike = Union[np.ndarray, "PILImage", str, Path]
 
 
+@dataclass(frozen=True)
+class Settings:
+    """Every choice of a model turned into the option objects the runtime takes (nothing opened yet).
+
+    ``run`` hands them to its workers and Ray actors, which open the model themselves;
+    :class:`Inpainter` opens it here. ``recipe`` is the preset with the explicit options applied.
+    """
+
+    source: ModelSource
+    engine: EngineOptions
+    picture: PictureOptions
+    load: LoadOptions
+    recipe: PictureRecipe
+
+    def open(self, progress: Callable[[str], None] | None = None) -> Recipe:
+        return open_recipe(self.source, self.engine, self.picture, progress)
+
+
+def settings(
+    weights: str | Path | None = None,
+    *,
+    artifacts: str | Path | None = None,
+    backend: Backend | str = Backend.AUTO,
+    precision: Precision | str = Precision.FP32,
+    preset: Preset | str = Preset.PAPER,
+    fused: bool = False,
+    hd_strategy: HDStrategy | str = HDStrategy.CROP,
+    hd_trigger: int = 1024,
+    resize_limit: int = 1024,
+    canny: CannyVariant | str | None = None,
+    edge_source: EdgeSource | str | None = None,
+    blend: BlendChoice | str | None = None,
+    to_8bit: Rounding | str | None = None,
+    mask_threshold: int | None = None,
+    threads: int | None = None,
+    cuda_graph: bool = False,
+    max_pixels: int | None = 16_000_000,
+    strict: bool = True,
+    alpha_mask: bool = False,
+) -> Settings:
+    """The :class:`Settings` for these choices (the arguments of :class:`Inpainter`, which documents them;
+    ``strict`` refuses a mask of another size instead of resizing it, ``alpha_mask`` takes every hole
+    from the image's alpha)."""
+    recipe = picture_recipe(
+        _choice(Preset, preset, "preset"),
+        mask_threshold,
+        _choice(CannyVariant, canny, "canny") if canny is not None else None,
+        _choice(EdgeSource, edge_source, "edge_source") if edge_source is not None else None,
+        _choice(BlendChoice, blend, "blend") if blend is not None else None,
+        _choice(Rounding, to_8bit, "to_8bit") if to_8bit is not None else None,
+    )
+    hd = HDConfig(_choice(HDStrategy, hd_strategy, "hd_strategy"), hd_trigger, resize_limit=resize_limit)
+    return Settings(
+        ModelSource(str(weights) if weights is not None else None, Path(artifacts) if artifacts is not None else None),
+        EngineOptions(_choice(Backend, backend, "backend"), _choice(Precision, precision, "precision"), threads,
+                      cuda_graph, recipe.canny, fused),
+        PictureOptions(recipe.edge_source, hd, recipe.blend, recipe.rounding),
+        LoadOptions(alpha_mask, strict, recipe.mask_threshold, max_pixels),
+        recipe,
+    )  # fmt: skip
+
+
 class Inpainter(Closing):
     """A model opened once: weights (exported into the cache on first use) or an artifacts folder.
 
@@ -51,55 +114,28 @@ class Inpainter(Closing):
         artifacts: a folder written by ``edgeinpaint export``.
         backend: "auto" (the fastest that opens here), "onnxruntime", "openvino", "tensorrt", "torch", ...
         precision: "fp32", "fp16", "int8" (as exported).
-        preset: "paper" (default) or "official" (the official test script's choices); the options
-            below override it one by one, as on the command line.
+        preset: "paper" (default) or "official" (the official test script's choices); ``canny``,
+            ``edge_source``, ``blend``, ``to_8bit`` and ``mask_threshold`` override it one by one, as
+            on the command line.
         fused: run the fused single-file model.
-        hd_strategy / hd_trigger: what to do above ``hd_trigger`` px ("crop" around holes, "resize",
-            "original").
-        threads: CPU threads for the engines (None: all cores).
+        hd_strategy / hd_trigger / resize_limit: what to do above ``hd_trigger`` px ("crop" around
+            holes, "resize" to ``resize_limit``, "original").
+        threads: CPU threads for the engines (None: all cores). cuda_graph: replay CUDA graphs.
         max_pixels: images and masks above this many pixels are refused (``TooLarge``).
         progress: called with one-line messages (which backend auto picked, an export in progress).
+        **choices: any other argument of :func:`settings`.
     """
 
     def __init__(
         self,
         weights: str | Path | None = None,
         *,
-        artifacts: str | Path | None = None,
-        backend: Backend | str = Backend.AUTO,
-        precision: Precision | str = Precision.FP32,
-        preset: Preset | str = Preset.PAPER,
-        fused: bool = False,
-        hd_strategy: HDStrategy | str = HDStrategy.CROP,
-        hd_trigger: int = 1024,
-        canny: CannyVariant | str | None = None,
-        edge_source: EdgeSource | str | None = None,
-        blend: BlendChoice | str | None = None,
-        to_8bit: Rounding | str | None = None,
-        mask_threshold: int | None = None,
-        threads: int | None = None,
-        max_pixels: int | None = 16_000_000,
         progress: Callable[[str], None] | None = None,
+        **choices: Any,
     ) -> None:
-        recipe = picture_recipe(
-            _choice(Preset, preset, "preset"),
-            mask_threshold,
-            _choice(CannyVariant, canny, "canny") if canny is not None else None,
-            _choice(EdgeSource, edge_source, "edge_source") if edge_source is not None else None,
-            _choice(BlendChoice, blend, "blend") if blend is not None else None,
-            _choice(Rounding, to_8bit, "to_8bit") if to_8bit is not None else None,
-        )
-        self.load = LoadOptions(strict=True, mask_threshold=recipe.mask_threshold, max_pixels=max_pixels)
-        self.recipe: Recipe = open_recipe(
-            ModelSource(weights=str(weights) if weights is not None else None,
-                        artifacts=Path(artifacts) if artifacts is not None else None),
-            EngineOptions(_choice(Backend, backend, "backend"), _choice(Precision, precision, "precision"),
-                          threads, False, recipe.canny, fused),
-            PictureOptions(recipe.edge_source,
-                           HDConfig(strategy=_choice(HDStrategy, hd_strategy, "hd_strategy"), trigger=hd_trigger),
-                           recipe.blend, recipe.rounding),
-            progress,
-        )  # fmt: skip
+        self.settings = settings(weights, **choices)
+        self.load = self.settings.load
+        self.recipe: Recipe = self.settings.open(progress)
 
     @property
     def backend(self) -> str:

@@ -7,6 +7,7 @@ exit 1, with no traceback.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib
 import importlib.util
@@ -16,6 +17,7 @@ import platform
 import sys
 import textwrap
 import time
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -94,24 +96,71 @@ def _preset_help() -> str:
     )
 
 
-# Options shared by run, serve and evaluate: declared once, the same names, defaults and help everywhere.
-WEIGHTS_OPTION = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache.")
-ARTIFACTS_OPTION = typer.Option(None, help="Artifacts directory from `edgeinpaint export`.")
-BACKEND_OPTION = typer.Option(
-    specs.Backend.AUTO, help="Inference backend (auto: the fastest that opens here, and it says which)."
-)
-PRECISION_OPTION = typer.Option(specs.Precision.FP32, help="Precision to run (auto never changes it).")
-THREADS_OPTION = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores).")
-PRESET_OPTION = typer.Option(Preset.PAPER, help=_preset_help())
-MASK_THRESHOLD_OPTION = typer.Option(
-    None, min=0, max=254, help="A mask pixel whose gray value (0-255) is above this is a hole (default: the preset's)."
-)
-TO_8BIT_OPTION = typer.Option(
-    None, "--to-8bit", help="How the result becomes 8 bits: round, or truncate as test.py (default: the preset's)."
-)
-EDGE_SOURCE_OPTION = typer.Option(
-    None, help="Edges for the inpaint generator: composite (the paper) or raw (test.py); default: the preset's."
-)
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+    """The options run, serve and evaluate share (where the model comes from, how it runs, the preset):
+    declared once, with the same names, defaults and help everywhere; they are the Python API's arguments.
+    """
+
+    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache.")
+    artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`.")
+    backend: specs.Backend = typer.Option(
+        specs.Backend.AUTO, help="Inference backend (auto: the fastest that opens here, and it says which)."
+    )
+    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run (auto never changes it).")
+    threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores).")
+    preset: Preset = typer.Option(Preset.PAPER, help=_preset_help())
+    mask_threshold: int | None = typer.Option(
+        None,
+        min=0,
+        max=254,
+        help="A mask pixel whose gray value (0-255) is above this is a hole (default: the preset's).",
+    )
+    to_8bit: Rounding | None = typer.Option(
+        None, "--to-8bit", help="How the result becomes 8 bits: round, or truncate as test.py (default: the preset's)."
+    )
+    edge_source: specs.EdgeSource | None = typer.Option(
+        None, help="Edges for the inpaint generator: composite (the paper) or raw (test.py); default: the preset's."
+    )
+
+    def settings(self, **more: Any) -> Any:
+        """The Python API's settings for these options and ``more`` (api.settings' other arguments)."""
+        from edgeinpaint.api import settings
+
+        return settings(**dataclasses.asdict(self), **more)
+
+    def open(self, progress: Callable[[str], None], **more: Any) -> Any:
+        """The Python API's Inpainter for these options and ``more``."""
+        from edgeinpaint.api import Inpainter
+
+        return Inpainter(progress=progress, **dataclasses.asdict(self), **more)
+
+
+def with_model_choice(fn: F) -> F:
+    """Give ``fn``'s ``model: ModelChoice`` parameter to Typer as ModelChoice's options, one by one.
+
+    Typer reads options from a function's signature only; the wrapper's signature lists the group's
+    fields in ``model``'s place and builds the ModelChoice from them before calling ``fn``.
+    """
+    import inspect
+
+    hints = typing.get_type_hints(ModelChoice)
+    group = [
+        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+        for f in dataclasses.fields(ModelChoice)
+    ]
+    signature = inspect.signature(fn, eval_str=True)
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()]
+    at = [p.name for p in params].index("model")
+
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        model = ModelChoice(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ModelChoice)})
+        return fn(model=model, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*params[:at], *group, *params[at + 1 :]])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
 
 
 def say(label: str, style: str, message: object, console_: Console | None = None) -> None:
@@ -451,6 +500,7 @@ def calibrate(
 
 @app.command()
 @user_errors
+@with_model_choice
 def run(
     input: str | None = typer.Option(
         None,
@@ -469,21 +519,13 @@ def run(
     output: str = typer.Option(
         "outputs", "--output", "-o", help="Output directory (not an input or mask folder); a URI with --executor ray."
     ),
-    weights: str | None = WEIGHTS_OPTION,
-    artifacts: Path | None = ARTIFACTS_OPTION,
-    backend: specs.Backend = BACKEND_OPTION,
-    precision: specs.Precision = PRECISION_OPTION,
-    preset: Preset = PRESET_OPTION,
-    mask_threshold: int | None = MASK_THRESHOLD_OPTION,
-    to_8bit: Rounding | None = TO_8BIT_OPTION,
-    edge_source: specs.EdgeSource | None = EDGE_SOURCE_OPTION,
+    model: ModelChoice = ModelChoice(),  # its options, in this place (with_model_choice)
     canny: specs.CannyVariant | None = typer.Option(
         None,
         help="Canny stage: fast (float32 graph, 1.0-1.6x skimage's speed, F1 0.99999 vs skimage), exact "
         "(float64 graph, edges identical to skimage), tensorrt (the TensorRT-parsable float32 graph) "
         "or reference (skimage); default: the preset's.",
     ),
-    threads: int | None = THREADS_OPTION,
     batch_size: int = typer.Option(1, min=1, help="Images of one padded size per engine call."),
     workers: int = typer.Option(
         2, min=1, help="Reader processes (writers: half as many) of the shared-memory pipeline."
@@ -553,27 +595,26 @@ def run(
 ) -> None:
     """Inpaint images with masks; finishes every good file and exits 1 if any failed."""
     from edgeinpaint.runtime.batch import RunConfig
-    from edgeinpaint.runtime.hd import HDConfig
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
-    from edgeinpaint.runtime.loading import LoadOptions
     from edgeinpaint.runtime.pipeline import WriteOptions
 
     if mask is None and not (pairs and executor is Executor.RAY):
         raise EdgeInpaintError("--mask is required: a mask file, a folder of masks, or the word 'alpha'")
     if input is None and pairs is None:
         raise EdgeInpaintError("--input is required (or, with --executor ray, --pairs FILE)")
-    recipe = picture_recipe(preset, mask_threshold, canny, edge_source, blend, to_8bit)
-    hd = HDConfig(strategy=hd_strategy, trigger=hd_trigger, resize_limit=resize_limit)
+    chosen = model.settings(
+        canny=canny, blend=blend, fused=fused, cuda_graph=cuda_graph, hd_strategy=hd_strategy, hd_trigger=hd_trigger,
+        resize_limit=resize_limit, strict=strict, alpha_mask=mask == "alpha", max_pixels=None,
+    )  # fmt: skip
     config = RunConfig(
         input=input,  # strings: run_batch refuses URIs by their scheme, which Path() would mangle
         mask=None if mask == "alpha" else mask,
         output=output,
         pairs=pairs,
         output_suffix=_output_suffix(format),
-        source=ModelSource(weights=weights, artifacts=artifacts),
-        engine=EngineOptions(backend, precision, threads, cuda_graph, recipe.canny, fused),
-        picture=PictureOptions(recipe.edge_source, hd, recipe.blend, recipe.rounding),
-        load=LoadOptions(alpha_mask=mask == "alpha", strict=strict, mask_threshold=recipe.mask_threshold),
+        source=chosen.source,
+        engine=chosen.engine,
+        picture=chosen.picture,
+        load=chosen.load,
         write=WriteOptions(quality=quality, skip_existing=skip_existing, png_compression=png_compression),
         in_process=in_process,
         workers=workers,
@@ -588,7 +629,7 @@ def run(
             ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus, rows_per_block=ray_rows_per_block
         )
     summary = _run_with_progress(config, ray_options)
-    _finish_run(summary, output, report, {"preset": preset.value, "picture": recipe.to_json()})
+    _finish_run(summary, output, report, {"preset": model.preset.value, "picture": chosen.recipe.to_json()})
 
 
 def _output_suffix(format: str | None) -> str | None:
@@ -688,16 +729,9 @@ class RateColumn(ProgressColumn):
 
 @app.command()
 @user_errors
+@with_model_choice
 def serve(
-    weights: str | None = WEIGHTS_OPTION,
-    artifacts: Path | None = ARTIFACTS_OPTION,
-    backend: specs.Backend = BACKEND_OPTION,
-    precision: specs.Precision = PRECISION_OPTION,
-    preset: Preset = PRESET_OPTION,
-    mask_threshold: int | None = MASK_THRESHOLD_OPTION,
-    to_8bit: Rounding | None = TO_8BIT_OPTION,
-    edge_source: specs.EdgeSource | None = EDGE_SOURCE_OPTION,
-    threads: int | None = THREADS_OPTION,
+    model: ModelChoice = ModelChoice(),  # its options, in this place (with_model_choice)
     host: str = typer.Option("127.0.0.1", help="Address to bind (loopback by default; 0.0.0.0 exposes it)."),
     port: int = typer.Option(8000, min=0, max=65535, help="Port."),
     max_batch: int = typer.Option(4, min=1, help="Requests of one padded size batched per engine call (1: off)."),
@@ -736,19 +770,15 @@ def serve(
         raise EdgeInpaintError(
             f"serve needs {exc.name}: pip install 'edgeinpaint[serve]' (from a clone: pip install -e '.[serve]')"
         ) from None
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
-
-    source = ModelSource(weights=weights, artifacts=artifacts)
-    recipe = picture_recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
-    engine_options = EngineOptions(backend=backend, precision=precision, threads=threads, canny=recipe.canny)
-    picture = PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding)
     from edgeinpaint.serving.guard import host_names
+
+    chosen = model.settings()
 
     config = ServeConfig(
         hosts=host_names(host, allowed_host or []),
         body_timeout_s=body_timeout,
         max_inflight_bytes=None if max_inflight_mb is None else int(max_inflight_mb * (1 << 20)),
-        mask_threshold=recipe.mask_threshold,
+        mask_threshold=chosen.recipe.mask_threshold,
         max_batch=max_batch,
         max_delay_ms=max_delay_ms,
         queue_size=queue_size,
@@ -757,8 +787,7 @@ def serve(
         api_key=api_key,
     )
     if ray:
-        _serve_ray(source, engine_options, picture, config, host, port, replicas, autoscale, ray_address,
-                   cpus_per_replica, gpus_per_replica)  # fmt: skip
+        _serve_ray(chosen, config, host, port, replicas, autoscale, ray_address, cpus_per_replica, gpus_per_replica)
         return
     # Bind first: a busy port is one line of error before any engine opens, never "serving http://..."
     # followed by uvicorn's bind failure.
@@ -771,27 +800,26 @@ def serve(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
         ) from None
     try:
-        inpainter = open_recipe(source, engine_options, picture, progress=_note)
+        inpainter = model.open(_note)
     except BaseException:
         sock.close()
         raise
     # Names, not paths: /v1/info must not tell a client where the models live on the server.
-    info = {"weights": Path(weights).name if weights else None, "artifacts": artifacts.name if artifacts else None,
-            "preset": preset.value, "picture": recipe.to_json()}  # fmt: skip
-    app_ = create_app(inpainter, config, info=info)
+    info = {"weights": Path(model.weights).name if model.weights else None,
+            "artifacts": model.artifacts.name if model.artifacts else None,
+            "preset": model.preset.value, "picture": chosen.recipe.to_json()}  # fmt: skip
+    app_ = create_app(inpainter.recipe, config, info=info)
     bound = sock.getsockname()[1]
-    say("serving", "bold", f"http://{host}:{bound}/ ({inpainter.generators.backend.value} {precision.value})")
-    try:
-        server.serve(app_, sock, access_log, header_timeout, max_connections)
-    finally:
-        sock.close()
-        inpainter.close()
+    say("serving", "bold", f"http://{host}:{bound}/ ({inpainter.backend} {model.precision.value})")
+    with inpainter:
+        try:
+            server.serve(app_, sock, access_log, header_timeout, max_connections)
+        finally:
+            sock.close()
 
 
 def _serve_ray(
-    source: Any,
-    engine: Any,
-    picture: Any,
+    chosen: Any,
     config: Any,
     host: str,
     port: int,
@@ -835,7 +863,7 @@ def _serve_ray(
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
         try:
-            run_ray(source, engine, picture, config, options)
+            run_ray(chosen.source, chosen.engine, chosen.picture, config, options)
             signal.signal(signal.SIGTERM, stop)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
@@ -984,25 +1012,20 @@ def train(
 
 @app.command()
 @user_errors
+@with_model_choice
 def evaluate(
     input: Path = typer.Option(..., "--input", "-i", help="Ground-truth images (file or directory)."),
     mask: Path = typer.Option(..., "--mask", "-m", help="Hole masks (file or directory paired by stem)."),
-    weights: str | None = WEIGHTS_OPTION,
-    artifacts: Path | None = ARTIFACTS_OPTION,
+    model: ModelChoice = ModelChoice(),  # its options, in this place (with_model_choice)
     baseline: list[Baseline] | None = typer.Option(
         None, help="Baseline(s) in the same run: telea, ns (OpenCV), harmonic (Poisson composite of a flat output)."
     ),
     report: Path | None = typer.Option(None, help="Write results (.json with per-image rows, or .csv summary)."),
-    threads: int | None = THREADS_OPTION,
     blend: BlendChoice | None = typer.Option(
         None,
         help="Composite: paste (the paper), poisson (gradient-domain), or auto (the weights' choice; default unless "
         "the preset sets one).",
     ),
-    preset: Preset = PRESET_OPTION,
-    mask_threshold: int | None = MASK_THRESHOLD_OPTION,
-    to_8bit: Rounding | None = TO_8BIT_OPTION,
-    edge_source: specs.EdgeSource | None = EDGE_SOURCE_OPTION,
     lpips_weights: Path | None = typer.Option(
         None, help="torchvision AlexNet state dict (alexnet-owt-7be5be79.pth) for LPIPS; never downloaded."
     ),
@@ -1015,30 +1038,24 @@ def evaluate(
 
     from edgeinpaint.core.jobs import pair_images
     from edgeinpaint.core.stages import as_uint8
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
-    from edgeinpaint.runtime.loading import LoadOptions, load_job
+    from edgeinpaint.runtime.loading import load_job
     from edgeinpaint.trainer.metrics import METRIC_DEFINITIONS, evaluate_methods, harmonic_inpaint, opencv_inpaint
 
     if report is not None and report.suffix.lower() not in (".json", ".csv"):  # before any work
         raise EdgeInpaintError(f"--report {report}: expected a .json (per-image rows) or .csv (summary) file")
-    recipe = picture_recipe(preset, mask_threshold, None, edge_source, blend, to_8bit)
+    chosen = model.settings(blend=blend, max_pixels=None)
     pairs, failed = [], []
     for job in pair_images(input, mask):
         try:  # the same loading as `run`; a bad pair is reported and the rest evaluated
-            loaded = load_job(job, LoadOptions(strict=True, mask_threshold=recipe.mask_threshold))
+            loaded = load_job(job, chosen.load)
         except EdgeInpaintError as exc:
             failed.append((job.relative, str(exc)))
             continue
         pairs.append((job.relative, as_uint8(loaded.decoded.rgb), loaded.hole))
     if not pairs:
         raise EdgeInpaintError(f"{input}: no image/mask pair could be read ({len(failed)} failed)")
-    inpainter = open_recipe(
-        ModelSource(weights=weights, artifacts=artifacts),
-        EngineOptions(threads=threads, canny=recipe.canny),
-        PictureOptions(edge_source=recipe.edge_source, blend=recipe.blend, rounding=recipe.rounding),
-        progress=lambda m: say("", "", m),
-    )
-    methods: dict[str, Callable[..., Any]] = {"edgeinpaint": inpainter}
+    inpainter = model.open(_note, blend=blend)
+    methods: dict[str, Callable[..., Any]] = {"edgeinpaint": inpainter.recipe}
     for b in baseline or []:
         methods["harmonic" if b is Baseline.HARMONIC else f"opencv-{b.value}"] = (
             harmonic_inpaint() if b is Baseline.HARMONIC else opencv_inpaint(b.value)

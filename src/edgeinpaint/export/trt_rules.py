@@ -13,207 +13,65 @@ SOURCE = "onnx-tensorrt docs/operators.md, ONNX-TensorRT 10.1 GA (commit 96e7811
 #: Opsets the parser accepts.
 OPSET_RANGE = (9, 20)
 
-#: Operator -> tensor types it supports (the matrix's "Supported Types" column).
+
+def _names(text: str) -> list[str]:
+    """Operator names written as the matrix lists them, space-separated."""
+    return text.split()
+
+
+# The matrix's type columns, grouped: most operators take one of these sets.
+FLOAT = ("FP32", "FP16", "BF16")
+NUMERIC = (*FLOAT, "INT32", "INT64")
+ANY = (*NUMERIC, "BOOL")
+
+#: Operator -> tensor types it supports (the matrix's "Supported Types" column), one entry per type set.
 SUPPORTED: dict[str, tuple[str, ...]] = {
-    "Abs": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Acos": ("FP32", "FP16", "BF16"),
-    "Acosh": ("FP32", "FP16", "BF16"),
-    "Add": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "And": ("BOOL",),
-    "ArgMax": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ArgMin": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Asin": ("FP32", "FP16", "BF16"),
-    "Asinh": ("FP32", "FP16", "BF16"),
-    "Atan": ("FP32", "FP16", "BF16"),
-    "Atanh": ("FP32", "FP16", "BF16"),
-    "AveragePool": ("FP32", "FP16", "BF16"),
-    "BatchNormalization": ("FP32", "FP16", "BF16"),
-    "Cast": ("FP32", "FP16", "BF16", "INT32", "INT64", "UINT8", "BOOL"),
-    "CastLike": ("FP32", "FP16", "BF16", "INT32", "INT64", "UINT8", "BOOL"),
-    "Ceil": ("FP32", "FP16", "BF16"),
-    "Celu": ("FP32", "FP16", "BF16"),
-    "Clip": ("FP32", "FP16", "BF16"),
-    "Concat": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Constant": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "ConstantOfShape": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Conv": ("FP32", "FP16", "BF16"),
-    "ConvTranspose": ("FP32", "FP16", "BF16"),
-    "Cos": ("FP32", "FP16", "BF16"),
-    "Cosh": ("FP32", "FP16", "BF16"),
-    "CumSum": ("FP32", "FP16", "BF16"),
-    "DeformConv": ("FP32", "FP16"),
-    "DepthToSpace": ("FP32", "FP16", "BF16", "INT32", "INT64"),
+    **dict.fromkeys(
+        _names(
+            "Acos Acosh Asin Asinh Atan Atanh AveragePool BatchNormalization Ceil Celu Clip Conv ConvTranspose "
+            "Cos Cosh CumSum Dropout Einsum Elu Erf Exp Floor GRU Gemm GlobalAveragePool GlobalLpPool "
+            "GlobalMaxPool GroupNormalization HardSigmoid HardSwish Hardmax ImageScaler InstanceNormalization "
+            "IsInf LRN LSTM LayerNormalization LeakyRelu Log LogSoftmax LpNormalization LpPool MatMul MaxPool "
+            "MeanVarianceNormalization PRelu ParametricSoftplus Pow QuantizeLinear RNN RandomNormal "
+            "RandomNormalLike RandomUniform RandomUniformLike Reciprocal Resize Round ScaledTanh Scan Selu "
+            "Sigmoid Sin Sinh Softmax Softplus Softsign Sqrt Tan Tanh ThresholdedRelu Upsample"
+        ),
+        FLOAT,
+    ),
+    **dict.fromkeys(
+        _names(
+            "Abs Add ArgMax ArgMin DepthToSpace Div Equal Greater GreaterOrEqual IsNaN Less LessOrEqual Max Min "
+            "Mod Mul Neg Pad Range ReduceL1 ReduceL2 ReduceLogSum ReduceLogSumExp ReduceMax ReduceMean ReduceMin "
+            "ReduceProd ReduceSum ReduceSumSquare Relu Scatter ScatterElements ScatterND Shrink Sign SpaceToDepth "
+            "Sub Sum TopK"
+        ),
+        NUMERIC,
+    ),
+    **dict.fromkeys(
+        _names(
+            "Concat Constant ConstantOfShape Expand EyeLike Flatten Gather GatherElements GatherND Identity If "
+            "Loop OneHot Reshape ReverseSequence Shape Size Slice Split Squeeze Tile Transpose Trilu Unsqueeze "
+            "Where"
+        ),
+        ANY,
+    ),
+    **dict.fromkeys(_names("DeformConv GridSample Mish NonMaxSuppression NonZero RoiAlign"), ("FP32", "FP16")),
+    **dict.fromkeys(_names("And Not Or Xor"), ("BOOL",)),
+    "Cast": (*NUMERIC, "UINT8", "BOOL"),
+    "CastLike": (*NUMERIC, "UINT8", "BOOL"),
     "DequantizeLinear": ("INT8", "FP8", "INT4"),
-    "Div": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Dropout": ("FP32", "FP16", "BF16"),
-    "Einsum": ("FP32", "FP16", "BF16"),
-    "Elu": ("FP32", "FP16", "BF16"),
-    "Equal": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Erf": ("FP32", "FP16", "BF16"),
-    "Exp": ("FP32", "FP16", "BF16"),
-    "Expand": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "EyeLike": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Flatten": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Floor": ("FP32", "FP16", "BF16"),
-    "GRU": ("FP32", "FP16", "BF16"),
-    "Gather": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "GatherElements": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "GatherND": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Gelu": ("FP32", "FP16", "BF16", "INT8", "INT32", "INT64"),
-    "Gemm": ("FP32", "FP16", "BF16"),
-    "GlobalAveragePool": ("FP32", "FP16", "BF16"),
-    "GlobalLpPool": ("FP32", "FP16", "BF16"),
-    "GlobalMaxPool": ("FP32", "FP16", "BF16"),
-    "Greater": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "GreaterOrEqual": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "GridSample": ("FP32", "FP16"),
-    "GroupNormalization": ("FP32", "FP16", "BF16"),
-    "HardSigmoid": ("FP32", "FP16", "BF16"),
-    "HardSwish": ("FP32", "FP16", "BF16"),
-    "Hardmax": ("FP32", "FP16", "BF16"),
-    "Identity": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "If": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "ImageScaler": ("FP32", "FP16", "BF16"),
-    "InstanceNormalization": ("FP32", "FP16", "BF16"),
-    "IsInf": ("FP32", "FP16", "BF16"),
-    "IsNaN": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "LRN": ("FP32", "FP16", "BF16"),
-    "LSTM": ("FP32", "FP16", "BF16"),
-    "LayerNormalization": ("FP32", "FP16", "BF16"),
-    "LeakyRelu": ("FP32", "FP16", "BF16"),
-    "Less": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "LessOrEqual": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Log": ("FP32", "FP16", "BF16"),
-    "LogSoftmax": ("FP32", "FP16", "BF16"),
-    "Loop": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "LpNormalization": ("FP32", "FP16", "BF16"),
-    "LpPool": ("FP32", "FP16", "BF16"),
-    "MatMul": ("FP32", "FP16", "BF16"),
-    "Max": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "MaxPool": ("FP32", "FP16", "BF16"),
-    "Mean": ("FP32", "FP16", "BF16", "FP8", "INT32", "INT64"),
-    "MeanVarianceNormalization": ("FP32", "FP16", "BF16"),
-    "Min": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Mish": ("FP32", "FP16"),
-    "Mod": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Mul": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Neg": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "NonMaxSuppression": ("FP32", "FP16"),
-    "NonZero": ("FP32", "FP16"),
-    "Not": ("BOOL",),
-    "OneHot": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Or": ("BOOL",),
-    "PRelu": ("FP32", "FP16", "BF16"),
-    "Pad": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ParametricSoftplus": ("FP32", "FP16", "BF16"),
-    "Pow": ("FP32", "FP16", "BF16"),
-    "QuantizeLinear": ("FP32", "FP16", "BF16"),
-    "RNN": ("FP32", "FP16", "BF16"),
-    "RandomNormal": ("FP32", "FP16", "BF16"),
-    "RandomNormalLike": ("FP32", "FP16", "BF16"),
-    "RandomUniform": ("FP32", "FP16", "BF16"),
-    "RandomUniformLike": ("FP32", "FP16", "BF16"),
-    "Range": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Reciprocal": ("FP32", "FP16", "BF16"),
-    "ReduceL1": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceL2": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceLogSum": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceLogSumExp": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceMax": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceMean": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceMin": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceProd": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceSum": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ReduceSumSquare": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Relu": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Reshape": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Resize": ("FP32", "FP16", "BF16"),
-    "ReverseSequence": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "RoiAlign": ("FP32", "FP16"),
-    "Round": ("FP32", "FP16", "BF16"),
-    "ScaledTanh": ("FP32", "FP16", "BF16"),
-    "Scan": ("FP32", "FP16", "BF16"),
-    "Scatter": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ScatterElements": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "ScatterND": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Selu": ("FP32", "FP16", "BF16"),
-    "Shape": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Shrink": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Sigmoid": ("FP32", "FP16", "BF16"),
-    "Sign": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Sin": ("FP32", "FP16", "BF16"),
-    "Sinh": ("FP32", "FP16", "BF16"),
-    "Size": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Slice": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Softmax": ("FP32", "FP16", "BF16"),
-    "Softplus": ("FP32", "FP16", "BF16"),
-    "Softsign": ("FP32", "FP16", "BF16"),
-    "SpaceToDepth": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Split": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Sqrt": ("FP32", "FP16", "BF16"),
-    "Squeeze": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Sub": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Sum": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Tan": ("FP32", "FP16", "BF16"),
-    "Tanh": ("FP32", "FP16", "BF16"),
-    "ThresholdedRelu": ("FP32", "FP16", "BF16"),
-    "Tile": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "TopK": ("FP32", "FP16", "BF16", "INT32", "INT64"),
-    "Transpose": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Trilu": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Unsqueeze": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Upsample": ("FP32", "FP16", "BF16"),
-    "Where": ("FP32", "FP16", "BF16", "INT32", "INT64", "BOOL"),
-    "Xor": ("BOOL",),
+    "Gelu": (*FLOAT, "INT8", "INT32", "INT64"),
+    "Mean": (*FLOAT, "FP8", "INT32", "INT64"),
 }
 #: Operators the matrix lists as unsupported.
 UNSUPPORTED: frozenset[str] = frozenset(
-    {
-        "AffineGrid",
-        "Bernoulli",
-        "BitShift",
-        "BitwiseAnd",
-        "BitwiseNot",
-        "BitwiseOr",
-        "BitwiseXor",
-        "BlackmanWindow",
-        "CenterCropPad",
-        "Col2Im",
-        "Compress",
-        "ConcatFromSequence",
-        "ConvInteger",
-        "DFT",
-        "Det",
-        "DynamicQuantizeLinear",
-        "HammingWindow",
-        "HannWindow",
-        "ImageDecoder",
-        "MatMulInteger",
-        "MaxRoiPool",
-        "MaxUnpool",
-        "MelWeightMatrix",
-        "Multinomial",
-        "NegativeLogLikelihoodLoss",
-        "Optional",
-        "OptionalGetElement",
-        "OptionalHasElement",
-        "QLinearConv",
-        "QLinearMatMul",
-        "RegexFullMatch",
-        "STFT",
-        "SequenceAt",
-        "SequenceConstruct",
-        "SequenceEmpty",
-        "SequenceErase",
-        "SequenceInsert",
-        "SequenceLength",
-        "SequenceMap",
-        "SoftmaxCrossEntropyLoss",
-        "SplitToSequence",
-        "StringConcat",
-        "StringNormalizer",
-        "StringSplit",
-        "TfIdfVectorizer",
-        "Unique",
-    }
+    _names(
+        "AffineGrid Bernoulli BitShift BitwiseAnd BitwiseNot BitwiseOr BitwiseXor BlackmanWindow "
+        "CenterCropPad Col2Im Compress ConcatFromSequence ConvInteger DFT Det DynamicQuantizeLinear "
+        "HammingWindow HannWindow ImageDecoder MatMulInteger MaxRoiPool MaxUnpool MelWeightMatrix Multinomial "
+        "NegativeLogLikelihoodLoss Optional OptionalGetElement OptionalHasElement QLinearConv QLinearMatMul "
+        "RegexFullMatch STFT SequenceAt SequenceConstruct SequenceEmpty SequenceErase SequenceInsert "
+        "SequenceLength SequenceMap SoftmaxCrossEntropyLoss SplitToSequence StringConcat StringNormalizer "
+        "StringSplit TfIdfVectorizer Unique"
+    )
 )
