@@ -74,18 +74,6 @@ err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _check_calibration(precision: specs.Precision, calibration: Path | None, masks: Path | None) -> None:
-    """Calibration options are checked before any export work starts."""
-    if precision is specs.Precision.INT8 and calibration is None:
-        raise EdgeInpaintError(
-            "--precision int8 needs --calibration DIR: photos like the ones you will inpaint "
-            "(e.g. `edgeinpaint export --weights W --precision int8 --calibration examples/images`)"
-        )
-    for option, path in (("--calibration", calibration), ("--calibration-masks", masks)):
-        if path is not None and not path.exists():
-            raise EdgeInpaintError(f"{option} {path}: not found; expected an image folder or file")
-
-
 def _preset_help() -> str:
     from edgeinpaint.core.presets import PRESETS, describe
 
@@ -136,31 +124,91 @@ class ModelChoice:
         return Inpainter(progress=progress, **dataclasses.asdict(self), **more)
 
 
-def with_model_choice(fn: F) -> F:
-    """Give ``fn``'s ``model: ModelChoice`` parameter to Typer as ModelChoice's options, one by one.
+def with_group(cls: type, param: str) -> Callable[[F], F]:
+    """Give ``fn``'s ``param`` (a ``cls`` option group) to Typer as the group's options, one by one.
 
     Typer reads options from a function's signature only; the wrapper's signature lists the group's
-    fields in ``model``'s place and builds the ModelChoice from them before calling ``fn``.
+    fields in ``param``'s place and builds the group from them before calling ``fn``.
     """
     import inspect
 
-    hints = typing.get_type_hints(ModelChoice)
-    group = [
-        inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
-        for f in dataclasses.fields(ModelChoice)
-    ]
-    signature = inspect.signature(fn, eval_str=True)
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()]
-    at = [p.name for p in params].index("model")
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls)]
+    group = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=hints[f.name])
+             for f in dataclasses.fields(cls)]  # fmt: skip
 
-    @functools.wraps(fn)
-    def wrapper(**kwargs: Any) -> Any:
-        model = ModelChoice(**{f.name: kwargs.pop(f.name) for f in dataclasses.fields(ModelChoice)})
-        return fn(model=model, **kwargs)
+    def decorate(fn: F) -> F:
+        signature = inspect.signature(fn, eval_str=True)
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in signature.parameters.values()]
+        at = [p.name for p in params].index(param)
 
-    wrapper.__signature__ = signature.replace(parameters=[*params[:at], *group, *params[at + 1 :]])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+        @functools.wraps(fn)
+        def wrapper(**kwargs: Any) -> Any:
+            return fn(**{param: cls(**{name: kwargs.pop(name) for name in fields})}, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=[*params[:at], *group, *params[at + 1 :]])  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in wrapper.__signature__.parameters.values()}  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+@dataclasses.dataclass(frozen=True)
+class CalibrationChoice:
+    """The options export and calibrate share: the weights, the artifacts folder, the INT8 calibration data."""
+
+    weights: str = typer.Option("demo", help="Weights file or bundled name.")
+    output: Path = typer.Option(Path("artifacts"), "--output", "-o", help="Artifacts directory.")
+    calibration: Path | None = typer.Option(None, help="Calibration / accuracy-check images (needed for int8).")
+    calibration_masks: Path | None = typer.Option(
+        None, help="Masks paired with --calibration (default: generated free-form)."
+    )
+    calibration_size: int = typer.Option(32, min=1, help="Number of calibration images.")
+    calibration_method: CalibrationMethod = typer.Option(CalibrationMethod.PERCENTILE, help="INT8 calibration.")
+
+    def config(self, **options: Any) -> Any:
+        """The ExportConfig of these options and ``options`` (the weights resolved, calibration checked
+        before any export work)."""
+        from edgeinpaint.export.config import ExportConfig
+        from edgeinpaint.weights.registry import resolve_weights
+
+        if options.get("precision", specs.Precision.INT8) is specs.Precision.INT8 and self.calibration is None:
+            raise EdgeInpaintError(
+                f"{'--precision int8' if 'precision' in options else 'calibrate'} needs --calibration DIR: photos "
+                "like the ones you will inpaint (e.g. `edgeinpaint export --precision int8 --calibration examples`)"
+            )
+        for option, path in (("--calibration", self.calibration), ("--calibration-masks", self.calibration_masks)):
+            if path is not None and not path.exists():
+                raise EdgeInpaintError(f"{option} {path}: not found; expected an image folder or file")
+        return ExportConfig(**{**dataclasses.asdict(self), "weights": resolve_weights(self.weights)}, **options)
+
+
+@dataclasses.dataclass(frozen=True)
+class RayChoice:
+    """run --executor ray: where the run goes and what each actor asks Ray for (executors/ray_data.py)."""
+
+    ray_address: str | None = typer.Option(
+        None, help="--executor ray: cluster to join ('auto', 'ray://head:10001'); default: RAY_ADDRESS or a local Ray."
+    )
+    ray_actors: int = typer.Option(1, min=1, help="--executor ray: inpaint actors (each opens the engines once).")
+    ray_actor_cpus: float = typer.Option(
+        0.5, min=0.01, help="--executor ray: CPUs each actor asks for (fractions keep small nodes from deadlocking)."
+    )
+    ray_rows_per_block: int = typer.Option(
+        4, min=1, help="--executor ray: pairs per Ray Data block (per task / actor call; larger = less overhead)."
+    )
+    ray_actor_gpus: float = typer.Option(
+        0.0, min=0.0, help="--executor ray: GPUs each actor asks for (1: one per GPU)."
+    )
+
+    def options(self) -> Any:
+        from edgeinpaint.executors.ray_data import RayOptions
+
+        return RayOptions(self.ray_address, self.ray_actors, self.ray_actor_cpus, self.ray_actor_gpus,
+                          rows_per_block=self.ray_rows_per_block)  # fmt: skip
+
+
+with_model_choice = with_group(ModelChoice, "model")
 
 
 def say(label: str, style: str, message: object, console_: Console | None = None) -> None:
@@ -359,18 +407,12 @@ def weights_info(
 
 @app.command()
 @user_errors
+@with_group(CalibrationChoice, "calibration")
 def export(
-    weights: str = typer.Option("demo", help="Weights file or bundled name."),
-    output: Path = typer.Option(Path("artifacts"), "--output", "-o", help="Artifacts directory."),
+    calibration: CalibrationChoice = CalibrationChoice(),  # its options, in this place (with_group)
     precision: specs.Precision = typer.Option(
         specs.Precision.FP32, help="fp32, fp16 or int8 (FP32 is always exported too)."
     ),
-    calibration: Path | None = typer.Option(None, help="Calibration / accuracy-check images (needed for int8)."),
-    calibration_masks: Path | None = typer.Option(
-        None, help="Masks paired with --calibration (default: generated free-form)."
-    ),
-    calibration_size: int = typer.Option(32, min=1, help="Number of calibration images."),
-    calibration_method: CalibrationMethod = typer.Option(CalibrationMethod.PERCENTILE, help="INT8 calibration."),
     fused_io: FusedIO = typer.Option(FusedIO.UINT8, help="Fused model I/O: uint8 (NHWC) or float (NCHW)."),
     preset: Preset = typer.Option(
         Preset.PAPER,
@@ -419,13 +461,7 @@ def export(
     parse_shapes(shapes)  # fail on a bad spec before any work
     if engine:
         current_device()  # clear error now when TensorRT or the GPU is missing
-    config = _export_config(
-        weights,
-        output,
-        calibration,
-        calibration_masks,
-        calibration_size,
-        calibration_method,
+    config = calibration.config(
         opset=opset,
         precision=precision,
         fused_uint8=fused_io is FusedIO.UINT8,
@@ -436,6 +472,7 @@ def export(
         optimization_level=optimization_level,
     )
     manifest = export_artifacts(config, progress=_note)
+    output = calibration.output
     table = Table(title=Text(printable(f"{output}/manifest.json")))
     for col in ("file", "role", "precision"):
         table.add_column(col, no_wrap=True)  # never split a file name (the accuracy column wraps at words)
@@ -453,54 +490,25 @@ def export(
         )
 
 
-def _export_config(
-    weights: str,
-    output: Path,
-    calibration: Path | None,
-    masks: Path | None,
-    size: int,
-    method: CalibrationMethod,
-    **options: Any,
-) -> Any:
-    """The ExportConfig of export and calibrate (the weights resolved, the calibration options checked)."""
-    from edgeinpaint.export.config import ExportConfig
-    from edgeinpaint.weights.registry import resolve_weights
-
-    _check_calibration(options.get("precision", specs.Precision.INT8), calibration, masks)  # before any work
-    return ExportConfig(
-        weights=resolve_weights(weights), output=output, calibration=calibration, calibration_masks=masks,
-        calibration_size=size, calibration_method=method, **options,
-    )  # fmt: skip
-
-
 @app.command()
 @user_errors
-def calibrate(
-    weights: str = typer.Option("demo", help="Weights file or bundled name."),
-    output: Path = typer.Option(
-        Path("artifacts"), "--output", "-o", help="Artifacts directory (calibration/ cache inside)."
-    ),
-    calibration: Path = typer.Option(..., help="Calibration images."),
-    calibration_masks: Path | None = typer.Option(None, help="Masks paired with the images (default: generated)."),
-    calibration_size: int = typer.Option(32, min=1, help="Number of calibration images."),
-    calibration_method: CalibrationMethod = typer.Option(CalibrationMethod.PERCENTILE, help="INT8 calibration."),
-) -> None:
+@with_group(CalibrationChoice, "calibration")
+def calibrate(calibration: CalibrationChoice = CalibrationChoice()) -> None:  # its options (with_group)
     """Calibrate INT8 ranges only; cached by data hash and reused by `export --precision int8`."""
     from edgeinpaint.export.artifacts import export_artifacts
     from edgeinpaint.export.ladder import calibrate_only
     from edgeinpaint.weights.format import load_weights
 
-    config = _export_config(
-        weights, output, calibration, calibration_masks, calibration_size, calibration_method, engine=False
-    )
+    config = calibration.config(engine=False)
     manifest = export_artifacts(config, progress=_note)  # FP32 (incremental)
-    for cache in calibrate_only(config, load_weights(config.weights), output, manifest, _note):
+    for cache in calibrate_only(config, load_weights(config.weights), config.output, manifest, _note):
         say("calibration cache:", "", cache, console)
 
 
 @app.command()
 @user_errors
 @with_model_choice
+@with_group(RayChoice, "ray")
 def run(
     input: str | None = typer.Option(
         None,
@@ -579,19 +587,7 @@ def run(
         help="--executor ray: CSV/Parquet file (path or URI) with columns image, mask, output, instead of "
         "--input/--mask/--output listings (for archives too large to list).",
     ),
-    ray_address: str | None = typer.Option(
-        None, help="--executor ray: cluster to join ('auto', 'ray://head:10001'); default: RAY_ADDRESS or a local Ray."
-    ),
-    ray_actors: int = typer.Option(1, min=1, help="--executor ray: inpaint actors (each opens the engines once)."),
-    ray_actor_cpus: float = typer.Option(
-        0.5, min=0.01, help="--executor ray: CPUs each actor asks for (fractions keep small nodes from deadlocking)."
-    ),
-    ray_rows_per_block: int = typer.Option(
-        4, min=1, help="--executor ray: pairs per Ray Data block (per task / actor call; larger = less overhead)."
-    ),
-    ray_actor_gpus: float = typer.Option(
-        0.0, min=0.0, help="--executor ray: GPUs each actor asks for (1: one per GPU)."
-    ),
+    ray: RayChoice = RayChoice(),  # its options, in this place (with_group)
 ) -> None:
     """Inpaint images with masks; finishes every good file and exits 1 if any failed."""
     from edgeinpaint.runtime.batch import RunConfig
@@ -621,14 +617,7 @@ def run(
         batch_size=batch_size,
         max_memory=int(max_memory * (1 << 30)),
     )
-    ray_options = None
-    if executor is Executor.RAY:
-        from edgeinpaint.executors.ray_data import RayOptions
-
-        ray_options = RayOptions(
-            ray_address, ray_actors, ray_actor_cpus, ray_actor_gpus, rows_per_block=ray_rows_per_block
-        )
-    summary = _run_with_progress(config, ray_options)
+    summary = _run_with_progress(config, ray.options() if executor is Executor.RAY else None)
     _finish_run(summary, output, report, {"preset": model.preset.value, "picture": chosen.recipe.to_json()})
 
 

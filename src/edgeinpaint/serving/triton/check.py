@@ -124,6 +124,15 @@ def _check_plan(where: Path, config: Any, folder: Path, artifacts: Path | None) 
             _check_network(where, config, artifacts / Path(source).name, f"{Path(source).name} (the plan's source)")
 
 
+def _mapped(where: Path, step: int, model: str, name: str, tensors: dict[str, Tensor], kind: str) -> Tensor:
+    """The ``kind`` ("input"/"output") tensor ``name`` of an ensemble step's ``model``; a clear error if none."""
+    if name not in tensors:
+        raise TritonSchemaError(
+            f"{where}: step {step} maps {name!r}, not an {kind} of {model} (its {kind}s: {', '.join(tensors)})"
+        )
+    return tensors[name]
+
+
 def _check_ensemble(where: Path, config: Any, models: dict[str, Any]) -> None:
     tensors = {t.name: t for t in _declared(config, "input")}
     for k, step in enumerate(config.ensemble_scheduling.step):
@@ -139,12 +148,7 @@ def _check_ensemble(where: Path, config: Any, models: dict[str, Any]) -> None:
         inputs = {t.name: t for t in _declared(target, "input")}
         outputs = {t.name: t for t in _declared(target, "output")}
         for model_input, tensor_name in step.input_map.items():
-            wanted = inputs.get(model_input)
-            if wanted is None:
-                raise TritonSchemaError(
-                    f"{where}: step {k} maps {model_input!r}, not an input of {step.model_name} "
-                    f"(its inputs: {', '.join(inputs)})"
-                )
+            wanted = _mapped(where, k, step.model_name, model_input, inputs, "input")
             got = tensors.get(tensor_name)
             if got is None:
                 raise TritonSchemaError(
@@ -162,17 +166,12 @@ def _check_ensemble(where: Path, config: Any, models: dict[str, Any]) -> None:
                 f"{where}: step {k} leaves {step.model_name} input(s) {', '.join(unmapped)} unmapped"
             )
         for model_output, tensor_name in step.output_map.items():
-            made = outputs.get(model_output)
-            if made is None:
-                raise TritonSchemaError(
-                    f"{where}: step {k} maps {model_output!r}, not an output of {step.model_name} "
-                    f"(its outputs: {', '.join(outputs)})"
-                )
+            made = _mapped(where, k, step.model_name, model_output, outputs, "output")
             tensors[tensor_name] = Tensor(tensor_name, made.dtype, made.dims)
     for out in _declared(config, "output"):
-        made = tensors.get(out.name)
-        if made is None or made.dtype != out.dtype:
-            found = "nothing" if made is None else made.dtype
+        produced = tensors.get(out.name)
+        if produced is None or produced.dtype != out.dtype:
+            found = "nothing" if produced is None else produced.dtype
             raise TritonSchemaError(f"{where}: output {out.name!r} ({out.dtype}) is produced as {found}")
 
 
