@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from edgeinpaint.core.version import __version__
 
 if TYPE_CHECKING:
-    from edgeinpaint.api import Inpainter, bench, export, save
+    from edgeinpaint.api import Inpainter, Settings, bench, export, save, settings
     from edgeinpaint.core.errors import (
         ArtifactError,
         DependencyError,
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
         WeightsError,
     )
 
-_API = {"Inpainter", "bench", "export", "save"}
+_API = {"Inpainter", "Settings", "bench", "export", "save", "settings"}
 _ERRORS = {"ArtifactError", "DependencyError", "EdgeInpaintError", "InputError", "TooLarge", "WeightsError"}
 __all__ = [
     "ArtifactError",
@@ -37,12 +37,14 @@ __all__ = [
     "EdgeInpaintError",
     "Inpainter",
     "InputError",
+    "Settings",
     "TooLarge",
     "WeightsError",
     "__version__",
     "bench",
     "export",
     "save",
+    "settings",
 ]
 
 

@@ -86,3 +86,19 @@ def test_errors_are_the_librarys_own(model: edgeinpaint.Inpainter, tiny_artifact
         model(tmp_path / "x.png", hole)
     with pytest.raises(edgeinpaint.InputError, match="backend='cuda9'"):
         edgeinpaint.Inpainter(backend="cuda9")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'presett'"):
+        edgeinpaint.Inpainter(presett="official")
+
+
+def test_settings_apply_the_preset_and_then_each_explicit_choice() -> None:
+    """``settings`` (what `run` hands its workers, what Inpainter opens): the preset, then each explicit option."""
+    official = edgeinpaint.settings(preset="official", hd_strategy="resize", resize_limit=512)
+    assert official.recipe == edgeinpaint.settings(preset="official").recipe
+    assert (official.load.mask_threshold, official.picture.rounding.value, official.engine.canny.value) == (
+        0, "truncate", "exact")  # fmt: skip
+    assert (official.picture.hd.strategy.value, official.picture.hd.resize_limit) == ("resize", 512)
+    mixed = edgeinpaint.settings(preset="official", to_8bit="round", mask_threshold=10, canny="fast", weights="demo")
+    assert (mixed.load.mask_threshold, mixed.picture.rounding.value, mixed.engine.canny.value) == (10, "round", "fast")
+    assert mixed.picture.edge_source.value == "raw" and mixed.source.weights == "demo"
+    with pytest.raises(edgeinpaint.InputError, match="to_8bit='ceil': expected one of round, truncate"):
+        edgeinpaint.settings(to_8bit="ceil")
