@@ -17,7 +17,6 @@ are the library's own types (:class:`~edgeinpaint.core.errors.EdgeInpaintError` 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union, overload
 
@@ -27,10 +26,10 @@ from edgeinpaint.core.engine import Closing
 from edgeinpaint.core.errors import InputError, TooLarge
 from edgeinpaint.core.images import decode_image, decode_mask, encode_image, hole_from_gray, restore_depth, rgb_to_gray
 from edgeinpaint.core.params import Rounding
-from edgeinpaint.core.presets import BlendChoice, PictureRecipe, Preset, picture_recipe
+from edgeinpaint.core.presets import BlendChoice, Preset, picture_recipe
 from edgeinpaint.core.specs import MIN_SIDE, Backend, CannyVariant, EdgeSource, Precision
 from edgeinpaint.runtime.hd import HDConfig, HDStrategy
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
+from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, Settings
 from edgeinpaint.runtime.loading import LoadOptions
 from edgeinpaint.runtime.pipeline import WriteOptions
 from edgeinpaint.runtime.recipe import Recipe
@@ -42,24 +41,6 @@ if TYPE_CHECKING:
 ImageLike = Union[np.ndarray, "PILImage", str, Path]
 #: A mask: (H, W) bool (True = hole) or uint8 (> the mask threshold = hole, 0/255 as drawn), a PIL image, a file.
 MaskLike = Union[np.ndarray, "PILImage", str, Path]
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every choice of a model turned into the option objects the runtime takes (nothing opened yet).
-
-    ``run`` hands them to its workers and Ray actors, which open the model themselves;
-    :class:`Inpainter` opens it here. ``recipe`` is the preset with the explicit options applied.
-    """
-
-    source: ModelSource
-    engine: EngineOptions
-    picture: PictureOptions
-    load: LoadOptions
-    recipe: PictureRecipe
-
-    def open(self, progress: Callable[[str], None] | None = None) -> Recipe:
-        return open_recipe(self.source, self.engine, self.picture, progress)
 
 
 def settings(
@@ -84,9 +65,9 @@ def settings(
     strict: bool = True,
     alpha_mask: bool = False,
 ) -> Settings:
-    """The :class:`Settings` for these choices (the arguments of :class:`Inpainter`, which documents them;
-    ``strict`` refuses a mask of another size instead of resizing it, ``alpha_mask`` takes every hole
-    from the image's alpha)."""
+    """The runtime's :class:`~edgeinpaint.runtime.inpainter.Settings` for these choices (the arguments of
+    :class:`Inpainter`, which documents them; ``strict`` refuses a mask of another size instead of
+    resizing it, ``alpha_mask`` takes every hole from the image's alpha)."""
     recipe = picture_recipe(
         _choice(Preset, preset, "preset"),
         mask_threshold,

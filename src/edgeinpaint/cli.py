@@ -607,10 +607,7 @@ def run(
         output=output,
         pairs=pairs,
         output_suffix=_output_suffix(format),
-        source=chosen.source,
-        engine=chosen.engine,
-        picture=chosen.picture,
-        load=chosen.load,
+        model=chosen,
         write=WriteOptions(quality=quality, skip_existing=skip_existing, png_compression=png_compression),
         in_process=in_process,
         workers=workers,
@@ -852,7 +849,7 @@ def _serve_ray(
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
         try:
-            run_ray(chosen.source, chosen.engine, chosen.picture, config, options)
+            run_ray(chosen, config, options)
             signal.signal(signal.SIGTERM, stop)
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})

@@ -38,20 +38,13 @@ def main() -> None:
     import ray
     from ray import serve
 
-    from edgeinpaint.core.specs import Backend
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
+    from edgeinpaint.api import settings
     from edgeinpaint.serving.app import ServeConfig
     from edgeinpaint.serving.ray_serve import RayOptions, run_ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        run_ray(
-            ModelSource(artifacts=Path(artifacts)),
-            EngineOptions(backend=Backend.ONNXRUNTIME),
-            PictureOptions(),
-            ServeConfig(),
-            RayOptions(replicas=2, port=port),
-        )
+        run_ray(settings(artifacts=artifacts, backend="onnxruntime"), ServeConfig(), RayOptions(replicas=2, port=port))
         url = f"http://127.0.0.1:{port}"
         files = {"image": (image.name, image.read_bytes()), "mask": (mask.name, mask.read_bytes())}
         pictures, pids = set(), set()

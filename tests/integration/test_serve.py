@@ -281,14 +281,12 @@ def test_ray_front_checks_headers_and_budget_before_reading_the_body(tiny_artifa
     from ray.exceptions import ActorDiedError
     from starlette.requests import Request
 
-    from edgeinpaint.core.specs import Backend
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
+    from edgeinpaint.api import settings
     from edgeinpaint.serving.app import ServeConfig
     from edgeinpaint.serving.ray_serve import Front, Replica
 
     config = ServeConfig(api_key="k", max_upload_bytes=10_000)
-    replica = Replica(ModelSource(artifacts=tiny_artifacts), EngineOptions(backend=Backend.ONNXRUNTIME),
-                      PictureOptions(), config)  # fmt: skip
+    replica = Replica(settings(artifacts=tiny_artifacts, backend="onnxruntime"), config)
 
     class Handle:  # stands for Serve's DeploymentHandle: .forward.remote(...) is awaited
         def __init__(self) -> None:

@@ -62,14 +62,14 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
+    from edgeinpaint.api import settings
     from edgeinpaint.core.cpu import cpu_features, cpu_model, has_bf16
     from edgeinpaint.core.params import Blend
-    from edgeinpaint.core.specs import Backend, Precision
+    from edgeinpaint.core.specs import Precision
     from edgeinpaint.export.accuracy import psnr8
     from edgeinpaint.export.artifacts import export_artifacts
     from edgeinpaint.export.config import ExportConfig
     from edgeinpaint.runtime.batch import RunConfig, run_batch
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
     from edgeinpaint.weights.registry import resolve_weights
 
     env = {"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count()}
@@ -104,9 +104,7 @@ def main() -> None:
                         input=images,
                         mask=masks,
                         output=out,
-                        source=ModelSource(artifacts=artifacts),
-                        engine=EngineOptions(backend=Backend(c[0]), precision=Precision(c[1])),
-                        picture=PictureOptions(blend=None),
+                        model=settings(artifacts=artifacts, backend=c[0], precision=c[1]),
                     )
                     t0 = time.perf_counter()
                     outcome = run_batch(config)

@@ -57,17 +57,15 @@ def main() -> None:
 
     import ray
 
+    from edgeinpaint.api import settings
     from edgeinpaint.benchmarks.photos import photo_pairs
     from edgeinpaint.core.cpu import cpu_features, cpu_model
-    from edgeinpaint.core.specs import Backend
     from edgeinpaint.executors.ray_data import RayOptions, run_on_ray
     from edgeinpaint.runtime.batch import RunConfig, run_batch
-    from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
     print(json.dumps({"cpu": cpu_model(), "cpu_features": cpu_features(), "cores": os.cpu_count()}), flush=True)
-    source = ModelSource(weights=args.weights)
-    engine = EngineOptions(backend=Backend(args.backend))
-    open_recipe(source, engine).close()  # export into the cache once, outside every timing
+    model = settings(weights=args.weights, backend=args.backend)
+    model.open().close()  # export into the cache once, outside every timing
     tmp = Path(tempfile.mkdtemp(prefix="eip-ray-bench-"))
     try:
         images, masks = photo_pairs(tmp, args.images, args.size)
@@ -77,7 +75,7 @@ def main() -> None:
         options = RayOptions(actors=args.actors, rows_per_block=args.rows_per_block)
 
         def config(out: Path, n_images: Path = images) -> RunConfig:
-            return RunConfig(input=n_images, mask=masks, output=out, source=source, engine=engine, in_process=None)
+            return RunConfig(input=n_images, mask=masks, output=out, model=model, in_process=None)
 
         small = tmp / "small"
         small.mkdir()
@@ -108,7 +106,7 @@ def main() -> None:
         per_image = (best("ray") - best("ray-small")) / (args.images - args.small)
         fixed = best("ray") - per_image * args.images
         local_rate = args.images / best("local")
-        model = {
+        projection = {
             f"{n}_nodes_images_per_s_at_{m}": round(m / (startup + fixed + m * per_image / n), 2)
             for n in (1, 4, 16)
             for m in (args.images, 100_000)
@@ -123,7 +121,7 @@ def main() -> None:
                     "ray_fixed_per_job_s": round(fixed, 2),
                     "ray_per_image_ms": round(1000 * per_image, 1),
                     "local_per_image_ms": round(1000 * best("local") / args.images, 1),
-                    "model": model,
+                    "model": projection,
                     "outputs_identical": identical,
                 }
             ),

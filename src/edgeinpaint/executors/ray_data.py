@@ -51,7 +51,7 @@ from edgeinpaint.core.reaper import ray_session_dir, reap_on_death
 from edgeinpaint.executors.plan import PairPlan, plan_pairs, read_pairs_file
 from edgeinpaint.executors.storage import exists, place, read_bytes, write_atomic
 from edgeinpaint.runtime.batch import RunConfig, RunEvents, RunOutcome
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
+from edgeinpaint.runtime.inpainter import Settings
 from edgeinpaint.runtime.loading import LoadOptions, load_pair
 from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, describe_failure
 
@@ -132,8 +132,8 @@ def read_stage(row: dict[str, Any], load: LoadOptions, skip_existing: bool) -> d
 class InpaintActor:
     """Ray actor: the engines, opened once; inpaints the rows the read stage decoded."""
 
-    def __init__(self, source: ModelSource, engine: EngineOptions, picture: PictureOptions) -> None:
-        self.inpainter = open_recipe(source, engine, picture)
+    def __init__(self, model: Settings) -> None:
+        self.inpainter = model.open()
 
     def __call__(self, row: dict[str, Any]) -> dict[str, Any]:
         if row["status"]:
@@ -212,7 +212,7 @@ class RayFigures:
 def plan_for(config: RunConfig) -> PairPlan:
     """The pairs of ``config``: from its pairs file, or listed from ``input``/``mask``/``output``."""
     if config.pairs is not None:
-        return read_pairs_file(config.pairs, config.load.alpha_mask)
+        return read_pairs_file(config.pairs, config.model.load.alpha_mask)
     if config.input is None:
         raise EdgeInpaintError("give --input (with --mask and --output) or --pairs")
     return plan_pairs(
@@ -263,8 +263,8 @@ def run_on_ray(
     plan = plan_for(config)
     local_folders = {Path(p.output).parent for p in plan.pairs if not is_uri(p.output)}
     remove_stale_temps(local_folders)  # temps of runs killed with -9, as a local run does
-    with open_recipe(config.source, config.engine, config.picture, progress=events.message) as probe:
-        backend = f"{probe.generators.backend.value} {config.engine.precision.value}"
+    with config.model.open(events.message) as probe:
+        backend = f"{probe.generators.backend.value} {config.model.engine.precision.value}"
     figures = RayFigures()
     t0 = time.perf_counter()
     started = _connect(options)
@@ -288,12 +288,12 @@ def run_on_ray(
         # Ray's stubs type map()'s fn as a one-argument callable; fn_kwargs / constructor kwargs fill the rest.
         dataset = items.map(
             read_stage,  # type: ignore[arg-type]
-            fn_kwargs={"load": config.load, "skip_existing": config.write.skip_existing},
+            fn_kwargs={"load": config.model.load, "skip_existing": config.write.skip_existing},
             num_cpus=options.task_cpus,
         )
         dataset = dataset.map(
             InpaintActor,  # type: ignore[arg-type]
-            fn_constructor_kwargs={"source": config.source, "engine": config.engine, "picture": config.picture},
+            fn_constructor_kwargs={"model": config.model},
             compute=ActorPoolStrategy(size=options.actors),
             num_cpus=options.actor_cpus,
             num_gpus=options.actor_gpus or None,

@@ -15,8 +15,7 @@ from pathlib import Path
 from edgeinpaint.core.atomic import new_run_tag, remove_stale_temps, write_text
 from edgeinpaint.core.errors import EdgeInpaintError, InputError
 from edgeinpaint.core.jobs import Job, JobPlan, is_uri, plan_run
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, open_recipe
-from edgeinpaint.runtime.loading import LoadOptions
+from edgeinpaint.runtime.inpainter import Settings
 from edgeinpaint.runtime.pipeline import RunSummary, WriteOptions, run_jobs
 from edgeinpaint.runtime.workers import DEFAULT_MAX_MEMORY, PipelineStats, run_pipeline
 
@@ -37,7 +36,8 @@ class RunConfig:
             The Ray executor (executors/ray_data.py) also takes URIs (``s3://bucket/prefix``)
             for these three, and ``pairs``: a CSV/Parquet file of (image, mask, output) rows
             instead of a listing (``input`` None then).
-        source / engine / picture: see runtime/inpainter.py. load / write: file options.
+        model: the model and how pictures are made (runtime/inpainter.py; ``api.settings`` builds it).
+        write: output options.
         in_process: run in this process instead of the shared-memory pipeline; None chooses by
             job count (:data:`IN_PROCESS_UP_TO`).
         workers / batch_size: pipeline readers and engine batch. max_memory: ring cap (bytes).
@@ -46,10 +46,7 @@ class RunConfig:
     input: Path | str | None
     mask: Path | str | None
     output: Path | str
-    source: ModelSource = field(default_factory=ModelSource)
-    engine: EngineOptions = field(default_factory=EngineOptions)
-    picture: PictureOptions = field(default_factory=PictureOptions)
-    load: LoadOptions = field(default_factory=LoadOptions)
+    model: Settings = field(default_factory=Settings)
     write: WriteOptions = field(default_factory=WriteOptions)
     output_suffix: str | None = None
     in_process: bool | None = False
@@ -115,14 +112,14 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
     set_aside = set(existing)
     todo = [j for j in plan.jobs if j not in set_aside]
     write = dataclasses.replace(write, skip_existing=False)  # decided above, once
-    with open_recipe(config.source, config.engine, config.picture, progress=events.message) as inpainter:
-        backend = f"{inpainter.generators.backend.value} {config.engine.precision.value}"
+    with config.model.open(events.message) as inpainter:
+        backend = f"{inpainter.generators.backend.value} {config.model.engine.precision.value}"
         in_process = config.in_process if config.in_process is not None else len(todo) <= IN_PROCESS_UP_TO
         if in_process:
             mode = f"{backend}, in-process" + (" (a small job)" if config.in_process is None else "")
             if events.started:
                 events.started(len(todo), mode)
-            summary = run_jobs(inpainter, todo, config.load, write, on_done=on_done)
+            summary = run_jobs(inpainter, todo, config.model.load, write, on_done=on_done)
             stats = None
         else:
             mode = f"{backend}, {config.workers} reader(s), batch {config.batch_size}"
@@ -134,7 +131,7 @@ def run_batch(config: RunConfig, events: RunEvents | None = None) -> RunOutcome:
                 todo,
                 workers=config.workers,
                 batch_size=config.batch_size,
-                load=config.load,
+                load=config.model.load,
                 write=write,
                 on_done=on_done,
                 stats=stats,

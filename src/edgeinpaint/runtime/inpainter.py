@@ -17,9 +17,11 @@ from edgeinpaint.core import specs
 from edgeinpaint.core.errors import EdgeInpaintError
 from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.params import Blend, FusedRecipe, Rounding
+from edgeinpaint.core.presets import PictureRecipe
 from edgeinpaint.core.specs import CANNY_GRAPHS, Backend, CannyVariant, Precision
 from edgeinpaint.runtime.engines import EngineRequest, open_engines
 from edgeinpaint.runtime.hd import HDConfig
+from edgeinpaint.runtime.loading import LoadOptions
 from edgeinpaint.runtime.recipe import Finisher, Fused, OnDevice, Preparer, Recipe, ThreeStage
 
 
@@ -73,6 +75,26 @@ class PictureOptions:
     hd: HDConfig = field(default_factory=HDConfig)
     blend: Blend | None = None
     rounding: Rounding = Rounding.ROUND
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A model and how pictures are made with it, nothing opened yet (``api.settings`` builds one from a
+    user's choices; ``run`` hands it to its workers and Ray actors, which open it in their processes).
+
+    Attributes:
+        source / engine / picture: :func:`open_recipe`'s arguments. load: how files become pixels and a
+            hole (runtime/loading.py). recipe: the preset with the explicit options applied (for reports).
+    """
+
+    source: ModelSource = field(default_factory=ModelSource)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    picture: PictureOptions = field(default_factory=PictureOptions)
+    load: LoadOptions = field(default_factory=LoadOptions)
+    recipe: PictureRecipe = field(default_factory=PictureRecipe)
+
+    def open(self, progress: Callable[[str], None] | None = None) -> Recipe:
+        return open_recipe(self.source, self.engine, self.picture, progress)
 
 
 def open_recipe(

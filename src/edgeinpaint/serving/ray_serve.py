@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions
+from edgeinpaint.runtime.inpainter import Settings
 from edgeinpaint.serving.app import ServeConfig
 
 
@@ -47,15 +47,12 @@ class RayOptions:
 class Replica:
     """One inference replica: its own engines, batcher and app, reached through :class:`Front`."""
 
-    def __init__(
-        self, source: ModelSource, engine: EngineOptions, picture: PictureOptions, config: ServeConfig
-    ) -> None:
+    def __init__(self, model: Settings, config: ServeConfig) -> None:
         import httpx
 
-        from edgeinpaint.runtime.inpainter import open_recipe
         from edgeinpaint.serving.app import create_app
 
-        self.inpainter = open_recipe(source, engine, picture)
+        self.inpainter = model.open()
         self.app = create_app(self.inpainter, config, info={"ray_replica_pid": os.getpid()})
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://replica")
 
@@ -114,9 +111,7 @@ class Front:
         return Response(content, status_code=status, headers=kept)
 
 
-def run_ray(
-    source: ModelSource, engine: EngineOptions, picture: PictureOptions, config: ServeConfig, ray: RayOptions
-) -> Any:
+def run_ray(model: Settings, config: ServeConfig, ray: RayOptions) -> Any:
     """Start (or join) Ray, deploy the front and the replicas and return the Serve handle; ``serve.shutdown()``
     stops it."""
     import ray as ray_lib
@@ -147,5 +142,5 @@ def run_ray(
         name="edgeinpaint", num_replicas=1, max_ongoing_requests=most * per_replica,
         ray_actor_options={"num_cpus": 0.1},
     )(Front)  # fmt: skip
-    app = front.bind(replicas.bind(source, engine, picture, config), config)
+    app = front.bind(replicas.bind(model, config), config)
     return serve.run(app, route_prefix="/", blocking=False)

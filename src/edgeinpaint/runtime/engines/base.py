@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edgeinpaint.core.engine import Closing, Engine
-from edgeinpaint.core.manifest import Manifest
+from edgeinpaint.core.errors import ArtifactError
+from edgeinpaint.core.manifest import ArtifactFile, Manifest, read_manifest, verify_file
 from edgeinpaint.core.specs import Backend, Precision
 
 
@@ -28,6 +29,17 @@ class EngineRequest:
     precision: Precision = Precision.FP32
     threads: int | None = None
     cuda_graph: bool = False
+
+    def artifact(self, role: str, backend: Backend, precision: Precision | None = None) -> tuple[ArtifactFile, Path]:
+        """The manifest entry of ``role`` at ``precision`` (default: the request's) and its sha256-verified path.
+
+        Raises:
+            ArtifactError: no artifacts directory (``backend`` runs exported files), no such entry, bad hash.
+        """
+        if self.artifacts is None:
+            raise ArtifactError(f"--backend {backend.value} runs exported files: give --artifacts or --weights")
+        entry = (self.manifest or read_manifest(self.artifacts)).require(role, (precision or self.precision).value)
+        return entry, verify_file(self.artifacts, entry)
 
 
 @dataclass

@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from edgeinpaint.core.engine import Engine
-from edgeinpaint.core.errors import ArtifactError
-from edgeinpaint.core.manifest import read_manifest, verify_file
 from edgeinpaint.core.onnxruntime import OnnxRuntimeEngine, Provider
 from edgeinpaint.core.sidecar import ShapeProfile
 from edgeinpaint.core.specs import Backend, Precision
@@ -140,29 +138,19 @@ def unavailable(backend: Backend, request: EngineRequest) -> str | None:
 
 def open_generators(backend: Backend, request: EngineRequest) -> tuple[Engine, Engine]:
     """Both generators of ``request.precision`` from the (sha256-verified) artifacts."""
-    if request.artifacts is None:
-        raise ArtifactError(f"--backend {backend.value} runs exported ONNX: give --artifacts or --weights")
-    manifest = request.manifest or read_manifest(request.artifacts)
-    engines = []
-    for role in ("edge_generator", "inpaint_generator"):
-        entry = manifest.require(role, request.precision.value)
-        path = verify_file(request.artifacts, entry)
-        providers = ort_provider_options(backend, request.artifacts, entry.inputs, precision=request.precision)
-        engines.append(OnnxRuntimeEngine(path, providers=providers, threads=request.threads))
-    return engines[0], engines[1]
+    edge, inpaint = (_open(backend, request, role) for role in ("edge_generator", "inpaint_generator"))
+    return edge, inpaint
 
 
 def open_fused(backend: Backend, request: EngineRequest) -> Engine:
     """The fused single-file model of ``request.precision`` (export/fused.py) on ``backend``'s providers."""
-    if request.artifacts is None:
-        raise ArtifactError(f"--backend {backend.value} runs exported ONNX: give --artifacts or --weights")
-    manifest = request.manifest or read_manifest(request.artifacts)
-    entry = manifest.require("fused", request.precision.value)
-    path = verify_file(request.artifacts, entry)
-    # The fused model's image/mask inputs (NHWC uint8 or NCHW float) get their own profile: without one the
-    # EP builds an engine per new image size.
-    return OnnxRuntimeEngine(
-        path,
-        providers=ort_provider_options(backend, request.artifacts, entry.inputs, precision=request.precision),
-        threads=request.threads,
-    )
+    return _open(backend, request, "fused")
+
+
+def _open(backend: Backend, request: EngineRequest, role: str) -> Engine:
+    """One exported file on ``backend``'s providers; its inputs give the TensorRT EP its shape profile (the
+    fused model's NHWC uint8 or NCHW float too): without one the EP builds an engine per new image size."""
+    entry, path = request.artifact(role, backend)
+    assert request.artifacts is not None
+    providers = ort_provider_options(backend, request.artifacts, entry.inputs, precision=request.precision)
+    return OnnxRuntimeEngine(path, providers=providers, threads=request.threads)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from edgeinpaint.core.cpu import has_bf16
 from edgeinpaint.core.engine import Engine
-from edgeinpaint.core.errors import ArtifactError, DependencyError
-from edgeinpaint.core.manifest import read_manifest, verify_file
+from edgeinpaint.core.errors import DependencyError
+from edgeinpaint.core.manifest import ArtifactFile
 from edgeinpaint.core.openvino import OpenVinoEngine
-from edgeinpaint.core.specs import Precision
+from edgeinpaint.core.specs import Backend, Precision
 from edgeinpaint.core.tolerances import FUSED_MAX_LEVELS
 from edgeinpaint.runtime.engines.base import EngineRequest, installed
 
@@ -28,9 +28,10 @@ def unavailable(request: EngineRequest) -> str | None:
     return None
 
 
-def _file_precision(precision: Precision) -> str:
-    """BF16 runs the FP32 graph at BF16 inference precision (the file itself is FP32)."""
-    return Precision.FP32.value if precision is Precision.BF16 else precision.value
+def _artifact(request: EngineRequest, role: str) -> tuple[ArtifactFile, Path]:
+    """``role``'s verified file; BF16 runs the FP32 graph at BF16 inference precision (the file is FP32)."""
+    precision = Precision.FP32 if request.precision is Precision.BF16 else request.precision
+    return request.artifact(role, Backend.OPENVINO, precision)
 
 
 def _writable(folder: Path) -> bool:
@@ -63,22 +64,16 @@ def model_cache(onnx_sha256: str) -> Path | None:
 
 
 def open_generators(request: EngineRequest) -> tuple[Engine, Engine]:
-    if request.artifacts is None:
-        raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
-    manifest = request.manifest or read_manifest(request.artifacts)
-    engines = []
-    for role in ("edge_generator", "inpaint_generator"):
-        entry = manifest.require(role, _file_precision(request.precision))
-        path = verify_file(request.artifacts, entry)
-        engines.append(OpenVinoEngine(path, request.precision, request.threads, model_cache(entry.sha256)))
-    return engines[0], engines[1]
+    edge, inpaint = (_open(request, *_artifact(request, role)) for role in ("edge_generator", "inpaint_generator"))
+    return edge, inpaint
+
+
+def _open(request: EngineRequest, entry: ArtifactFile, path: Path) -> Engine:
+    return OpenVinoEngine(path, request.precision, request.threads, model_cache(entry.sha256))
 
 
 def open_fused(request: EngineRequest) -> Engine:
-    if request.artifacts is None:
-        raise ArtifactError("--backend openvino runs exported ONNX: give --artifacts or --weights")
-    manifest = request.manifest or read_manifest(request.artifacts)
-    entry = manifest.require("fused", _file_precision(request.precision))
+    entry, path = _artifact(request, "fused")
     drift = entry.accuracy.get("max_levels_vs_three_stage_openvino")
     if isinstance(drift, int) and drift > FUSED_MAX_LEVELS:
         # Export ran the fused model on OpenVINO and found it off by more than the floor (its float32 Canny
@@ -87,8 +82,7 @@ def open_fused(request: EngineRequest) -> Engine:
             f"the fused model differs from the three-stage run by up to {drift} levels on OpenVINO (export's "
             f"check, > {FUSED_MAX_LEVELS}); run it on ONNX Runtime (--backend onnxruntime) or drop --fused"
         )
-    path = verify_file(request.artifacts, entry)
-    return OpenVinoEngine(path, request.precision, request.threads, model_cache(entry.sha256))
+    return _open(request, entry, path)
 
 
 def devices() -> list[str]:

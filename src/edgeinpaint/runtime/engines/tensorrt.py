@@ -35,8 +35,9 @@ import numpy as np
 
 from edgeinpaint.core.engine import Engine, EngineBase, GraphCache
 from edgeinpaint.core.errors import ArtifactError, DependencyError, EdgeInpaintError, EngineFailure, InputError
-from edgeinpaint.core.manifest import read_manifest, verify_file
+from edgeinpaint.core.manifest import read_manifest
 from edgeinpaint.core.sidecar import profile_problem
+from edgeinpaint.core.specs import Backend
 from edgeinpaint.runtime.engines.base import EngineRequest, installed
 
 
@@ -302,8 +303,9 @@ class TensorRTEngine(EngineBase):
         del self.context, self.engine
 
 
-def _engine_path(artifacts: Path, onnx_file: str) -> Path:
-    return artifacts / onnx_file.replace(".onnx", ".engine")
+def _engine_path(onnx: Path) -> Path:
+    """The engine built from an exported ONNX file lies beside it."""
+    return onnx.with_name(onnx.name.replace(".onnx", ".engine"))
 
 
 def unavailable(request: EngineRequest) -> str | None:
@@ -322,38 +324,34 @@ def unavailable(request: EngineRequest) -> str | None:
         entry = manifest.find(role, request.precision.value)
         if entry is None:
             return f"no {request.precision.value} {role} in {request.artifacts}"
-        engine = _engine_path(request.artifacts, entry.file)
+        engine = _engine_path(request.artifacts / entry.file)
         if not engine.is_file() or not engine.with_suffix(".engine.json").is_file():
             return f"no {engine.name} in {request.artifacts} (export with --engine)"
     return None
 
 
-def rebuild_command(manifest: Any, artifacts: Path, precision: str) -> str:
-    return (
-        f"edgeinpaint export --weights {manifest.weights.get('path')} --output {artifacts} "
-        f"--precision {precision} --engine"
-    )
+def rebuild_command(request: EngineRequest) -> str:
+    """The export command that rebuilds the request's engines (told when one is stale or foreign)."""
+    assert request.artifacts is not None
+    weights = (request.manifest or read_manifest(request.artifacts)).weights.get("path")
+    precision = request.precision.value
+    return f"edgeinpaint export --weights {weights} --output {request.artifacts} --precision {precision} --engine"
 
 
 def open_generators(request: EngineRequest) -> tuple[Engine, Engine]:
     """Both generators' engines, each checked against its ONNX file's sha256 and this machine."""
-    if request.artifacts is None:
-        raise ArtifactError("--backend tensorrt needs --artifacts or --weights")
-    manifest = request.manifest or read_manifest(request.artifacts)
-    precision = request.precision.value
-    rebuild = rebuild_command(manifest, request.artifacts, precision)
-    engines = []
+    verified = [request.artifact(role, Backend.TENSORRT) for role in ("edge_generator", "inpaint_generator")]
+    rebuild = rebuild_command(request)
+    engines: list[Engine] = []
     try:
         from cuda.bindings import runtime as cudart
 
         scratch: SharedScratch | None = SharedScratch(cudart)  # the generators run one after the other
     except ImportError:  # the engine itself says what to install
         scratch = None
-    for role in ("edge_generator", "inpaint_generator"):
-        entry = manifest.require(role, precision)
-        verify_file(request.artifacts, entry)
+    for entry, onnx in verified:
         try:
-            path = _engine_path(request.artifacts, entry.file)
+            path = _engine_path(onnx)
             engines.append(TensorRTEngine(path, entry.sha256, rebuild, cuda_graph=request.cuda_graph, scratch=scratch))
         except EdgeInpaintError:
             for e in engines:
@@ -365,11 +363,5 @@ def open_generators(request: EngineRequest) -> tuple[Engine, Engine]:
 def open_fused(request: EngineRequest) -> Engine:  # pragma: no cover - needs an NVIDIA GPU
     """The fused model's engine: Canny, both generators and the composites in one engine, so a batch
     is one upload (image + mask) and one download (picture + raw output), nothing in between."""
-    if request.artifacts is None:
-        raise ArtifactError("--backend tensorrt needs --artifacts or --weights")
-    manifest = request.manifest or read_manifest(request.artifacts)
-    precision = request.precision.value
-    entry = manifest.require("fused", precision)
-    verify_file(request.artifacts, entry)
-    rebuild = rebuild_command(manifest, request.artifacts, precision)
-    return TensorRTEngine(_engine_path(request.artifacts, entry.file), entry.sha256, rebuild, request.cuda_graph)
+    entry, onnx = request.artifact("fused", Backend.TENSORRT)
+    return TensorRTEngine(_engine_path(onnx), entry.sha256, rebuild_command(request), request.cuda_graph)
