@@ -135,15 +135,19 @@ def _to_int8(job: _Job) -> str:
         "edge_generator": edge_feeds(job.samples),
         "inpaint_generator": inpaint_feeds(job.samples, job.fp32["edge_generator"]),
     }
-    cache_dir = job.ctx.output / "calibration"
-    cache_dir.mkdir(exist_ok=True)
     tool = ""
     for role in GENERATORS:
         job.ctx.progress(f"{job.files[role]}: calibrating on {len(job.samples)} images ({method.value})")
-        cache = cache_dir / f"{role}.{job.options['calibration']}.{method.value}.json"
+        cache = _calibration_cache(job.ctx.output, role, job.options)
         fp32 = verify_file(job.ctx.output, job.ctx.manifest.require(role, "fp32"))
         tool = quantize_int8(fp32, job.tmp[role], feeds[role], method, cache=cache)
     return tool
+
+
+def _calibration_cache(output: Path, role: str, options: dict[str, object]) -> Path:
+    """Where ``role``'s calibrated ranges are kept, keyed by the calibration data's hash and the method."""
+    (output / "calibration").mkdir(exist_ok=True)
+    return output / "calibration" / f"{role}.{options['calibration']}.{options['method']}.json"
 
 
 #: The ladder: one row per ``--precision``.
@@ -284,41 +288,25 @@ def _build_variant(
 def calibrate_only(
     config: ExportConfig, weights: Weights, output: Path, manifest: Manifest, progress: Callable[[str], None]
 ) -> list[Path]:
-    """Compute (or reuse) the INT8 calibration caches of both generators without writing INT8 models.
+    """Compute (or reuse) the INT8 calibration caches of both generators without keeping INT8 models.
 
     The caches are ONNX Runtime calibration JSON files keyed by data hash and method; a later
     ``export --precision int8`` with the same data finds them and skips calibration.
     """
     import tempfile
 
-    from edgeinpaint.calibration.qdq import quantize_int8
-    from edgeinpaint.calibration.sources import CalibrationSource, edge_feeds, inpaint_feeds
-
-    if config.calibration is None:
-        raise ExportError("calibrate needs --calibration DIR")
-    source = CalibrationSource(config.calibration, config.calibration_masks, config.calibration_size)
-    digest = source.digest()
-    cache_dir = output / "calibration"
-    cache_dir.mkdir(exist_ok=True)
-    caches = {r: cache_dir / f"{r}.{digest}.{config.calibration_method.value}.json" for r in GENERATORS}
-    missing = [r for r, c in caches.items() if not c.is_file()]
-    if missing:
-        samples = _samples(config, weights)
-        fp32 = _engines(output, manifest, "fp32")
-        feeds = {
-            "edge_generator": edge_feeds(samples),
-            "inpaint_generator": inpaint_feeds(samples, fp32["edge_generator"]),
-        }
-        with tempfile.TemporaryDirectory(dir=output) as tmp:
-            for role in missing:
-                progress(f"{role}: calibrating on {len(samples)} images ({config.calibration_method.value})")
-                fp32_path = verify_file(output, manifest.require(role, "fp32"))
-                quantize_int8(
-                    fp32_path, Path(tmp) / f"{role}.onnx", feeds[role], config.calibration_method, cache=caches[role]
-                )
-    else:
+    options = _int8_options(config)
+    caches = [_calibration_cache(output, role, options) for role in GENERATORS]
+    if all(c.is_file() for c in caches):
         progress("calibration caches: up to date")
-    return list(caches.values())
+        return caches
+    ctx = ExportContext(output, None, manifest, None, progress)
+    files = {role: f"{role}.int8.onnx" for role in GENERATORS}
+    with tempfile.TemporaryDirectory(dir=output) as tmp:  # the INT8 models themselves are not kept
+        temps = {role: Path(tmp) / name for role, name in files.items()}
+        fp32 = _engines(output, manifest, "fp32")
+        _to_int8(_Job(config, ctx, files, temps, _samples(config, weights), fp32, options))
+    return caches
 
 
 def fused_picture(
