@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 import subprocess
@@ -121,7 +122,6 @@ def _psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
 def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: None) -> BenchResult:
     """Measure every configuration; unavailable ones become rows with the reason."""
     from edgeinpaint.benchmarks.roofline import graph_gmac, matmul_peak_gflops
-    from edgeinpaint.core.stages import infer
     from edgeinpaint.runtime.engines import TABLE, EngineRequest
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
@@ -200,10 +200,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                 for i in order if r % 2 == 0 else order[::-1]:
                     c = opened[i]
                     progress(f"{c.backend} {c.precision} batch {batch} size {size} (round {r + 1}/{rounds})")
-
-                    def call(samples: list[Sample] = samples, engine: Any = c.inpainter) -> None:
-                        infer(samples, engine.generators.edge, engine.generators.inpaint, engine.edge_source)
-
+                    call = functools.partial(c.inpainter.infer, samples)  # the networks: the recipe's infer
                     per[i].append(measure(call, batch, iterations=iterations, duration=duration))
             torch_speed = None
             for i, c in enumerate(opened):

@@ -47,7 +47,8 @@ class WriteOptions:
     """How outputs are written.
 
     Attributes:
-        quality: JPEG/WebP quality. skip_existing: leave existing outputs.
+        quality: JPEG/WebP quality. skip_existing: leave existing outputs (decided once, by run_batch
+            and the Ray executor's read stage, before any job reaches an engine).
         png_compression: zlib level for PNG outputs (same pixels at every level).
     """
 
@@ -121,12 +122,7 @@ def run_jobs(
     load = load or LoadOptions()
     write = write or WriteOptions()
     summary = RunSummary()
-    for job in jobs:
-        if write.skip_existing and job.output.exists():
-            summary.skipped.append(job.relative)
-            if on_done:
-                on_done(job, None)
-            continue
+    for job in jobs:  # existing outputs were set aside by run_batch (--skip-existing), never here
         error: str | None = None
         try:
             summary.warnings.extend((job.relative, w) for w in inpaint_file(inpainter, job, load, write))

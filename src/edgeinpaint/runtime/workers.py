@@ -334,14 +334,7 @@ def run_pipeline(
         write = dataclasses.replace(write, tag=new_run_tag())
     summary = RunSummary()
     stats = stats if stats is not None else PipelineStats()
-    todo_jobs = []
-    for job in jobs:
-        if write.skip_existing and job.output.exists():
-            summary.skipped.append(job.relative)
-            if on_done:
-                on_done(job, None)
-        else:
-            todo_jobs.append(job)
+    todo_jobs = list(jobs)  # existing outputs were set aside by run_batch (--skip-existing)
     if not todo_jobs:
         return summary
     n_readers = max(1, workers)
