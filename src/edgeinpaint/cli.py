@@ -237,6 +237,17 @@ def say(label: str, style: str, message: object, console_: Console | None = None
     out.print(styled, highlight=False, soft_wrap=True)
 
 
+@contextlib.contextmanager
+def _needs_extra(command: str, extra: str) -> typing.Iterator[None]:
+    """An ImportError inside becomes one line: which module ``command`` needs and the extra that installs it."""
+    try:
+        yield
+    except ImportError as exc:
+        raise EdgeInpaintError(
+            f"{command} needs {exc.name}: pip install 'edgeinpaint[{extra}]' (in a clone: pip install -e '.[{extra}]')"
+        ) from None
+
+
 def _note(message: str) -> None:
     """Progress lines of library calls (file names inside: plain text)."""
     say("", "", message)
@@ -748,14 +759,10 @@ def serve(
     gpus_per_replica: float = typer.Option(0.0, min=0.0, help="--ray: GPUs each replica asks for."),
 ) -> None:
     """Serve the HTTP API (POST /v1/inpaint, /healthz, /v1/info, /metrics) and a page to paint a hole (/)."""
-    try:
+    with _needs_extra("serve", "serve"):
         import uvicorn  # noqa: F401 - a missing extra is one line here, not an ImportError later
 
         from edgeinpaint.serving.app import ServeConfig, create_app
-    except ImportError as exc:
-        raise EdgeInpaintError(
-            f"serve needs {exc.name}: pip install 'edgeinpaint[serve]' (from a clone: pip install -e '.[serve]')"
-        ) from None
     from edgeinpaint.serving.guard import host_names
 
     chosen = model.settings()
@@ -816,14 +823,10 @@ def _serve_ray(
     gpus: float,
 ) -> None:
     """Deploy on Ray Serve and wait for Ctrl-C."""
-    try:
+    with _needs_extra("serve --ray", "ray"):
         from ray import serve as ray_serve
 
         from edgeinpaint.serving.ray_serve import RayOptions, run_ray
-    except ImportError as exc:
-        raise EdgeInpaintError(
-            f"serve --ray needs {exc.name}: pip install 'edgeinpaint[ray]' (from a clone: pip install -e '.[ray]')"
-        ) from None
     bounds = None
     if autoscale is not None:
         try:
