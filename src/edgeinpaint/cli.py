@@ -174,8 +174,8 @@ class CalibrationChoice:
 
         if options.get("precision", specs.Precision.INT8) is specs.Precision.INT8 and self.calibration is None:
             raise EdgeInpaintError(
-                f"{'--precision int8' if 'precision' in options else 'calibrate'} needs --calibration DIR: photos "
-                "like the ones you will inpaint (e.g. `edgeinpaint export --precision int8 --calibration examples`)"
+                f"{'--precision int8' if 'precision' in options else 'calibrate'} needs --calibration DIR: photos like "
+                "the ones you will inpaint (e.g. `edgeinpaint export --precision int8 --calibration examples/images`)"
             )
         for option, path in (("--calibration", self.calibration), ("--calibration-masks", self.calibration_masks)):
             if path is not None and not path.exists():
