@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union, overload
+from typing import TYPE_CHECKING, Any, TypedDict, Union, Unpack, overload
 
 import numpy as np
 
@@ -41,6 +41,29 @@ if TYPE_CHECKING:
 ImageLike = Union[np.ndarray, "PILImage", str, Path]
 #: A mask: (H, W) bool (True = hole) or uint8 (> the mask threshold = hole, 0/255 as drawn), a PIL image, a file.
 MaskLike = Union[np.ndarray, "PILImage", str, Path]
+
+
+class Choices(TypedDict, total=False):
+    """The keyword arguments of :func:`settings` and :class:`Inpainter` (typed for checkers and editors)."""
+
+    artifacts: str | Path | None
+    backend: Backend | str
+    precision: Precision | str
+    preset: Preset | str
+    fused: bool
+    hd_strategy: HDStrategy | str
+    hd_trigger: int
+    resize_limit: int
+    canny: CannyVariant | str | None
+    edge_source: EdgeSource | str | None
+    blend: BlendChoice | str | None
+    to_8bit: Rounding | str | None
+    mask_threshold: int | None
+    threads: int | None
+    cuda_graph: bool
+    max_pixels: int | None
+    strict: bool
+    alpha_mask: bool
 
 
 def settings(
@@ -104,7 +127,7 @@ class Inpainter(Closing):
         threads: CPU threads for the engines (None: all cores). cuda_graph: replay CUDA graphs.
         max_pixels: images and masks above this many pixels are refused (``TooLarge``).
         progress: called with one-line messages (which backend auto picked, an export in progress).
-        **choices: any other argument of :func:`settings`.
+        **choices: any other argument of :func:`settings` (:class:`Choices`).
     """
 
     def __init__(
@@ -112,7 +135,7 @@ class Inpainter(Closing):
         weights: str | Path | None = None,
         *,
         progress: Callable[[str], None] | None = None,
-        **choices: Any,
+        **choices: Unpack[Choices],
     ) -> None:
         self.settings = settings(weights, **choices)
         self.load = self.settings.load

@@ -87,7 +87,7 @@ def test_errors_are_the_librarys_own(model: edgeinpaint.Inpainter, tiny_artifact
     with pytest.raises(edgeinpaint.InputError, match="backend='cuda9'"):
         edgeinpaint.Inpainter(backend="cuda9")
     with pytest.raises(TypeError, match="unexpected keyword argument 'presett'"):
-        edgeinpaint.Inpainter(presett="official")
+        edgeinpaint.Inpainter(presett="official")  # type: ignore[call-arg]
 
 
 def test_settings_apply_the_preset_and_then_each_explicit_choice() -> None:
