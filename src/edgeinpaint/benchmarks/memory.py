@@ -26,33 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def _tree(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo += children.get(p, [])
-    return out
-
-
-def _rss(pids: list[int]) -> int:
-    total = 0
-    for p in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * PAGE
-    return total
-
+from edgeinpaint.benchmarks.timing import process_tree, tree_rss
 
 #: Segment names edgeinpaint creates (runtime/shm.py; this version adds the creator's pid): only these
 #: are counted and cleaned, never other programs' entries in the shared /dev/shm.
@@ -100,7 +74,7 @@ def _stop_tree(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
     proc.terminate()
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace)
-    for p in reversed(_tree(proc.pid)):
+    for p in reversed(process_tree(proc.pid)):
         with contextlib.suppress(OSError):
             os.kill(p, 9)
 
@@ -116,7 +90,7 @@ def measure(src: Path | None, images: Path, mask: Path, out: Path, args: list[st
     peak_rss = peak_shm = peak_sum = 0
     guarded = False
     while proc.poll() is None:
-        rss, shm = _rss(_tree(proc.pid)), _shm(names0)
+        rss, shm = tree_rss(proc.pid), _shm(names0)
         peak_rss, peak_shm, peak_sum = max(peak_rss, rss), max(peak_shm, shm), max(peak_sum, rss + shm)
         if rss + shm > guard * (1 << 30):
             guarded = True

@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from edgeinpaint.benchmarks.timing import tree_rss
+
 
 def _png(array: np.ndarray, level: int = 1) -> bytes:
     from PIL import Image
@@ -39,20 +41,6 @@ def _png(array: np.ndarray, level: int = 1) -> bytes:
     out = io.BytesIO()
     Image.fromarray(array).save(out, format="PNG", compress_level=level)
     return out.getvalue()
-
-
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and its descendants (from /proc)."""
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            total += int(Path(f"/proc/{p}/statm").read_text().split()[1]) * 4096
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{p}/task").iterdir():
-                with contextlib.suppress(OSError):
-                    todo += [int(c) for c in (task / "children").read_text().split()]
-    return total
 
 
 def main(
@@ -103,7 +91,7 @@ def main(
 
     def sampler() -> None:
         while time.monotonic() < stop + 5:
-            peak[0] = max(peak[0], _tree_rss(server.pid))
+            peak[0] = max(peak[0], tree_rss(server.pid))
             time.sleep(0.1)
 
     def trickle() -> None:
@@ -145,7 +133,7 @@ def main(
     threads = [threading.Thread(target=sampler), threading.Thread(target=trickle)]
     threads += [threading.Thread(target=client, args=("upload",)) for _ in range(uploads)]
     threads += [threading.Thread(target=client, args=("normal",)) for _ in range(normal)]
-    idle = _tree_rss(server.pid)
+    idle = tree_rss(server.pid)
     for t in threads:
         t.start()
     for t in threads:
