@@ -12,9 +12,9 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def serve_process(argv: list[str], env: dict[str, str] | None = None) -> Iterator[int]:
+def serve_process(argv: list[str], env: dict[str, str] | None = None, log: list[str] | None = None) -> Iterator[int]:
     """Start ``argv`` (a ``serve --port 0`` command line), yield its port once it accepts connections, stop it
-    with SIGINT (killed if it does not exit within 60 s)."""
+    with SIGINT (killed if it does not exit within 60 s); ``log`` gets what it wrote to stderr after starting."""
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
@@ -36,7 +36,9 @@ def serve_process(argv: list[str], env: dict[str, str] | None = None) -> Iterato
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            proc.communicate(timeout=60)
+            err = proc.communicate(timeout=60)[1]
         except Exception:
             proc.kill()
-            proc.communicate()
+            err = proc.communicate()[1]
+        if log is not None:
+            log.append(err or "")

@@ -136,32 +136,17 @@ def test_version_and_serve_on_a_busy_port(tmp_path: Path) -> None:
 def test_serve_logs_one_line_per_request(tiny_artifacts: Path) -> None:
     """`serve` binds first (port 0: a free one, printed), then writes an access line per request."""
     import re
-    import signal
-    import subprocess
     import sys
-    import time
     import urllib.request
 
+    from tests.integration.serve_process import serve_process
+
     argv = [sys.executable, "-m", "edgeinpaint.cli", "serve", "--port", "0", "--artifacts", str(tiny_artifacts)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stderr is not None
-        deadline, port = time.time() + 120, None
-        while port is None and time.time() < deadline:
-            line = proc.stderr.readline()
-            if not line:
-                break
-            found = re.search(r"serving http://127\.0\.0\.1:(\d+)/", line)
-            port = int(found.group(1)) if found else None
-        assert port, "serve did not say where it listens"
-        for _ in range(50):  # the server thread may need a moment after the line
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
-                    assert answer.status == 200
-                break
-            except OSError:
-                time.sleep(0.1)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
+    log: list[str] = []
+    with (
+        serve_process(argv, log=log) as port,
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as answer,
+    ):
+        assert answer.status == 200
+    err = "".join(log)
     assert re.search(r'"GET /healthz HTTP/1\.1" 200', err), err
