@@ -13,7 +13,6 @@ import importlib
 import importlib.util
 import json
 import os
-import platform
 import sys
 import textwrap
 import time
@@ -85,18 +84,10 @@ def _preset_help() -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelChoice:
-    """The options run, serve and evaluate share (where the model comes from, how it runs, the preset):
-    declared once, with the same names, defaults and help everywhere; they are the Python API's arguments.
-    """
+class PictureChoice:
+    """The picture options run, serve, evaluate and export share: the preset and its explicit overrides
+    (export bakes them into the fused model)."""
 
-    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache.")
-    artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`.")
-    backend: specs.Backend = typer.Option(
-        specs.Backend.AUTO, help="Inference backend (auto: the fastest that opens here, and it says which)."
-    )
-    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run (auto never changes it).")
-    threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores).")
     preset: Preset = typer.Option(Preset.PAPER, help=_preset_help())
     mask_threshold: int | None = typer.Option(
         None,
@@ -110,6 +101,21 @@ class ModelChoice:
     edge_source: specs.EdgeSource | None = typer.Option(
         None, help="Edges for the inpaint generator: composite (the paper) or raw (test.py); default: the preset's."
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelChoice(PictureChoice):
+    """The options run, serve and evaluate share (where the model comes from, how it runs, the picture):
+    declared once, with the same names, defaults and help everywhere; they are the Python API's arguments.
+    """
+
+    weights: str | None = typer.Option(None, help="Weights file or bundled name ('demo'); exported once into a cache.")
+    artifacts: Path | None = typer.Option(None, help="Artifacts directory from `edgeinpaint export`.")
+    backend: specs.Backend = typer.Option(
+        specs.Backend.AUTO, help="Inference backend (auto: the fastest that opens here, and it says which)."
+    )
+    precision: specs.Precision = typer.Option(specs.Precision.FP32, help="Precision to run (auto never changes it).")
+    threads: int | None = typer.Option(None, min=1, help="CPU threads for the engines (default: all cores).")
 
     def settings(self, **more: Any) -> Any:
         """The Python API's settings for these options and ``more`` (api.settings' other arguments)."""
@@ -279,30 +285,24 @@ def user_errors(fn: F) -> F:
 
 @app.command()
 def env() -> None:
-    """Print versions, ONNX Runtime providers and CUDA/TensorRT presence."""
-    table = Table(title="edgeinpaint environment", show_header=False)
-    table.add_row("edgeinpaint", __version__)
-    table.add_row("python", platform.python_version())
-    table.add_row("platform", platform.platform())
-    for name in ("numpy", "onnx", "onnxruntime", "skimage", "cv2", "torch", "tensorrt", "cuda"):
-        try:
-            module = importlib.import_module(name)
-            table.add_row(name, str(getattr(module, "__version__", "installed")))
-        except ImportError:
-            table.add_row(name, "[dim]not installed[/]")
-    try:
-        import onnxruntime as ort
+    """Print versions, the GPU and driver, and ONNX Runtime's providers (doctor's report, without the backends)."""
+    from edgeinpaint.diagnostics.doctor import Report, environment, providers
 
-        table.add_row("ORT providers", ", ".join(ort.get_available_providers()))
-    except ImportError:
-        pass
-    try:
-        import torch
+    report = Report()
+    environment(report)
+    providers(report)
+    _print_sections(report)
 
-        table.add_row("torch CUDA", f"{torch.cuda.is_available()} ({torch.cuda.device_count()} devices)")
-    except ImportError:
-        pass
-    console.print(table)
+
+def _print_sections(report: Any) -> None:
+    """A doctor report's sections, one table each (values folded, never truncated)."""
+    for section, rows in report.sections.items():
+        table = Table(title=section, show_header=False, title_justify="left")
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(overflow="fold")
+        for label, value in rows:
+            table.add_row(Text(printable(label)), Text(printable(value)))
+        console.print(table)
 
 
 @app.command()
@@ -322,13 +322,7 @@ def doctor(
         report, checks = run_selftest(progress=_note, keep=keep)
     else:
         report = diagnose()
-    for section, rows in report.sections.items():
-        table = Table(title=section, show_header=False, title_justify="left")
-        table.add_column(style="bold", no_wrap=True)
-        table.add_column(overflow="fold")
-        for label, value in rows:
-            table.add_row(Text(printable(label)), Text(printable(value)))
-        console.print(table)
+    _print_sections(report)
     if checks:
         # Short cells that never wrap; the details (reasons, transfer counts) follow as lines, one per
         # distinct text, so at 80 columns they wrap at words instead of one word per table row.
@@ -419,26 +413,14 @@ def weights_info(
 @app.command()
 @user_errors
 @with_group(CalibrationChoice, "calibration")
+@with_group(PictureChoice, "picture")
 def export(
     calibration: CalibrationChoice = CalibrationChoice(),  # its options, in this place (with_group)
     precision: specs.Precision = typer.Option(
         specs.Precision.FP32, help="fp32, fp16 or int8 (FP32 is always exported too)."
     ),
     fused_io: FusedIO = typer.Option(FusedIO.UINT8, help="Fused model I/O: uint8 (NHWC) or float (NCHW)."),
-    preset: Preset = typer.Option(
-        Preset.PAPER,
-        help="Picture options baked into the fused model: paper, or official (test.py's raw edges, "
-        "truncation, mask > 0).",
-    ),
-    mask_threshold: int | None = typer.Option(
-        None, min=0, max=254, help="The uint8 fused model's hole rule: mask > this (default: the preset's)."
-    ),
-    to_8bit: Rounding | None = typer.Option(
-        None, "--to-8bit", help="How the fused model's uint8 output is quantized (default: the preset's)."
-    ),
-    edge_source: specs.EdgeSource | None = typer.Option(
-        None, help="Edges the fused model feeds the inpaint generator (default: the preset's)."
-    ),
+    picture: PictureChoice = PictureChoice(),  # its options, baked into the fused model (with_group)
     engine: bool | None = typer.Option(
         None, "--engine/--no-engine", help="Build TensorRT engines (default: when TensorRT and a GPU are present)."
     ),
@@ -468,7 +450,7 @@ def export(
     from edgeinpaint.core.sidecar import parse_shapes
     from edgeinpaint.export.artifacts import export_artifacts
 
-    recipe = picture_recipe(preset, mask_threshold, None, edge_source, None, to_8bit)
+    recipe = picture_recipe(picture.preset, picture.mask_threshold, None, picture.edge_source, None, picture.to_8bit)
     parse_shapes(shapes)  # fail on a bad spec before any work
     if engine:
         current_device()  # clear error now when TensorRT or the GPU is missing
