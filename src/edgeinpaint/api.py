@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, TypedDict, Union, Unpack, overload
 
 import numpy as np
 
+from edgeinpaint.core import images
 from edgeinpaint.core.engine import Closing
-from edgeinpaint.core.errors import InputError, TooLarge
-from edgeinpaint.core.images import decode_image, decode_mask, encode_image, hole_from_gray, restore_depth, rgb_to_gray
+from edgeinpaint.core.errors import InputError
 from edgeinpaint.core.params import Rounding
 from edgeinpaint.core.presets import BlendChoice, Preset, picture_recipe
-from edgeinpaint.core.specs import MIN_SIDE, Backend, CannyVariant, EdgeSource, Precision
+from edgeinpaint.core.specs import Backend, CannyVariant, EdgeSource, Precision
 from edgeinpaint.runtime.hd import HDConfig, HDStrategy
 from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, PictureOptions, Settings
 from edgeinpaint.runtime.loading import LoadOptions
@@ -183,7 +183,7 @@ class Inpainter(Closing):
         if hole.shape != pixels.shape[:2]:
             found, wanted = f"{hole.shape[1]}x{hole.shape[0]}", f"{pixels.shape[1]}x{pixels.shape[0]}"
             raise InputError(f"{label}: mask is {found} but the image is {wanted}; expected the same size")
-        picture = restore_depth(self.recipe(pixels, hole), hole, pixels)
+        picture = images.restore_depth(self.recipe(pixels, hole), hole, pixels)
         if not pil:
             return picture
         from PIL import Image
@@ -208,7 +208,7 @@ def save(picture: Any, path: str | Path, quality: int = 95) -> None:
         if picture.mode in ("RGBA", "LA"):
             alpha = np.asarray(picture.getchannel("A"))
         picture = np.asarray(picture.convert("RGB"))
-    encode_image(np.asarray(picture), Path(path), quality=quality, alpha=alpha,
+    images.encode_image(np.asarray(picture), Path(path), quality=quality, alpha=alpha,
                  png_compression=WriteOptions().png_compression)  # fmt: skip
 
 
@@ -277,34 +277,24 @@ def _pixels(image: Any, name: str, load: LoadOptions) -> tuple[np.ndarray, np.nd
     images are taken as they are.
     """
     if isinstance(image, (str, Path)):
-        decoded = decode_image(image, None, load.max_pixels)
+        decoded = images.decode_image(image, None, load.max_pixels)
         return decoded.rgb, decoded.alpha, str(image)
     if _is_pil(image):
-        if image.mode == "P":
-            image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-            array = np.clip(np.asarray(image, dtype=np.int64), 0, 65535).astype(np.uint16)
-        elif image.mode in ("RGBA", "LA"):
-            array = np.dstack([np.asarray(image.convert("RGB")), np.asarray(image.getchannel("A"))])
-        else:
-            array = np.asarray(image.convert("RGB"))
+        rgb, alpha = images.pil_pixels(image)
     else:
         array = np.asarray(image)
-    if array.dtype not in (np.uint8, np.uint16):
-        raise InputError(f"{name}: {array.dtype} pixels; expected uint8 or uint16 (0..255 / 0..65535)")
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise InputError(f"{name}: shape {array.shape}; expected (H, W), (H, W, 3) RGB or (H, W, 4) RGBA")
-    h, w = array.shape[:2]
-    if load.max_pixels is not None and h * w > load.max_pixels:
-        raise TooLarge(f"{name}: {w}x{h} = {w * h:,} pixels; at most {load.max_pixels:,} are accepted")
-    if min(h, w) < MIN_SIDE:
-        raise InputError(f"{name}: image is {w}x{h}; expected both sides >= {MIN_SIDE} px")
-    alpha = array[..., 3] if array.shape[2] == 4 else None
-    if alpha is not None and alpha.dtype == np.uint16:
-        alpha = (alpha // 257).astype(np.uint8)
-    return np.ascontiguousarray(array[..., :3]), alpha, name
+        if array.dtype not in (np.uint8, np.uint16):
+            raise InputError(f"{name}: {array.dtype} pixels; expected uint8 or uint16 (0..255 / 0..65535)")
+        if array.ndim == 2:
+            array = np.repeat(array[..., None], 3, axis=2)
+        if array.ndim != 3 or array.shape[2] not in (3, 4):
+            raise InputError(f"{name}: shape {array.shape}; expected (H, W), (H, W, 3) RGB or (H, W, 4) RGBA")
+        alpha = array[..., 3] if array.shape[2] == 4 else None
+        if alpha is not None and alpha.dtype == np.uint16:
+            alpha = (alpha // 257).astype(np.uint8)
+        rgb = np.ascontiguousarray(array[..., :3])
+    images.check_size(name, rgb.shape[0], rgb.shape[1], load.max_pixels)
+    return rgb, alpha, name
 
 
 def _hole(mask: Any, alpha: np.ndarray | None, name: str, load: LoadOptions) -> np.ndarray:
@@ -313,18 +303,18 @@ def _hole(mask: Any, alpha: np.ndarray | None, name: str, load: LoadOptions) -> 
         assert alpha is not None
         return np.asarray(alpha < 128)
     if isinstance(mask, (str, Path)):
-        return decode_mask(mask, None, load.max_pixels, load.mask_threshold)
+        return images.decode_mask(mask, None, load.max_pixels, load.mask_threshold)
     if _is_pil(mask):
-        mask = mask if mask.mode in ("1", "L", "I;16", "I") else mask.convert("RGB")
+        return images.hole_from_gray(images.pil_gray(mask), load.mask_threshold, f"{name}'s mask")
     array = np.asarray(mask)
     if array.dtype == bool:
         return np.asarray(array if array.ndim == 2 else array.any(axis=-1))
     if array.dtype.kind not in "ui":
         raise InputError(f"{name}'s mask: {array.dtype} values; expected bool or integers (0..255, 0..65535)")
     # The same arithmetic as run's mask decoder (core/images.py decode_mask): gray on the 8-bit scale.
-    gray = rgb_to_gray(array[..., :3].astype(np.float64)) if array.ndim == 3 else array.astype(np.float64)
+    gray = images.rgb_to_gray(array[..., :3].astype(np.float64)) if array.ndim == 3 else array.astype(np.float64)
     if array.dtype.itemsize > 1:
         gray = np.clip(gray, 0, 65535) / 257.0
     if gray.ndim != 2:
         raise InputError(f"{name}'s mask: shape {array.shape}; expected (H, W) or (H, W, 3)")
-    return hole_from_gray(gray, load.mask_threshold, f"{name}'s mask")
+    return images.hole_from_gray(gray, load.mask_threshold, f"{name}'s mask")

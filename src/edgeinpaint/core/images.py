@@ -86,9 +86,7 @@ def _open(path: Path | str, data: bytes | None = None, max_pixels: int | None = 
         # PPM, DDS, QOI or EPS named .png, and EPS starts Ghostscript. (Multi-picture JPEGs open as JPEG.)
         Image.init()  # every plugin registered (WebP and TIFF are not all among the preinit ones)
         img = Image.open(io.BytesIO(data) if data is not None else path, formats=_PIL_FORMATS)
-        if limit is not None and img.size[0] * img.size[1] > limit:
-            w, h = img.size
-            raise TooLarge(f"{path}: {w}x{h} = {w * h:,} pixels; at most {limit:,} are accepted")
+        check_size(path, img.size[1], img.size[0], limit, min_side=0)
         # PIL has no 48/64-bit RGB(A) mode: it reads 16-bit colour PNG/TIFF as 8-bit RGB. The raw mode of
         # the file's tiles says so before decoding ("RGB;16B" for PNG, "RGB;16N" for TIFF); such files
         # are decoded by OpenCV instead (decode_image).
@@ -147,21 +145,34 @@ def decode_image(path: Path | str, data: bytes | None = None, max_pixels: int | 
     """
     path = _name(path, data)
     img = _open(path, data, max_pixels)
-    alpha = None
     if img.info.get("edgeinpaint.deep_colour"):
         rgb, alpha = _deep_colour(path, data, int(img.info.get("edgeinpaint.orientation", 1)))
-    elif img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(img, dtype=np.int64)
-        rgb = np.repeat(np.clip(arr, 0, 65535).astype(np.uint16)[..., None], 3, axis=2)
     else:
-        if img.mode == "P":
-            img = img.convert("RGBA" if "transparency" in img.info else "RGB")
-        if img.mode in ("RGBA", "LA", "PA"):
-            alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy()
-        rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()  # type: ignore[assignment]
-    if min(rgb.shape[:2]) < specs.MIN_SIDE:
-        raise InputError(f"{path}: image is {rgb.shape[1]}x{rgb.shape[0]}; expected both sides >= {specs.MIN_SIDE} px")
+        rgb, alpha = pil_pixels(img)
+    check_size(path, rgb.shape[0], rgb.shape[1])
     return Decoded(rgb=rgb, alpha=alpha, path=path)
+
+
+def pil_pixels(img) -> tuple[np.ndarray, np.ndarray | None]:  # type: ignore[no-untyped-def]
+    """A PIL image's (H, W, 3) RGB (uint8, or uint16 for 16-bit gray) and (H, W) uint8 alpha or None;
+    palettes expanded, gray replicated, CMYK converted."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        gray = np.clip(np.asarray(img, dtype=np.int64), 0, 65535).astype(np.uint16)
+        return np.repeat(gray[..., None], 3, axis=2), None
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    alpha = np.asarray(img.getchannel("A"), dtype=np.uint8).copy() if img.mode in ("RGBA", "LA", "PA") else None
+    return np.asarray(img.convert("RGB"), dtype=np.uint8).copy(), alpha
+
+
+def check_size(
+    name: object, height: int, width: int, max_pixels: int | None = None, min_side: int = specs.MIN_SIDE
+) -> None:
+    """Refuse an image of more than ``max_pixels`` (TooLarge) or with a side below ``min_side`` (InputError)."""
+    if max_pixels is not None and height * width > max_pixels:
+        raise TooLarge(f"{name}: {width}x{height} = {width * height:,} pixels; at most {max_pixels:,} are accepted")
+    if min(height, width) < min_side:
+        raise InputError(f"{name}: image is {width}x{height}; expected both sides >= {min_side} px")
 
 
 def decode_mask(
@@ -186,14 +197,16 @@ def decode_mask(
         (H, W) bool.
     """
     path = _name(path, data)
-    img = _open(path, data, max_pixels)
+    return hole_from_gray(pil_gray(_open(path, data, max_pixels)), threshold, str(path), notes)
+
+
+def pil_gray(img) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A PIL mask's (H, W) float64 gray on the 8-bit scale: rgb2gray of colour (alpha ignored), 16-bit / 257."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        gray = np.clip(np.asarray(img, dtype=np.int64), 0, 65535) / 257.0
-    elif img.mode in ("L", "1"):
-        gray = np.asarray(img.convert("L"), dtype=np.float64)
-    else:
-        gray = rgb_to_gray(np.asarray(img.convert("RGB"), dtype=np.float64))
-    return hole_from_gray(gray, threshold, str(path), notes)
+        return np.clip(np.asarray(img, dtype=np.int64), 0, 65535) / 257.0
+    if img.mode in ("L", "1"):
+        return np.asarray(img.convert("L"), dtype=np.float64)
+    return rgb_to_gray(np.asarray(img.convert("RGB"), dtype=np.float64))
 
 
 def hole_from_gray(gray: np.ndarray, threshold: int, name: str, notes: list[str] | None = None) -> np.ndarray:
