@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -27,3 +29,19 @@ def photo_pairs(folder: Path, n: int, size: int) -> tuple[Path, Path]:
         hole = sampler.sample(np.random.default_rng([9, i]), size, size)
         Image.fromarray((hole * 255).astype(np.uint8)).save(masks / f"p{i:03d}.png")
     return images, masks
+
+
+def png_bytes(array: np.ndarray, level: int = 1) -> bytes:
+    """``array`` ((H, W, 3) or (H, W) uint8) encoded as PNG at zlib ``level``."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, format="PNG", compress_level=level)
+    return out.getvalue()
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (bound, then released for the server started next)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

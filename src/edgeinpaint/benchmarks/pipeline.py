@@ -40,7 +40,7 @@ def _photos(folder: Path, n: int, size: int) -> Path:
     return folder
 
 
-def _mask(path: Path, size: int) -> Path:
+def write_mask(path: Path, size: int) -> Path:
     from PIL import Image
 
     from edgeinpaint.trainer.masks import MaskSampler
@@ -82,7 +82,7 @@ def pipeline_vs_engine(
     from edgeinpaint.runtime.workers import PipelineStats, run_pipeline
 
     images = _photos(tmp / "a_images", n, 256)
-    mask = _mask(tmp / "a_mask.png", 256)
+    mask = write_mask(tmp / "a_mask.png", 256)
     inpainter = open_recipe(ModelSource(weights=str(weights)), picture=PictureOptions(blend=Blend(blend)))
     samples = bench_samples(256, 1, inpainter.canny)
 
@@ -154,7 +154,7 @@ def multiprocess_vs_inprocess(tiny_weights: Path, n: int, tmp: Path, workers: in
         return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
     images = _photos(tmp / "b_images", n, 512)
-    mask = _mask(tmp / "b_mask.png", 512)
+    mask = write_mask(tmp / "b_mask.png", 512)
     inpainter = open_recipe(ModelSource(weights=str(tiny_weights)))
     rows: dict[str, list[float]] = {}
     for r in range(rounds):

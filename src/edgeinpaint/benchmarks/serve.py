@@ -12,10 +12,8 @@ of the bare engine's at the same batch size. Loopback only (127.0.0.1, a free po
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import socket
 import statistics
 import threading
 import time
@@ -24,30 +22,18 @@ from typing import Any
 
 import numpy as np
 
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from edgeinpaint.benchmarks.photos import free_port, png_bytes
 
 
 def _payloads(n: int, size: int) -> list[tuple[bytes, bytes]]:
-    from PIL import Image
-
     from edgeinpaint.calibration.sources import PHOTOS, sample_photo
     from edgeinpaint.trainer.masks import MaskSampler
 
     sampler = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.35))
     out = []
     for i in range(n):
-        rgb, hole = (
-            sample_photo(PHOTOS[i % len(PHOTOS)], size),
-            sampler.sample(np.random.default_rng([4, i]), size, size),
-        )
-        a, b = io.BytesIO(), io.BytesIO()
-        Image.fromarray(rgb).save(a, format="PNG", compress_level=1)
-        Image.fromarray((hole * 255).astype(np.uint8)).save(b, format="PNG")
-        out.append((a.getvalue(), b.getvalue()))
+        hole = sampler.sample(np.random.default_rng([4, i]), size, size)
+        out.append((png_bytes(sample_photo(PHOTOS[i % len(PHOTOS)], size)), png_bytes(hole.astype(np.uint8) * 255, 6)))
     return out
 
 
@@ -125,7 +111,7 @@ def main() -> None:
 
     rows: list[dict[str, Any]] = []
     for batching in (args.max_batch, 1):
-        port = _port()
+        port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
                 create_app(inpainter, ServeConfig(max_batch=batching, max_delay_ms=5.0, queue_size=256)),

@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import signal
 import socket
@@ -32,15 +31,9 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from edgeinpaint.benchmarks.photos import free_port
+from edgeinpaint.benchmarks.photos import png_bytes as _png
 from edgeinpaint.benchmarks.timing import tree_rss
-
-
-def _png(array: np.ndarray, level: int = 1) -> bytes:
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.fromarray(array).save(out, format="PNG", compress_level=level)
-    return out.getvalue()
 
 
 def main(
@@ -67,9 +60,7 @@ def main(
     hole = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.3)).sample(np.random.default_rng(1), 256, 256)
     small = {"image": ("p.png", _png(photo)), "mask": ("m.png", _png((hole * 255).astype(np.uint8)))}
 
-    with socket.socket() as probe:  # a free loopback port (older servers cannot report the one port 0 gave)
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
+    port = free_port()  # chosen here: older servers cannot report the one port 0 gave
     argv = [sys.executable, "-m", "edgeinpaint.cli", "serve", "--port", str(port), "--weights", weights]
     env = dict(os.environ, **({"PYTHONPATH": str(src)} if src is not None else {}))
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)

@@ -54,16 +54,13 @@ class _Candidate:
     load_s: float
 
 
-def _pooled(stats: list[Stats], batch: int) -> Stats:
+def _pooled(stats: list[Stats]) -> Stats:
     """One Stats for several rounds: the median of the rounds' medians and speeds, the worst round's p90/p99."""
-    medians = [st.median_ms for st in stats]
     return Stats(
-        median_ms=float(np.median(medians)),
-        p90_ms=max(st.p90_ms for st in stats),
-        p99_ms=max(st.p99_ms for st in stats),
-        calls=sum(st.calls for st in stats),
-        images_per_s=float(np.median([st.images_per_s for st in stats])),
-    )
+        float(np.median([st.median_ms for st in stats])), max(st.p90_ms for st in stats),
+        max(st.p99_ms for st in stats), sum(st.calls for st in stats),
+        float(np.median([st.images_per_s for st in stats])),
+    )  # fmt: skip
 
 
 @dataclass
@@ -113,15 +110,10 @@ def bench_samples(size: int, batch: int, canny: Callable[[np.ndarray, np.ndarray
     return photo_samples(canny, batch, size, seed=5)
 
 
-def _psnr(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    from edgeinpaint.export.accuracy import psnr8
-
-    return float(np.mean([psnr8(x, y) for x, y in zip(a, b, strict=True)]))
-
-
 def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: None) -> BenchResult:
     """Measure every configuration; unavailable ones become rows with the reason."""
     from edgeinpaint.benchmarks.roofline import graph_gmac, matmul_peak_gflops
+    from edgeinpaint.export.accuracy import psnr8
     from edgeinpaint.runtime.engines import TABLE, EngineRequest
     from edgeinpaint.runtime.inpainter import EngineOptions, ModelSource, open_recipe
 
@@ -133,11 +125,8 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
     reference = open_recipe(ModelSource(artifacts=config.artifacts), EngineOptions(threads=config.threads))
     gmac: dict[int, float] = {}
     for size in config.sizes:
-        edge = manifest.require("edge_generator", "fp32")
-        inpaint = manifest.require("inpaint_generator", "fp32")
-        gmac[size] = graph_gmac(config.artifacts / edge.file, size, size) + graph_gmac(
-            config.artifacts / inpaint.file, size, size
-        )
+        roles = ("edge_generator", "inpaint_generator")
+        gmac[size] = sum(graph_gmac(config.artifacts / manifest.require(r, "fp32").file, size, size) for r in roles)
 
     weights = config.weights or (Path(manifest.weights["path"]) if manifest.weights.get("path") else None)
     candidates: list[tuple[str, str]] = [(b.value, p) for b in config.backends for p in config.precisions]
@@ -145,36 +134,21 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         candidates.insert(0, ("torch", "fp32"))
     opened: list[_Candidate] = []
     for backend_name, precision in candidates:
-        backend = specs.Backend(backend_name)
-        request = EngineRequest(
-            artifacts=config.artifacts,
-            manifest=manifest,
-            weights=weights,
-            precision=specs.Precision(precision)
-            if precision in {p.value for p in specs.Precision}
-            else specs.Precision.FP32,
-        )
+        backend, level = specs.Backend(backend_name), specs.Precision(precision)
+        request = EngineRequest(artifacts=config.artifacts, manifest=manifest, weights=weights, precision=level)
         reason = TABLE[backend].unavailable(request) if backend is not specs.Backend.AUTO else None
         if backend is specs.Backend.TORCH and (weights is None or not weights.is_file()):
             reason = "needs the weights file (--weights)"
         if reason is None and backend is not specs.Backend.TORCH and manifest.find("edge_generator", precision) is None:
             reason = f"no {precision} artifacts (edgeinpaint export --precision {precision})"
         if reason is not None:
-            for size in config.sizes:
-                for batch in config.batches:
-                    result.rows.append(
-                        _row(backend_name, precision, batch, size, "model", status="unavailable", reason=reason)
-                    )
+            result.rows.extend(_row(backend_name, precision, batch, size, "model", status="unavailable", reason=reason)
+                               for size in config.sizes for batch in config.batches)  # fmt: skip
             continue
         t0 = time.perf_counter()
-        source = (
-            ModelSource(weights=str(weights))
-            if backend is specs.Backend.TORCH
-            else ModelSource(artifacts=config.artifacts)
-        )
-        inpainter = open_recipe(
-            source, EngineOptions(backend=backend, precision=specs.Precision(precision), threads=config.threads)
-        )
+        torch = backend is specs.Backend.TORCH
+        source = ModelSource(weights=str(weights)) if torch else ModelSource(artifacts=config.artifacts)
+        inpainter = open_recipe(source, EngineOptions(backend=backend, precision=level, threads=config.threads))
         opened.append(_Candidate(backend_name, precision, inpainter, time.perf_counter() - t0))
     rounds = max(1, config.rounds)
     iterations = None if config.iterations is None else max(1, config.iterations // rounds)
@@ -190,7 +164,8 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                 # Both pictures with the weights' own composite: the FP32 reference row must read as
                 # identical to the reference (it once compared paste against Poisson: 22 dB).
                 ours = [c.inpainter.finish(s, r) for s, r in zip(samples, raws, strict=True)]
-                first[i] = {"cold": (c.load_s + time.perf_counter() - t1) * 1e3, "psnr": _psnr(ours, ref)}
+                psnr = float(np.mean([psnr8(x, y) for x, y in zip(ours, ref, strict=True)]))
+                first[i] = {"cold": (c.load_s + time.perf_counter() - t1) * 1e3, "psnr": psnr}
                 c.load_s = 0.0  # cold start counts the load once, with the first configuration
             # Rounds in alternating order (forward, then backward, ...): on a noisy machine no candidate
             # always runs first (or right after the same neighbour), and the spread across rounds is shown.
@@ -207,7 +182,7 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
                 stats = per[i]
                 speeds = sorted(st.images_per_s for st in stats)
                 median_speed = float(np.median(speeds))
-                row = _row(c.backend, c.precision, batch, size, "model", stats=_pooled(stats, batch))
+                row = _row(c.backend, c.precision, batch, size, "model", stats=_pooled(stats))
                 gflops = 2 * gmac[size] * median_speed
                 row.update(
                     images_per_s=round(median_speed, 3),
@@ -260,24 +235,11 @@ def transfers_per_call(inpainter: Any) -> dict[str, float]:
 def _row(
     backend: str, precision: str, batch: int, size: int, stage: str, stats: Stats | None = None, **extra: Any
 ) -> Row:
-    row: Row = {
-        "backend": backend,
-        "precision": precision,
-        "batch": batch,
-        "size": size,
-        "stage": stage,
-        "status": "ok",
-    }
+    row: Row = dict(backend=backend, precision=precision, batch=batch, size=size, stage=stage, status="ok")
     if stats is not None:
-        row.update(
-            median_ms=round(stats.median_ms, 3),
-            p90_ms=round(stats.p90_ms, 3),
-            p99_ms=round(stats.p99_ms, 3),
-            images_per_s=round(stats.images_per_s, 3),
-            calls=stats.calls,
-        )
-    row.update(extra)
-    return row
+        row.update({k: round(getattr(stats, k), 3) for k in ("median_ms", "p90_ms", "p99_ms", "images_per_s")})
+        row["calls"] = stats.calls
+    return {**row, **extra}
 
 
 def _stage_rows(
@@ -342,13 +304,9 @@ def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if not masks.is_dir():
-            from PIL import Image
+            from edgeinpaint.benchmarks.pipeline import write_mask
 
-            from edgeinpaint.trainer.masks import MaskSampler
-
-            masks = Path(tmp) / "mask.png"
-            hole = MaskSampler({"free_form": 1.0}, ratio=(0.15, 0.25)).sample(np.random.default_rng(0), 512, 512)
-            Image.fromarray((hole * 255).astype(np.uint8)).save(masks)
+            masks = write_mask(Path(tmp) / "mask.png", 512)
         for mode in ("in-process", "pipeline"):
             out = Path(tmp) / mode
             jobs = plan_run(images, masks, out).jobs
@@ -363,18 +321,10 @@ def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list
             wall = time.perf_counter() - t0
             inpainter.close()
             if summary.failed:
-                raise EdgeInpaintError(
-                    f"pipeline benchmark: {len(summary.failed)} files failed, e.g. {summary.failed[0]}"
-                )
-            row = _row(
-                "onnxruntime",
-                "fp32",
-                1,
-                0,
-                f"run:{mode}",
-                images_per_s=round(len(summary.done) / wall, 3),
-                wall_s=round(wall, 3),
-            )
+                failed = f"{len(summary.failed)} files failed, e.g. {summary.failed[0]}"
+                raise EdgeInpaintError(f"pipeline benchmark: {failed}")
+            speed = round(len(summary.done) / wall, 3)
+            row = _row("onnxruntime", "fp32", 1, 0, f"run:{mode}", images_per_s=speed, wall_s=round(wall, 3))
             if mode == "pipeline":
                 row.update(
                     engine_busy_share=round(stats.engine_busy_s / wall, 3),
@@ -386,13 +336,8 @@ def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list
     return rows
 
 
-CHECK_METRICS = {
-    "throughput": "images_per_s",
-    "median": "median_ms",
-    "p90": "p90_ms",
-    "p99": "p99_ms",
-    "psnr": "psnr_vs_fp32",
-}
+CHECK_METRICS = {"throughput": "images_per_s", "median": "median_ms", "p90": "p90_ms", "p99": "p99_ms",
+                 "psnr": "psnr_vs_fp32"}  # fmt: skip
 
 
 def check(rows: list[Row], expressions: list[str]) -> list[str]:

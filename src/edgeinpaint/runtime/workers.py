@@ -521,21 +521,18 @@ def _engine_loop(
         for item in items:
             queues.free_in.put(item.slot)
 
-    def collect(block: bool) -> None:
+    def collect(block: bool) -> bool:
+        """Record one writer outcome; False when none came (within ``POLL`` seconds when blocking)."""
         try:
             written = queues.results.get(timeout=POLL) if block else queues.results.get_nowait()
         except queue.Empty:
-            _check_alive(procs)
-            return
+            return False
         state.record(written.job, written.error)
+        return True
 
     while state.finished < total:
-        while True:  # collect writer outcomes without blocking
-            try:
-                written = queues.results.get_nowait()
-            except queue.Empty:
-                break
-            state.record(written.job, written.error)
+        while collect(block=False):  # writer outcomes, without waiting
+            pass
         if received < len(routes.ring):
             t0 = time.perf_counter()
             try:
@@ -570,8 +567,8 @@ def _engine_loop(
                 flush(key)
             if direct:
                 state.run_direct(direct.pop(0))
-            else:
-                collect(block=True)
+            elif not collect(block=True):
+                _check_alive(procs)
 
 
 def _get(q: Any, procs: list[Any]) -> int:
