@@ -1103,36 +1103,39 @@ def bench(
     from edgeinpaint.export.artifacts import cached_artifacts
     from edgeinpaint.weights.registry import resolve_weights
 
+    # Every list and check is validated before any export or measurement.
     choices = [p.value for p in specs.Precision]
-    for p in (p.strip() for p in precision.split(",") if p.strip()):
-        if p not in choices:  # before any export or measurement
+    precisions = tuple(p.strip() for p in precision.split(",") if p.strip())
+    for p in precisions:
+        if p not in choices:
             raise EdgeInpaintError(f"--precision {p!r}: expected a comma list of {', '.join(choices)}")
+    try:
+        batches, sizes = (tuple(int(v) for v in text.split(",")) for text in (batch, size))
+    except ValueError as exc:
+        raise EdgeInpaintError(f"bad list option ({exc}); use comma-separated integers") from None
+    for s in sizes:
+        if s % 4 or s < specs.MIN_SIDE:
+            raise EdgeInpaintError(f"--size {s}: expected a multiple of 4, at least {specs.MIN_SIDE}")
+    failures = run_checks([], check or [])
     weights_path = resolve_weights(weights) if weights else None
     if artifacts is None:
         weights_path = weights_path or resolve_weights("demo")
         artifacts = cached_artifacts(weights_path, progress=_note)
-    try:
-        config = BenchConfig(
-            artifacts=artifacts,
-            weights=weights_path,
-            backends=tuple(backend or [specs.Backend.ONNXRUNTIME]),
-            precisions=tuple(p.strip() for p in precision.split(",") if p.strip()),
-            batches=tuple(int(b) for b in batch.split(",")),
-            sizes=tuple(int(s) for s in size.split(",")),
-            stages=stages,
-            pipeline=pipeline,
-            duration=None if iterations else duration,
-            iterations=iterations,
-            baseline_torch=baseline == "torch",
-            threads=threads,
-            rounds=rounds,
-        )
-    except ValueError as exc:
-        raise EdgeInpaintError(f"bad list option ({exc}); use comma-separated integers") from None
-    for s in config.sizes:
-        if s % 4 or s < specs.MIN_SIDE:
-            raise EdgeInpaintError(f"--size {s}: expected a multiple of 4, at least {specs.MIN_SIDE}")
-    failures = run_checks([], check or [])  # validate expressions before measuring
+    config = BenchConfig(
+        artifacts=artifacts,
+        weights=weights_path,
+        backends=tuple(backend or [specs.Backend.ONNXRUNTIME]),
+        precisions=precisions,
+        batches=batches,
+        sizes=sizes,
+        stages=stages,
+        pipeline=pipeline,
+        duration=None if iterations else duration,
+        iterations=iterations,
+        baseline_torch=baseline == "torch",
+        threads=threads,
+        rounds=rounds,
+    )
     result = run_bench(config, progress=lambda m: say("", "", m, _dim))
     title = f"edgeinpaint bench — {result.environment['cpu']} ({result.environment['cores']} cores)"
     # The compact table fits 80 columns; a console of report.WIDE columns or more gets every column

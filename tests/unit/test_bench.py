@@ -175,3 +175,17 @@ def test_fp32_reference_row_is_identical_to_the_reference(
     assert result.exit_code == 0, result.output
     (row,) = [r for r in json.loads((tmp_path / "b.json").read_text())["rows"] if r["status"] == "ok"]
     assert row["precision"] == "fp32" and row["psnr_vs_fp32"] >= 60
+
+
+@pytest.mark.parametrize(
+    ("option", "said"),
+    [(["--size", "250"], "--size 250"), (["--batch", "1,x"], "bad list option"), (["--check", "foo>1"], "--check")],
+)
+def test_bad_options_fail_before_any_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: list[str], said: str
+) -> None:
+    """A bad list or check is refused at once, not after exporting the demo weights into an empty cache."""
+    monkeypatch.setenv("EDGEINPAINT_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(app, ["bench", *option])
+    assert result.exit_code == 1 and said in result.output
+    assert not (tmp_path / "cache").exists()
