@@ -31,6 +31,17 @@ def photo_pairs(folder: Path, n: int, size: int) -> tuple[Path, Path]:
     return images, masks
 
 
+def write_mask(path: Path, size: int) -> Path:
+    """A ``size``² free-form mask (15-25% hole, seed 0) written to ``path``."""
+    from PIL import Image
+
+    from edgeinpaint.trainer.masks import MaskSampler
+
+    hole = MaskSampler({"free_form": 1.0}, ratio=(0.15, 0.25)).sample(np.random.default_rng(0), size, size)
+    Image.fromarray((hole * 255).astype(np.uint8)).save(path)
+    return path
+
+
 def png_bytes(array: np.ndarray, level: int = 1) -> bytes:
     """``array`` ((H, W, 3) or (H, W) uint8) encoded as PNG at zlib ``level``."""
     from PIL import Image

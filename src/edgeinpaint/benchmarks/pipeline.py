@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from edgeinpaint.benchmarks.photos import write_mask
+
 
 def _photos(folder: Path, n: int, size: int) -> Path:
     import cv2
@@ -38,16 +40,6 @@ def _photos(folder: Path, n: int, size: int) -> Path:
         crop = cv2.resize(img[y : y + s, x : x + s], (size, size), interpolation=cv2.INTER_AREA)
         Image.fromarray(crop).save(folder / f"img{i:04d}.png")
     return folder
-
-
-def write_mask(path: Path, size: int) -> Path:
-    from PIL import Image
-
-    from edgeinpaint.trainer.masks import MaskSampler
-
-    hole = MaskSampler({"free_form": 1.0}, ratio=(0.15, 0.25)).sample(np.random.default_rng(0), size, size)
-    Image.fromarray((hole * 255).astype(np.uint8)).save(path)
-    return path
 
 
 def tiny_weights(path: Path, base_channels: int = 2, residual_blocks: int = 1) -> Path:

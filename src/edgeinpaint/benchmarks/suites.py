@@ -304,7 +304,7 @@ def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         if not masks.is_dir():
-            from edgeinpaint.benchmarks.pipeline import write_mask
+            from edgeinpaint.benchmarks.photos import write_mask
 
             masks = write_mask(Path(tmp) / "mask.png", 512)
         for mode in ("in-process", "pipeline"):
