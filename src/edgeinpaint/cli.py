@@ -292,6 +292,8 @@ def env() -> None:
     environment(report)
     providers(report)
     _print_sections(report)
+    for problem in report.problems:  # e.g. ONNX Runtime missing, or two of its builds installed together
+        say("fix:", "yellow", problem)
 
 
 def _print_sections(report: Any) -> None:

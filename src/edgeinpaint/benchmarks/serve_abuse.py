@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from edgeinpaint.benchmarks.photos import free_port
-from edgeinpaint.benchmarks.photos import png_bytes as _png
+from edgeinpaint.benchmarks.photos import free_port, png_bytes
 from edgeinpaint.benchmarks.timing import tree_rss
 
 
@@ -51,14 +50,14 @@ def main(
 
     rng = np.random.default_rng(0)
     side = int((upload_mb * 1e6 / 3) ** 0.5)  # random pixels: PNG cannot compress them
-    big = _png(rng.integers(0, 256, (side, side, 3), dtype=np.uint8), level=0)
-    big_mask = _png(np.zeros((side, side), np.uint8))
+    big = png_bytes(rng.integers(0, 256, (side, side, 3), dtype=np.uint8), level=0)
+    big_mask = png_bytes(np.zeros((side, side), np.uint8))
     from edgeinpaint.calibration.sources import PHOTOS, sample_photo
     from edgeinpaint.trainer.masks import MaskSampler
 
     photo = sample_photo(PHOTOS[0], 256)
     hole = MaskSampler({"free_form": 1.0}, ratio=(0.1, 0.3)).sample(np.random.default_rng(1), 256, 256)
-    small = {"image": ("p.png", _png(photo)), "mask": ("m.png", _png((hole * 255).astype(np.uint8)))}
+    small = {"image": ("p.png", png_bytes(photo)), "mask": ("m.png", png_bytes((hole * 255).astype(np.uint8)))}
 
     port = free_port()  # chosen here: older servers cannot report the one port 0 gave
     argv = [sys.executable, "-m", "edgeinpaint.cli", "serve", "--port", str(port), "--weights", weights]

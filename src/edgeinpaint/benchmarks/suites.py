@@ -57,10 +57,12 @@ class _Candidate:
 def _pooled(stats: list[Stats]) -> Stats:
     """One Stats for several rounds: the median of the rounds' medians and speeds, the worst round's p90/p99."""
     return Stats(
-        float(np.median([st.median_ms for st in stats])), max(st.p90_ms for st in stats),
-        max(st.p99_ms for st in stats), sum(st.calls for st in stats),
-        float(np.median([st.images_per_s for st in stats])),
-    )  # fmt: skip
+        median_ms=float(np.median([st.median_ms for st in stats])),
+        p90_ms=max(st.p90_ms for st in stats),
+        p99_ms=max(st.p99_ms for st in stats),
+        calls=sum(st.calls for st in stats),
+        images_per_s=float(np.median([st.images_per_s for st in stats])),
+    )
 
 
 @dataclass
@@ -142,12 +144,15 @@ def run_bench(config: BenchConfig, progress: Callable[[str], None] = lambda _m: 
         if reason is None and backend is not specs.Backend.TORCH and manifest.find("edge_generator", precision) is None:
             reason = f"no {precision} artifacts (edgeinpaint export --precision {precision})"
         if reason is not None:
-            result.rows.extend(_row(backend_name, precision, batch, size, "model", status="unavailable", reason=reason)
-                               for size in config.sizes for batch in config.batches)  # fmt: skip
+            result.rows.extend(
+                _row(backend_name, precision, batch, size, "model", status="unavailable", reason=reason)
+                for size in config.sizes
+                for batch in config.batches
+            )
             continue
         t0 = time.perf_counter()
-        torch = backend is specs.Backend.TORCH
-        source = ModelSource(weights=str(weights)) if torch else ModelSource(artifacts=config.artifacts)
+        on_torch = backend is specs.Backend.TORCH
+        source = ModelSource(weights=str(weights)) if on_torch else ModelSource(artifacts=config.artifacts)
         inpainter = open_recipe(source, EngineOptions(backend=backend, precision=level, threads=config.threads))
         opened.append(_Candidate(backend_name, precision, inpainter, time.perf_counter() - t0))
     rounds = max(1, config.rounds)
@@ -336,8 +341,13 @@ def _pipeline_rows(config: BenchConfig, progress: Callable[[str], None]) -> list
     return rows
 
 
-CHECK_METRICS = {"throughput": "images_per_s", "median": "median_ms", "p90": "p90_ms", "p99": "p99_ms",
-                 "psnr": "psnr_vs_fp32"}  # fmt: skip
+CHECK_METRICS = {
+    "throughput": "images_per_s",
+    "median": "median_ms",
+    "p90": "p90_ms",
+    "p99": "p99_ms",
+    "psnr": "psnr_vs_fp32",
+}
 
 
 def check(rows: list[Row], expressions: list[str]) -> list[str]:

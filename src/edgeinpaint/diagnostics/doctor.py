@@ -71,8 +71,9 @@ def environment(report: Report) -> None:
         )
     else:
         report.add("gpu", "devices", f"no GPU present ({probe.problem})")
-    for dist in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "openvino", "tensorrt", "tensorrt-cu12",
-                 "tensorrt-cu13", "cuda-python", "cuda-bindings", "torch", "cupy-cuda12x"):  # fmt: skip
+    for dist in ("numpy", "onnx", "scikit-image", "opencv-python-headless", "opencv-python", "onnxruntime",
+                 "onnxruntime-gpu", "onnxruntime-openvino", "openvino", "tensorrt", "tensorrt-cu12", "tensorrt-cu13",
+                 "cuda-python", "cuda-bindings", "torch", "cupy-cuda12x"):  # fmt: skip
         if (v := _version(dist)) is not None:
             report.add("packages", dist, v)
     flavours = [d for d in ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino") if _version(d)]
